@@ -1,0 +1,56 @@
+"""One error hierarchy for the whole package.
+
+The CLI turns an :class:`OutreachError` into a one-line message and an exit code; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class OutreachError(Exception):
+    """Base class of every error outreach raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(OutreachError):
+    """Bad input from the user: a file, an option, an address (exit code 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration file or environment is wrong; the message names the file and key."""
+
+
+class InputFileError(UsageError):
+    """A file the user gave us cannot be used; the message names the file and, where known, the line."""
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
+class StoreError(OutreachError):
+    """The store (database) cannot be opened or is at the wrong schema version."""
+
+
+class MailServerError(OutreachError):
+    """A mail server (IMAP or SMTP) refused us or could not be reached; the message names the host."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+
+
+class AuthenticationError(MailServerError):
+    """The server rejected the credentials."""
+
+
+class CampaignError(UsageError):
+    """A campaign definition, template or recipients file is invalid."""
+
+
+class SendError(OutreachError):
+    """Sending was refused or failed in a way that stops the whole run."""

@@ -1,0 +1,345 @@
+"""Incremental, read-only IMAP sync: the only module that talks IMAP.
+
+* Read-only: folders are opened with EXAMINE (``readonly=True``) and bodies fetched with ``BODY.PEEK[]``;
+  nothing on the server is ever changed.
+* Incremental: per folder we keep UIDVALIDITY, the highest UID stored and HIGHESTMODSEQ.  A folder whose
+  STATUS shows nothing new costs one round trip; otherwise only UIDs above the highest stored are fetched.
+  A new UIDVALIDITY re-reads the folder; messages already stored are recognised by Message-ID and only
+  their location is updated.
+* Streaming: UIDs are fetched in batches bounded by count and bytes (sizes are asked first), each batch is
+  committed with the folder state, so memory stays flat and a killed sync resumes where it stopped.
+  Messages above ``MAX_FETCH_BYTES`` are fetched partially (their first bytes hold headers and text).
+* A dropped connection is retried with exponential backoff; the folder resumes from its committed state.
+
+imapclient 4.1 cannot take string ranges in ``fetch`` ("1:*" raises ValueError), so UIDs are always
+passed as explicit lists.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach.config import MailboxConfig
+from outreach.errors import AuthenticationError, MailServerError
+from outreach.importers import is_sent_name
+from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
+from outreach.models import Folder, SyncRun, utcnow
+
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+MAX_FETCH_BYTES = 2 * 1024 * 1024
+SIZE_CHUNK = 5000
+RETRIES = 5
+BACKOFF_BASE = 0.5
+CONNECTION_ERRORS = (IMAPClientAbortError, imaplib.IMAP4.abort, OSError, socket.timeout, EOFError)
+
+
+class SyncProgress(Protocol):
+    """What a sync reports as it goes; the CLI draws a progress bar or prints log lines."""
+
+    def folder(self, name: str, to_fetch: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class SilentProgress:
+    def folder(self, name: str, to_fetch: int) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class FolderSummary:
+    name: str
+    status: str  # "unchanged" | "synced" | "resynced (UIDVALIDITY changed)"
+    stats: IngestStats = field(default_factory=IngestStats)
+
+
+@dataclass
+class SyncSummary:
+    mailbox: str
+    host: str
+    folders: list[FolderSummary] = field(default_factory=list)
+    retries: int = 0
+    seconds: float = 0.0
+
+    @property
+    def totals(self) -> IngestStats:
+        total = IngestStats()
+        for folder in self.folders:
+            total.merge(folder.stats)
+        return total
+
+
+def connect(config: MailboxConfig, password: str, timeout: float = 30.0) -> IMAPClient:
+    """Log in, with TLS verified unless plaintext was asked for; errors name the host."""
+    host = config.host
+    context = ssl.create_default_context()
+    try:
+        client = IMAPClient(
+            host,
+            port=config.effective_port,
+            ssl=config.security == "ssl",
+            ssl_context=context if config.security == "ssl" else None,
+            timeout=timeout,
+        )
+        if config.security == "starttls":
+            client.starttls(context)
+        client.login(config.username, password)
+    except LoginError as exc:
+        raise AuthenticationError(host, f"login failed for {config.username}: {_text(exc)}") from exc
+    except socket.gaierror as exc:
+        raise MailServerError(host, f"unknown host ({exc.strerror})") from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise MailServerError(host, f"TLS certificate not trusted: {exc.verify_message}") from exc
+    except ssl.SSLError as exc:
+        raise MailServerError(host, f"TLS error: {exc.reason or exc}") from exc
+    except (TimeoutError, socket.timeout) as exc:
+        raise MailServerError(host, f"port {config.effective_port}: connection timed out") from exc
+    except ConnectionRefusedError as exc:
+        raise MailServerError(host, f"port {config.effective_port}: connection refused") from exc
+    except OSError as exc:
+        raise MailServerError(host, f"port {config.effective_port}: {exc.strerror or exc}") from exc
+    except IMAPClientError as exc:
+        raise MailServerError(host, f"IMAP error: {_text(exc)}") from exc
+    return client
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith("b'") or text.startswith('b"'):
+        text = text[2:-1]
+    return text.strip() or type(exc).__name__
+
+
+def discover_folders(client: IMAPClient, configured: Sequence[str]) -> list[tuple[str, bool]]:
+    """INBOX, the Sent folder (SPECIAL-USE \\Sent, else a common name) and any configured folders."""
+    listing = client.list_folders()
+    names = {name: flags for flags, _delim, name in listing}
+    sent = [n for n, flags in names.items() if b"\\Sent" in flags]
+    if not sent:
+        sent = [n for n in names if is_sent_name(n)][:1]
+    chosen: list[tuple[str, bool]] = [("INBOX", False)]
+    chosen += [(n, True) for n in sent]
+    for name in configured:
+        if name not in names:
+            raise MailServerError(client._imap.host, f"folder {name!r} not found on the server")
+        if name not in {c for c, _ in chosen}:
+            chosen.append((name, name in sent))
+    return chosen
+
+
+class ImapSync:
+    """Syncs one mailbox.  ``connect_fn`` is injectable so tests can route through a flaky proxy."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        config: MailboxConfig,
+        password: str,
+        progress: SyncProgress | None = None,
+        connect_fn: Callable[[MailboxConfig, str], IMAPClient] = connect,
+        after_batch: Callable[[Session, list[int]], None] | None = None,
+        quoted_subjects: Callable[[str], list[str]] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.password = password
+        self.progress = progress or SilentProgress()
+        self.connect_fn = connect_fn
+        self.after_batch = after_batch
+        self.quoted_subjects = quoted_subjects
+        self.sleep = sleep
+        self.client: IMAPClient | None = None
+
+    def run(self) -> SyncSummary:
+        started = time.perf_counter()
+        summary = SyncSummary(self.config.name, self.config.host)
+        with self.sessions() as session:
+            self.client = self.connect_fn(self.config, self.password)
+            try:
+                folders = discover_folders(self.client, self.config.folders)
+                addresses = list(self.config.addresses)
+                if not addresses:
+                    guess = self._guess_owner([n for n, is_sent in folders if is_sent])
+                    if guess:
+                        addresses = [guess]
+                        self.progress.note(f"owner address taken from the Sent folder: {guess}")
+                mailbox = ensure_mailbox(session, self.config.name, addresses)
+                run = SyncRun(mailbox_id=mailbox.id, source=f"imap://{self.config.host}")
+                session.add(run)
+                session.commit()
+                ingestor = Ingestor(session, mailbox, self.quoted_subjects, self.after_batch)
+                for name, is_sent in folders:
+                    folder = ensure_folder(session, mailbox, name, "imap", is_sent)
+                    session.commit()
+                    summary.folders.append(self._sync_folder_with_retries(session, ingestor, folder, summary))
+                totals = summary.totals
+                run.finished_at = utcnow()
+                run.fetched, run.new, run.duplicates = totals.fetched, totals.new, totals.duplicates
+                run.skipped, run.skipped_reasons = totals.skipped_total, dict(totals.skipped)
+                run.status = "done"
+                session.commit()
+            finally:
+                self._logout()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # ------------------------------------------------------------------ folders
+
+    def _sync_folder_with_retries(
+        self, session: Session, ingestor: Ingestor, folder: Folder, summary: SyncSummary
+    ) -> FolderSummary:
+        result = FolderSummary(folder.name, "unchanged")
+        for attempt in range(RETRIES + 1):
+            try:
+                self._sync_folder(session, ingestor, folder, result)
+                return result
+            except CONNECTION_ERRORS as exc:
+                session.rollback()  # the batch in flight is fetched again; committed ones stay
+                if attempt == RETRIES:
+                    raise MailServerError(
+                        self.config.host, f"connection lost {RETRIES + 1} times during {folder.name}: {_text(exc)}"
+                    ) from exc
+                delay = BACKOFF_BASE * 2**attempt
+                summary.retries += 1
+                self.progress.note(f"{self.config.host}: connection lost ({_text(exc)}); retrying in {delay:.1f}s")
+                self.sleep(delay)
+                self._logout()
+                self.client = self.connect_fn(self.config, self.password)
+                session.refresh(folder)
+        return result  # pragma: no cover - the loop returns or raises
+
+    def _sync_folder(self, session: Session, ingestor: Ingestor, folder: Folder, result: FolderSummary) -> None:
+        client = self._client()
+        status = client.folder_status(folder.name, self._status_items(client))
+        validity = int(status[b"UIDVALIDITY"])
+        uidnext = int(status.get(b"UIDNEXT", 0)) or None
+        modseq = int(status[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in status else None
+        if folder.uidvalidity == validity and uidnext is not None and uidnext - 1 <= folder.highest_uid:
+            folder.highest_modseq, folder.uidnext, folder.last_synced_at = modseq, uidnext, utcnow()
+            session.commit()
+            self.progress.folder(folder.name, 0)
+            return
+        if folder.uidvalidity is not None and folder.uidvalidity != validity:
+            result.status = "resynced (UIDVALIDITY changed)"
+            self.progress.note(f"{folder.name}: UIDVALIDITY changed, reading the folder again")
+            folder.highest_uid = 0
+        elif result.status == "unchanged":
+            result.status = "synced"
+        folder.uidvalidity = validity
+        session.commit()
+        client.select_folder(folder.name, readonly=True)
+        uids = sorted(u for u in client.search(["UID", f"{folder.highest_uid + 1}:*"]) if u > folder.highest_uid)
+        self.progress.folder(folder.name, len(uids))
+        for batch in self._plan(client, uids):
+            raw = self._fetch(client, folder.name, batch)
+            stats = ingestor.ingest(folder, raw)
+            result.stats.merge(stats)
+            self.progress.advance(len(batch))
+        folder.highest_modseq, folder.uidnext, folder.last_synced_at = modseq, uidnext, utcnow()
+        session.commit()
+
+    def _status_items(self, client: IMAPClient) -> list[bytes]:
+        items = [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES"]
+        if client.has_capability("CONDSTORE"):
+            items.append(b"HIGHESTMODSEQ")
+        return items
+
+    def _plan(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, int]]]:
+        """Batches of (uid, size) bounded by count and bytes; sizes are fetched a chunk at a time."""
+        limit = max(1, self.config.batch_size)
+        for start in range(0, len(uids), SIZE_CHUNK):
+            chunk = uids[start : start + SIZE_CHUNK]
+            sizes = client.fetch(chunk, [b"RFC822.SIZE"])
+            batch: list[tuple[int, int]] = []
+            used = 0
+            for uid in chunk:
+                data = sizes.get(uid)
+                if data is None:
+                    continue  # expunged meanwhile
+                size = min(int(data.get(b"RFC822.SIZE", 0)), MAX_FETCH_BYTES)
+                if batch and (len(batch) >= limit or used + size > MAX_BATCH_BYTES):
+                    yield batch
+                    batch, used = [], 0
+                batch.append((uid, size))
+                used += size
+            if batch:
+                yield batch
+
+    def _fetch(self, client: IMAPClient, folder: str, batch: list[tuple[int, int]]) -> list[RawMessage]:
+        whole = [uid for uid, size in batch if size < MAX_FETCH_BYTES]
+        partial = [uid for uid, size in batch if size >= MAX_FETCH_BYTES]
+        data: dict[int, dict[bytes, Any]] = {}
+        if whole:
+            data.update(client.fetch(whole, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]))
+        if partial:
+            part = f"BODY.PEEK[]<0.{MAX_FETCH_BYTES}>".encode()
+            data.update(client.fetch(partial, [part, b"FLAGS", b"INTERNALDATE"]))
+        out = []
+        for uid, _size in batch:
+            item = data.get(uid, {})
+            raw = item.get(b"BODY[]") or item.get(b"BODY[]<0>")
+            flags = " ".join(f.decode("ascii", "replace") if isinstance(f, bytes) else str(f) for f in item.get(b"FLAGS", ()))
+            internal = item.get(b"INTERNALDATE")
+            if isinstance(internal, datetime) and internal.tzinfo is None:
+                internal = internal.replace(tzinfo=UTC)
+            out.append(
+                RawMessage(
+                    raw=raw if isinstance(raw, bytes) else None,
+                    uid=uid,
+                    flags=flags,
+                    internal_date=internal if isinstance(internal, datetime) else None,
+                    origin=f"{self.config.host} {folder} UID {uid}",
+                )
+            )
+        return out
+
+    def _guess_owner(self, sent_folders: list[str]) -> str | None:
+        from collections import Counter
+
+        from outreach.parsing import parse_address_list, parse_headers
+
+        client = self._client()
+        counts: Counter[str] = Counter()
+        for name in sent_folders:
+            client.select_folder(name, readonly=True)
+            uids = client.search(["ALL"])[-300:]
+            if not uids:
+                continue
+            for item in client.fetch(uids, [b"BODY.PEEK[HEADER.FIELDS (FROM)]"]).values():
+                head = item.get(b"BODY[HEADER.FIELDS (FROM)]", b"")
+                for addr in parse_address_list(parse_headers(head).get("from", [])):
+                    counts[addr.address] += 1
+        return counts.most_common(1)[0][0] if counts else None
+
+    def _client(self) -> IMAPClient:
+        if self.client is None:
+            self.client = self.connect_fn(self.config, self.password)
+        return self.client
+
+    def _logout(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                pass
+            self.client = None

@@ -1,0 +1,390 @@
+"""The one pipeline every source goes through: parse, de-duplicate, thread, store — a batch at a time.
+
+IMAP sync, Maildir and mbox import all hand batches of :class:`RawMessage` to :class:`Ingestor`.  Each
+batch is written with Core bulk inserts and committed together with the folder's sync state, so an
+interrupted run resumes after the last committed batch and never stores a message twice: a message is
+keyed by its Message-ID (or a content hash), and seeing it again only adds a location.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from outreach.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, Participant, Thread
+from outreach.parsing import ParsedMessage, parse_message
+from outreach.threads import ThreadIndex, ThreadInfo, subject_key
+
+CHUNK = 500  # rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
+
+
+@dataclass(slots=True)
+class RawMessage:
+    """One message as fetched: its bytes (``None`` when the server returned nothing) and where it was."""
+
+    raw: bytes | None
+    uid: int | None = None
+    flags: str = ""
+    internal_date: datetime | None = None
+    origin: str = ""  # a file path or "folder UID n", for error messages
+
+
+@dataclass
+class IngestStats:
+    fetched: int = 0
+    new: int = 0
+    duplicates: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    new_message_ids: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "origin: reason", kept short
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def merge(self, other: IngestStats) -> None:
+        self.fetched += other.fetched
+        self.new += other.new
+        self.duplicates += other.duplicates
+        self.skipped.update(other.skipped)
+        self.problems.extend(other.problems[: max(0, 50 - len(self.problems))])
+
+
+QuotedSubjects = Callable[[str], list[str]]
+
+
+def ensure_mailbox(session: Session, name: str, addresses: Sequence[str] = ()) -> Mailbox:
+    """Get or create the mailbox ``name`` and add any new owner ``addresses`` to it."""
+    mailbox = session.scalar(select(Mailbox).where(Mailbox.name == name))
+    if mailbox is None:
+        mailbox = Mailbox(name=name)
+        session.add(mailbox)
+        session.flush()
+    known = set(session.scalars(select(MailboxAddress.address).where(MailboxAddress.mailbox_id == mailbox.id)))
+    for address in addresses:
+        norm = address.strip().lower()
+        if norm and norm not in known:
+            session.add(MailboxAddress(mailbox_id=mailbox.id, address=norm))
+            known.add(norm)
+    session.flush()
+    return mailbox
+
+
+def mailbox_addresses(session: Session, mailbox_id: int | None = None) -> set[str]:
+    """A mailbox owner's addresses, or the whole team's when ``mailbox_id`` is None."""
+    query = select(MailboxAddress.address)
+    if mailbox_id is not None:
+        query = query.where(MailboxAddress.mailbox_id == mailbox_id)
+    return set(session.scalars(query))
+
+
+def ensure_folder(session: Session, mailbox: Mailbox, name: str, source: str, is_sent: bool = False) -> Folder:
+    folder = session.scalar(select(Folder).where(Folder.mailbox_id == mailbox.id, Folder.name == name))
+    if folder is None:
+        folder = Folder(mailbox_id=mailbox.id, name=name, source=source, is_sent=is_sent, highest_uid=0)
+        session.add(folder)
+        session.flush()
+    elif folder.is_sent != is_sent:
+        folder.is_sent = is_sent
+    return folder
+
+
+class Ingestor:
+    """Writes batches of raw messages for one mailbox into the store."""
+
+    def __init__(
+        self,
+        session: Session,
+        mailbox: Mailbox,
+        quoted_subjects: QuotedSubjects | None = None,
+        after_batch: Callable[[Session, list[int]], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.mailbox = mailbox
+        self.owner = mailbox_addresses(session, mailbox.id)
+        self.team = mailbox_addresses(session) | self.owner
+        self.threads = ThreadIndex(self.team)
+        self.quoted_subjects = quoted_subjects
+        self.after_batch = after_batch
+
+    def ingest(
+        self,
+        folder: Folder,
+        batch: Sequence[RawMessage],
+        parsed: Sequence[ParsedMessage | None] | None = None,
+    ) -> IngestStats:
+        """Store one batch and commit it together with the folder's highest UID."""
+        stats = IngestStats(fetched=len(batch))
+        if parsed is None:
+            parsed = [parse_message(m.raw, m.internal_date) if m.raw else None for m in batch]
+        items: list[tuple[RawMessage, ParsedMessage]] = []
+        for raw, msg in zip(batch, parsed, strict=True):
+            if msg is None:
+                stats.skipped["no message body returned by the server"] += 1
+                stats.problems.append(f"{raw.origin}: no message body returned by the server")
+                continue
+            if msg.parse_error:
+                stats.skipped["unparseable"] += 1
+                stats.problems.append(f"{raw.origin}: {msg.parse_error}")
+            items.append((raw, msg))
+        self._write(folder, items, stats)
+        uids = [m.uid for m in batch if m.uid is not None]
+        if uids:
+            folder.highest_uid = max(folder.highest_uid or 0, max(uids))
+        self.session.flush()
+        if self.after_batch is not None and stats.new_message_ids:
+            self.after_batch(self.session, stats.new_message_ids)
+        self.session.commit()
+        return stats
+
+    # ------------------------------------------------------------------ internals
+
+    def _write(self, folder: Folder, items: list[tuple[RawMessage, ParsedMessage]], stats: IngestStats) -> None:
+        conn = self.session.connection()
+        keys = list({msg.message_key for _, msg in items})
+        existing: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            existing.update(
+                (key, mid)
+                for key, mid in conn.execute(
+                    select(Message.message_key, Message.id).where(Message.message_key.in_(chunk))
+                )
+            )
+        # Split into messages we already have (new location at most) and new ones (first copy wins).
+        new_items: dict[str, tuple[RawMessage, ParsedMessage]] = {}
+        seen_again: list[tuple[RawMessage, ParsedMessage]] = []
+        for raw, msg in items:
+            if msg.message_key in existing or msg.message_key in new_items:
+                seen_again.append((raw, msg))
+            else:
+                new_items[msg.message_key] = (raw, msg)
+        new_list = list(new_items.values())
+        contact_ids = self._contacts([msg for _, msg in new_list])
+        thread_ids = self._assign_threads([msg for _, msg in new_list], existing)
+        message_rows = []
+        for (_, msg), tid in zip(new_list, thread_ids, strict=True):
+            message_rows.append(
+                {
+                    "message_key": msg.message_key,
+                    "message_id_header": msg.message_id_header,
+                    "date": msg.date,
+                    "subject": msg.subject,
+                    "from_address": msg.sender.address if msg.sender else None,
+                    "size": msg.size,
+                    "thread_id": tid,
+                    "in_reply_to": msg.in_reply_to,
+                    "references": " ".join(msg.references) or None,
+                    "recipient_count": msg.recipient_count,
+                    "is_bulk": msg.is_bulk,
+                    "is_list": msg.is_list,
+                    "is_automated": msg.is_automated,
+                    "noise_reason": ", ".join(msg.noise_reasons)[:200] or None,
+                    "body_text": msg.body_text,
+                    "text_truncated": msg.text_truncated,
+                    "parse_error": msg.parse_error,
+                }
+            )
+        new_ids: dict[str, int] = {}
+        if message_rows:
+            result = conn.execute(
+                insert(Message).returning(Message.id, Message.message_key, sort_by_parameter_order=True),
+                message_rows,
+            )
+            new_ids = {key: mid for mid, key in result}
+        participant_rows = []
+        for _, msg in new_list:
+            mid = new_ids[msg.message_key]
+            for role, addr in msg.participants():
+                participant_rows.append(
+                    {"message_id": mid, "contact_id": contact_ids[addr.address], "role": role, "display_name": addr.name}
+                )
+        if participant_rows:
+            conn.execute(insert(Participant), participant_rows)
+        stats.new = len(new_list)
+        stats.new_message_ids = list(new_ids.values())
+        all_ids = {**existing, **new_ids}
+        self._locations(folder, new_list + seen_again, all_ids, stats)
+
+    def _locations(
+        self,
+        folder: Folder,
+        placed: list[tuple[RawMessage, ParsedMessage]],
+        ids: dict[str, int],
+        stats: IngestStats,
+    ) -> None:
+        conn = self.session.connection()
+        message_ids = list({ids[msg.message_key] for _, msg in placed})
+        present: dict[int, tuple[int | None, int | None]] = {}
+        for chunk in _chunks(message_ids):
+            present.update(
+                (mid, (uid, validity))
+                for mid, uid, validity in conn.execute(
+                    select(MessageLocation.message_id, MessageLocation.uid, MessageLocation.uidvalidity).where(
+                        MessageLocation.folder_id == folder.id, MessageLocation.message_id.in_(chunk)
+                    )
+                )
+            )
+        inserts, updates = [], []
+        added: set[int] = set()
+        new_keys = set(stats.new_message_ids)
+        for raw, msg in placed:
+            mid = ids[msg.message_key]
+            if mid not in new_keys:
+                stats.duplicates += 1
+            direction = "out" if msg.sender is not None and msg.sender.address in self.owner else "in"
+            if mid in present or mid in added:
+                if mid in present and present[mid] != (raw.uid, folder.uidvalidity):
+                    updates.append({"b_mid": mid, "uid": raw.uid, "uidvalidity": folder.uidvalidity})
+                continue
+            added.add(mid)
+            inserts.append(
+                {
+                    "message_id": mid,
+                    "folder_id": folder.id,
+                    "uid": raw.uid,
+                    "uidvalidity": folder.uidvalidity,
+                    "direction": direction,
+                    "flags": raw.flags[:500],
+                }
+            )
+        if inserts:
+            conn.execute(insert(MessageLocation), inserts)
+        if updates:
+            conn.execute(
+                update(MessageLocation)
+                .where(MessageLocation.folder_id == folder.id, MessageLocation.message_id == bindparam("b_mid"))
+                .values(uid=bindparam("uid"), uidvalidity=bindparam("uidvalidity")),
+                updates,
+            )
+
+    def _contacts(self, messages: list[ParsedMessage]) -> dict[str, int]:
+        """Contact ids for every address in ``messages``, creating the missing ones in bulk."""
+        conn = self.session.connection()
+        names: dict[str, set[str]] = {}
+        for msg in messages:
+            for _, addr in msg.participants():
+                bucket = names.setdefault(addr.address, set())
+                if addr.name and addr.name.lower() != addr.address:
+                    bucket.add(addr.name)
+        ids: dict[str, int] = {}
+        known_names: dict[str, list[str]] = {}
+        addresses = list(names)
+        for chunk in _chunks(addresses):
+            for cid, address, display_names in conn.execute(
+                select(Contact.id, Contact.address, Contact.display_names).where(Contact.address.in_(chunk))
+            ):
+                ids[address] = cid
+                known_names[address] = list(display_names or [])
+        missing = [a for a in addresses if a not in ids]
+        if missing:
+            rows = [
+                {
+                    "address": a,
+                    "domain": a.rsplit("@", 1)[1],
+                    "display_name": next(iter(sorted(names[a])), None),
+                    "display_names": sorted(names[a])[:20],
+                }
+                for a in missing
+            ]
+            for cid, address in conn.execute(
+                insert(Contact).returning(Contact.id, Contact.address, sort_by_parameter_order=True), rows
+            ):
+                ids[address] = cid
+        grown = []
+        for address, current in known_names.items():
+            extra = names[address] - set(current)
+            if extra and len(current) < 20:
+                merged = (current + sorted(extra))[:20]
+                grown.append({"b_id": ids[address], "display_names": merged, "display_name": merged[0]})
+        if grown:
+            conn.execute(
+                update(Contact)
+                .where(Contact.id == bindparam("b_id"))
+                .values(display_names=bindparam("display_names"), display_name=bindparam("display_name")),
+                grown,
+            )
+        return ids
+
+    def _assign_threads(self, messages: list[ParsedMessage], existing: dict[str, int]) -> list[int | None]:
+        conn = self.session.connection()
+        # Messages referenced by In-Reply-To/References that we already store, and their threads.
+        refs = list({r for m in messages for r in ([m.in_reply_to] if m.in_reply_to else []) + m.references})
+        ref_threads: dict[str, int] = {}
+        for chunk in _chunks(refs):
+            ref_threads.update(
+                (key, tid)
+                for key, tid in conn.execute(
+                    select(Message.message_key, Message.thread_id).where(
+                        Message.message_key.in_(chunk), Message.thread_id.is_not(None)
+                    )
+                )
+                if tid is not None
+            )
+        keys_per_message = []
+        for msg in messages:
+            keys = [subject_key(msg.subject)]
+            if self.quoted_subjects is not None and msg.body_text:
+                keys += [subject_key(s) for s in self.quoted_subjects(msg.body_text)]
+            keys_per_message.append([k for k in dict.fromkeys(keys) if k])
+        self.threads.preload(self.session, [k for ks in keys_per_message for k in ks])
+        by_message_key: dict[str, ThreadInfo] = {}
+        chosen: list[ThreadInfo] = []
+        for msg, keys in zip(messages, keys_per_message, strict=True):
+            addresses = {addr.address for _, addr in msg.participants()}
+            info: ThreadInfo | None = None
+            for ref in ([msg.in_reply_to] if msg.in_reply_to else []) + msg.references[::-1]:
+                if ref in by_message_key:
+                    info = by_message_key[ref]
+                    break
+                tid = ref_threads.get(ref)
+                if tid is not None:
+                    info = self._thread_by_id(tid)
+                    break
+            if info is None:
+                info = self.threads.find(keys, msg.date, addresses)
+            if info is None:
+                info = self.threads.new_thread(keys[0] if keys else "", msg.date, addresses)
+            info.add(msg.date, addresses)
+            by_message_key[msg.message_key] = info
+            chosen.append(info)
+        # Create new threads in one go, then move the time span of the ones that grew.
+        fresh = list({id(i): i for i in chosen if i.id is None}.values())
+        if fresh:
+            result = conn.execute(
+                insert(Thread).returning(Thread.id, sort_by_parameter_order=True),
+                [{"subject_key": i.subject_key, "first_date": i.first, "last_date": i.last} for i in fresh],
+            )
+            for info, (tid,) in zip(fresh, result, strict=True):
+                info.id = tid
+                info.dirty = False
+                self.threads.remember(info)
+        grown = [i for i in {id(i): i for i in chosen}.values() if i.dirty and i.id is not None]
+        if grown:
+            conn.execute(
+                update(Thread)
+                .where(Thread.id == bindparam("b_id"))
+                .values(first_date=bindparam("first_date"), last_date=bindparam("last_date")),
+                [{"b_id": i.id, "first_date": i.first, "last_date": i.last} for i in grown],
+            )
+            for info in grown:
+                info.dirty = False
+        return [i.id for i in chosen]
+
+    def _thread_by_id(self, tid: int) -> ThreadInfo:
+        info = self.threads.by_id.get(tid)
+        if info is None:
+            row = self.session.execute(
+                select(Thread.subject_key, Thread.first_date, Thread.last_date).where(Thread.id == tid)
+            ).one()
+            info = ThreadInfo(tid, row[0], row[1], row[2])
+            self.threads.remember(info)
+        return info
+
+
+def _chunks(items: list[str] | list[int]) -> list[list]:  # type: ignore[type-arg]
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]

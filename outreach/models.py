@@ -1,0 +1,202 @@
+"""The store's schema as typed SQLAlchemy models.
+
+The schema itself is created and changed only by the alembic migrations in ``migrations/``; a test checks
+that these models and the migrations agree.  Hot-path writes go through Core ``insert`` on the tables
+(see :mod:`outreach.ingest`), not through ORM objects.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on every backend, returned as an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class Mailbox(Base):
+    """A team member's account: its messages are 'ours' when sent from one of its addresses."""
+
+    __tablename__ = "mailbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailboxAddress(Base):
+    """One of a mailbox owner's own addresses or aliases (normalised, lower case)."""
+
+    __tablename__ = "mailbox_address"
+    __table_args__ = (UniqueConstraint("mailbox_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320), index=True)
+
+
+class Folder(Base):
+    """A folder of a mailbox (IMAP folder or imported file/tree) with its incremental-sync state."""
+
+    __tablename__ = "folder"
+    __table_args__ = (UniqueConstraint("mailbox_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(10))  # imap | maildir | mbox
+    is_sent: Mapped[bool] = mapped_column(default=False)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    highest_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    highest_modseq: Mapped[int | None] = mapped_column(BigInteger)
+    uidnext: Mapped[int | None] = mapped_column(BigInteger)
+    last_synced_at: Mapped[datetime | None]
+
+
+class Thread(Base):
+    """A conversation: messages linked by In-Reply-To/References or by subject, people and time."""
+
+    __tablename__ = "thread"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_key: Mapped[str] = mapped_column(String(300), index=True)
+    first_date: Mapped[datetime | None]
+    last_date: Mapped[datetime | None]
+
+
+class Message(Base):
+    """One message, however many folders or mailboxes it was seen in."""
+
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Normalised Message-ID, or a content hash for messages without one: the de-duplication key.
+    message_key: Mapped[str] = mapped_column(String(255), unique=True)
+    message_id_header: Mapped[str | None] = mapped_column(Text)
+    date: Mapped[datetime | None] = mapped_column(index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    from_address: Mapped[str | None] = mapped_column(String(320), index=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("thread.id", ondelete="SET NULL"), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0)
+    is_bulk: Mapped[bool] = mapped_column(default=False)
+    is_list: Mapped[bool] = mapped_column(default=False)
+    is_automated: Mapped[bool] = mapped_column(default=False)
+    noise_reason: Mapped[str | None] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    text_truncated: Mapped[bool] = mapped_column(default=False)
+    parse_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageLocation(Base):
+    """Where a message was seen: a folder, its UID there, and its direction for that folder's owner."""
+
+    __tablename__ = "message_location"
+    __table_args__ = (
+        UniqueConstraint("folder_id", "message_id"),
+        Index("ix_message_location_folder_id_uid", "folder_id", "uid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folder.id", ondelete="CASCADE"))
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    flags: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Contact(Base):
+    """A correspondent, keyed by normalised address."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    domain: Mapped[str] = mapped_column(String(255), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(500))
+    display_names: Mapped[list[str]] = mapped_column(default=list)
+
+
+class Participant(Base):
+    """A contact's role in a message: from, to, cc, bcc or reply-to."""
+
+    __tablename__ = "participant"
+    __table_args__ = (UniqueConstraint("message_id", "role", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    display_name: Mapped[str | None] = mapped_column(String(500))
+
+
+class SyncRun(Base):
+    """One run of ``sync`` or ``import`` and its summary, kept for the record."""
+
+    __tablename__ = "sync_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(500))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="running")

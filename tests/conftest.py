@@ -1,0 +1,288 @@
+"""Shared fixtures: real servers started by the tests on 127.0.0.1 (see tests/servers.py).
+
+Server fixtures:
+- ``dovecot`` (session): a :class:`~servers.DovecotServer`.
+- ``imap_account`` (function): a fresh user on it, as an :class:`ImapAccount`;
+  ``make_imap_account`` (function) is a factory for more than one.
+- ``postgres`` (session): a :class:`~servers.PostgresServer`.
+- ``database_url`` (function, parametrized ``sqlite`` / ``postgresql``): a fresh, empty database URL.
+- ``smtp_server`` (function): a started :class:`~servers.SmtpServer`; ``make_smtp_server(auth=...)``
+  is a factory for one with AUTH.
+- ``make_flaky_proxy`` (function): factory for :class:`~servers.FlakyProxy` in front of any server.
+- ``chromium`` (session): path of the Chromium binary.
+- ``enron_dir`` (session): the Enron Maildir sample (``../shared/data/enron-maildir`` or
+  ``$OUTREACH_ENRON_DIR``).
+
+When a server cannot run here (binary missing, ...) the tests using it are skipped with the reason —
+except when ``CI=true``, where they fail: integration tests never silently skip in CI.
+Tests using these fixtures are marked ``integration`` automatically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import imaplib
+import itertools
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from servers import (  # noqa: E402
+    DovecotServer,
+    FlakyProxy,
+    PostgresServer,
+    ServerUnavailable,
+    SmtpServer,
+    in_ci,
+    unavailable,
+)
+
+__all__ = ["ImapAccount", "in_ci", "unavailable"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Fixtures that need something outside Python; tests using them get the `integration` marker.
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "dovecot",
+        "imap_account",
+        "make_imap_account",
+        "postgres",
+        "smtp_server",
+        "make_smtp_server",
+        "chromium",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "integration: needs a real server (Dovecot, PostgreSQL, SMTP, Chromium) started by the tests"
+    )
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        uses_pg = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if names & INTEGRATION_FIXTURES or uses_pg:
+            item.add_marker(pytest.mark.integration)
+
+
+_counter = itertools.count(1)
+
+
+def _unique_name(request: pytest.FixtureRequest, prefix: str, max_len: int) -> str:
+    """A short unique identifier derived from the test name (letters, digits, underscores)."""
+    n = next(_counter)
+    base = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")
+    head = f"{prefix}{n}_"
+    return (head + base)[:max_len].rstrip("_")
+
+
+# ------------------------------------------------------------------------------------------------
+# Dovecot
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """A real Dovecot IMAP server for the whole session. Add users with ``add_user`` or use ``imap_account``."""
+    try:
+        server = DovecotServer()
+    except ServerUnavailable as exc:
+        unavailable(f"Dovecot unavailable: {exc}")
+    with server:
+        yield server
+
+
+@dataclasses.dataclass
+class ImapAccount:
+    """A fresh user on the session's Dovecot. ``host``/``port``/``user``/``password`` are what a client needs."""
+
+    server: DovecotServer
+    user: str
+    password: str
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def maildir(self) -> Path:
+        return self.server.maildir(self.user)
+
+    def connect(self) -> imaplib.IMAP4:
+        return self.server.connect(self.user)
+
+    def load_maildir(self, src_dir: str | os.PathLike[str], folder: str | None = None, *, limit: int | None = None) -> int:
+        return self.server.load_maildir(self.user, src_dir, folder, limit=limit)
+
+    def write_messages(self, raw_messages: Iterable[bytes], folder: str | None = None, *, flags: str = "S") -> int:
+        return self.server.write_messages(self.user, raw_messages, folder, flags=flags)
+
+    def append(self, folder: str, raw_messages: Iterable[bytes], *, flags: str = "") -> int:
+        return self.server.append(self.user, folder, raw_messages, flags=flags)
+
+    def status(self, folder: str) -> dict[str, int]:
+        return self.server.status(self.user, folder)
+
+    def recreate_folder(self, folder: str) -> int:
+        return self.server.recreate_folder(self.user, folder)
+
+
+@pytest.fixture
+def make_imap_account(dovecot: DovecotServer, request: pytest.FixtureRequest) -> Iterator[Callable[[], ImapAccount]]:
+    """Factory: each call adds a new user (empty INBOX) on the session Dovecot; mail is removed after the test."""
+    made: list[ImapAccount] = []
+
+    def make() -> ImapAccount:
+        user = _unique_name(request, "u", 48)
+        password = f"pw-{user}"
+        dovecot.add_user(user, password)
+        account = ImapAccount(dovecot, user, password)
+        made.append(account)
+        return account
+
+    yield make
+    for account in made:
+        shutil.rmtree(dovecot.maildir(account.user).parent, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_account(make_imap_account: Callable[[], ImapAccount]) -> ImapAccount:
+    """A fresh IMAP user on the session Dovecot, with an empty INBOX."""
+    return make_imap_account()
+
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL and database URLs
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session."""
+    try:
+        server = PostgresServer()
+    except ServerUnavailable as exc:
+        unavailable(f"PostgreSQL unavailable: {exc}")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        unavailable("psycopg is not installed (pip install -e '.[test]')")
+    with server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of a fresh, empty database: ``sqlite:///<tmp>/outreach.db`` or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'outreach.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = _unique_name(request, "t", 63)
+    url = server.create_database(name)
+    yield url
+    try:
+        server.drop_database(name)
+    except Exception:  # a test that leaks connections must not break the next ones
+        pass
+
+
+# ------------------------------------------------------------------------------------------------
+# SMTP and the flaky proxy
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_smtp_server() -> Iterator[Callable[..., SmtpServer]]:
+    """Factory: ``make_smtp_server(auth=("user", "secret"))`` starts an SMTP server, stopped after the test."""
+    started: list[SmtpServer] = []
+
+    def make(*, auth: tuple[str, str] | None = None) -> SmtpServer:
+        try:
+            server = SmtpServer(auth=auth).start()
+        except ServerUnavailable as exc:
+            unavailable(f"SMTP server unavailable: {exc}")
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server(make_smtp_server: Callable[..., SmtpServer]) -> SmtpServer:
+    """A started SMTP server without AUTH; received mail is in ``smtp_server.messages``."""
+    return make_smtp_server()
+
+
+@pytest.fixture
+def make_flaky_proxy() -> Iterator[Callable[..., FlakyProxy]]:
+    """Factory: ``make_flaky_proxy(host, port, cut_after_bytes=None)`` -> a started :class:`FlakyProxy`."""
+    started: list[FlakyProxy] = []
+
+    def make(host: str, port: int, **kwargs: Any) -> FlakyProxy:
+        proxy = FlakyProxy(host, port, **kwargs).start()
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless-capable Chromium binary (as root, run it with --no-sandbox)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    unavailable("Chromium not found (install package chromium with `make test-deps`)")
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------
+
+
+def find_enron_dir() -> Path | None:
+    candidates = [REPO_ROOT.parent / "shared" / "data" / "enron-maildir"]
+    env = os.environ.get("OUTREACH_ENRON_DIR")
+    if env:
+        candidates.append(Path(env))
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def enron_dir() -> Path:
+    """The Enron Maildir sample: one Maildir per person (``cur/`` = inbox, ``.Sent_reconstructed/cur``)."""
+    path = find_enron_dir()
+    if path is None:
+        unavailable(
+            "Enron Maildir sample not found at ../shared/data/enron-maildir (relative to the repo) "
+            "nor at $OUTREACH_ENRON_DIR"
+        )
+    return path
