@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -138,6 +139,8 @@ class Message(Base):
     body_text: Mapped[str] = mapped_column(Text, default="")
     text_truncated: Mapped[bool] = mapped_column(default=False)
     parse_error: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(10))  # "en", "unknown", … set by the signals pipeline
+    signals_version: Mapped[str | None] = mapped_column(String(40), index=True)  # None: not analysed yet
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -200,3 +203,73 @@ class SyncRun(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     skipped_reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="running")
+
+
+class Signal(Base):
+    """A signal found in the sender's own text of a message, with its sentence as evidence."""
+
+    __tablename__ = "signal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # ask | offer | thanks | fulfilment | commitment | opt_out | mass_ask
+    subtype: Mapped[str | None] = mapped_column(String(30))
+    personal: Mapped[bool] = mapped_column(default=True)
+    sentence: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)  # character offsets in the zoned own text
+    end: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float, default=1.0)
+    pipeline_version: Mapped[str] = mapped_column(String(40))
+
+
+class ContactLedger(Base):
+    """The computed relationship ledger of a contact, team-wide (scope "*") or for one mailbox (its name).
+
+    The figures live in ``data`` (JSON, with evidence); the columns that campaigns filter on are copied
+    out so that a preview of thousands of recipients is one indexed query.
+    """
+
+    __tablename__ = "contact_ledger"
+    __table_args__ = (UniqueConstraint("contact_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(20))
+    strength: Mapped[int] = mapped_column(Integer, default=0)
+    balance: Mapped[float] = mapped_column(Float, default=0.0)
+    last_two_way: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SendLog(Base):
+    """One campaign message to one recipient: the key that makes sending idempotent."""
+
+    __tablename__ = "send_log"
+    __table_args__ = (UniqueConstraint("campaign", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(200))
+    recipient: Mapped[str] = mapped_column(String(320))
+    mailbox: Mapped[str] = mapped_column(String(200), index=True)
+    message_id_header: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20))  # sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Suppression(Base):
+    """The team's suppression list: an address or a whole domain that must never get a campaign."""
+
+    __tablename__ = "suppression"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # address | domain
+    value: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str | None] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -232,7 +232,7 @@ class DovecotServer:
         # Dovecot's unprivileged processes (and `nobody`, who owns the mail) must traverse it.
         self.root.chmod(0o755)
         (self.root / "mail").mkdir(mode=0o755)
-        (self.root / "passwd").touch(mode=0o644)
+        (self.root / "passwd.d").mkdir(mode=0o755)
         last_error: Exception | None = None
         for _attempt in range(3):  # a free port can be taken between probing and binding
             self.port = free_port()
@@ -309,7 +309,7 @@ mail_location = maildir:{r}/mail/%u/Maildir
 mail_fsync = never
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {r}/passwd
+  args = scheme=PLAIN username_format=%u {r}/passwd.d/%u
 }}
 userdb {{
   driver = static
@@ -339,7 +339,7 @@ service anvil {{
     # -- users and mail on disk ------------------------------------------------------------------
 
     def add_user(self, name: str, password: str) -> None:
-        """Add an IMAP user (Dovecot rereads the passwd file when it changes) with an empty INBOX."""
+        """Add an IMAP user with an empty INBOX."""
         assert self.root is not None, "server not started"
         if not re.fullmatch(r"[A-Za-z0-9._@-]+", name):
             raise ValueError(f"bad user name {name!r}")
@@ -349,8 +349,11 @@ service anvil {{
             if name in self._passwords:
                 raise ValueError(f"user {name!r} exists")
             self._passwords[name] = password
-            with open(self.root / "passwd", "a") as f:
-                f.write(f"{name}:{{PLAIN}}{password}::::::\n")
+            # One passwd-file per user: Dovecot rereads a changed passwd-file at most once a second,
+            # so users added to one shared file in quick succession would be "unknown" for a while.
+            path = self.root / "passwd.d" / name
+            path.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
+            path.chmod(0o644)
         home = self.root / "mail" / name
         for sub in ("cur", "new", "tmp"):
             (home / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
