@@ -64,8 +64,8 @@ def import_path(
         if not owner and not mailbox_addresses(session, _mailbox_id(session, mailbox_name)):
             for folder in folders:
                 if folder.is_sent and (guess := folder.owner_guess()):
-                    owner = [guess]
-                    progress.note(f"owner address taken from the Sent folder: {guess}")
+                    owner = guess
+                    progress.note(f"owner address(es) taken from the Sent folder: {', '.join(guess)}")
                     break
         mailbox = ensure_mailbox(session, mailbox_name, owner)
         run = SyncRun(mailbox_id=mailbox.id, source=str(path))

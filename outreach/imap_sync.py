@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
 from outreach.errors import AuthenticationError, MailServerError
-from outreach.importers import is_sent_name
+from outreach.importers import is_sent_name, owner_addresses
 from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
 from outreach.models import Folder, SyncRun, utcnow
 
@@ -179,10 +179,9 @@ class ImapSync:
                 folders = discover_folders(self.client, self.config.folders)
                 addresses = list(self.config.addresses)
                 if not addresses:
-                    guess = self._guess_owner([n for n, is_sent in folders if is_sent])
-                    if guess:
-                        addresses = [guess]
-                        self.progress.note(f"owner address taken from the Sent folder: {guess}")
+                    addresses = self._guess_owner([n for n, is_sent in folders if is_sent])
+                    if addresses:
+                        self.progress.note(f"owner address(es) taken from the Sent folder: {', '.join(addresses)}")
                 mailbox = ensure_mailbox(session, self.config.name, addresses)
                 run = SyncRun(mailbox_id=mailbox.id, source=f"imap://{self.config.host}")
                 session.add(run)
@@ -313,7 +312,7 @@ class ImapSync:
             )
         return out
 
-    def _guess_owner(self, sent_folders: list[str]) -> str | None:
+    def _guess_owner(self, sent_folders: list[str]) -> list[str]:
         from collections import Counter
 
         from outreach.parsing import parse_address_list, parse_headers
@@ -329,7 +328,7 @@ class ImapSync:
                 head = item.get(b"BODY[HEADER.FIELDS (FROM)]", b"")
                 for addr in parse_address_list(parse_headers(head).get("from", [])):
                     counts[addr.address] += 1
-        return counts.most_common(1)[0][0] if counts else None
+        return owner_addresses(counts)
 
     def _client(self) -> IMAPClient:
         if self.client is None:

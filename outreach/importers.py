@@ -64,8 +64,8 @@ class SourceFolder:
             except (OSError, KeyError) as exc:
                 yield None, f"{self.path} message {index}: {exc}"
 
-    def owner_guess(self, limit: int = 300) -> str | None:
-        """The most frequent From address among the first messages (for a Sent folder: its owner)."""
+    def owner_guess(self, limit: int = 300) -> list[str]:
+        """The owner's addresses, read from the From lines of a Sent folder (see :func:`owner_addresses`)."""
         counts: Counter[str] = Counter()
         for n, (raw, _) in enumerate(self._messages()):
             if n >= limit:
@@ -75,7 +75,17 @@ class SourceFolder:
             head, _ = split_head_body(raw[:65536])
             for addr in parse_address_list(parse_headers(head).get("from", [])):
                 counts[addr.address] += 1
-        return counts.most_common(1)[0][0] if counts else None
+        return owner_addresses(counts)
+
+
+def owner_addresses(from_counts: Counter[str]) -> list[str]:
+    """A Sent folder's senders that are its owner: the most frequent one, and aliases used at least twice
+    and in at least 5 % of the messages (a forwarded message's original sender appears once or so)."""
+    if not from_counts:
+        return []
+    total = sum(from_counts.values())
+    top = from_counts.most_common()
+    return [top[0][0]] + [a for a, n in top[1:] if n >= 2 and n >= 0.05 * total]
 
 
 def _maildir_files(path: Path) -> Iterator[Path]:

@@ -18,6 +18,7 @@ import quopri
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
@@ -148,7 +149,7 @@ def decode_words(value: str) -> str:
         return value
     try:
         parts = decode_header(value)
-    except (ValueError, LookupError, binascii.Error, AssertionError):
+    except (ValueError, LookupError, binascii.Error, AssertionError, HeaderParseError):
         return value
     out = []
     for chunk, charset in parts:

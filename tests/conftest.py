@@ -68,6 +68,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "integration: needs a real server (Dovecot, PostgreSQL, SMTP, Chromium) started by the tests"
     )
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    # SmtpServer(auth=...) deliberately allows AUTH without TLS on loopback.
+    config.addinivalue_line("filterwarnings", "ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 
 @pytest.hookimpl(tryfirst=True)

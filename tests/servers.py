@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import dataclasses
 import glob
+import grp
 import imaplib
 import itertools
 import os
@@ -207,11 +208,16 @@ class DovecotServer:
                     f"{', '.join(missing or ['nobody'])} (install the dovecot-imapd package)"
                 )
             self.mail_uid, self.mail_gid = nobody.pw_uid, nobody.pw_gid
-            self._internal_user, self._login_user = "dovecot", "dovenull"
+            self._internal_user, self._login_user, self._internal_group = "dovecot", "dovenull", "dovecot"
         else:
+            # Not root: every process runs as the invoking user.
             me = pwd.getpwuid(os.geteuid())
-            self.mail_uid, self.mail_gid = me.pw_uid, me.pw_gid
+            self.mail_uid, self.mail_gid = me.pw_uid, os.getegid()
             self._internal_user = self._login_user = me.pw_name
+            try:
+                self._internal_group = grp.getgrgid(os.getegid()).gr_name
+            except KeyError as exc:
+                raise ServerUnavailable(f"the current group {os.getegid()} has no name") from exc
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -229,6 +235,15 @@ class DovecotServer:
         if self.proc is not None:
             return self
         self.root = Path(tempfile.mkdtemp(prefix="outreach-dovecot-"))
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        assert self.root is not None
         # Dovecot's unprivileged processes (and `nobody`, who owns the mail) must traverse it.
         self.root.chmod(0o755)
         (self.root / "mail").mkdir(mode=0o755)
@@ -250,20 +265,21 @@ class DovecotServer:
                 log.close()
             try:
                 self._wait_ready()
-                return self
+                return
             except ServerError as exc:
                 last_error = exc
                 _stop_process(self.proc, signal.SIGTERM)
                 self.proc = None
-        log_text = _tail(self.log_path)
-        self.stop()
-        raise ServerError(f"dovecot did not start: {last_error}\n{log_text}")
+        raise ServerError(f"dovecot did not start: {last_error}\n{_tail(self.log_path)}")
 
     def _wait_ready(self) -> None:
         _wait_for_port(self.port, self.proc, timeout=15)
         # The greeting proves imap-login works, not just that the master holds the socket.
-        with socket.create_connection((self.host, self.port), timeout=10) as s:
-            greeting = s.recv(1024)
+        try:
+            with socket.create_connection((self.host, self.port), timeout=10) as s:
+                greeting = s.recv(1024)
+        except OSError as exc:
+            raise ServerError(f"no IMAP greeting: {exc}") from exc
         if not greeting.startswith(b"* OK"):
             raise ServerError(f"unexpected greeting {greeting!r}")
 
@@ -300,9 +316,11 @@ info_log_path = {r}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 auth_verbose = yes
 default_internal_user = {self._internal_user}
 default_login_user = {self._login_user}
+default_internal_group = {self._internal_group}
 first_valid_uid = {min(self.mail_uid, 500)}
 first_valid_gid = 0
 mail_location = maildir:{r}/mail/%u/Maildir
@@ -331,7 +349,11 @@ service imap-login {{
   }}
 {chroot}}}
 service anvil {{
-{chroot}}}
+{chroot}  # No auth penalty: a test with a wrong password must not slow down the next tests' logins.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 """
         self.config_path.write_text(config)
         self.config_path.chmod(0o644)
@@ -858,7 +880,7 @@ class SmtpServer:
             ok = (login, auth_data.password.decode("utf-8", "replace")) == self.auth
         with self._cond:
             self.auth_attempts.append((login, ok))
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     # -- failure injection -----------------------------------------------------------------------
 

@@ -198,7 +198,7 @@ def test_database_url_is_fresh_and_usable(database_url: str) -> None:
         assert sqlalchemy.inspect(engine).get_table_names() == []
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text("create table note (id integer primary key, body text)"))
-            conn.execute(sqlalchemy.text("insert into note (body) values ('hi')"))
+            conn.execute(sqlalchemy.text("insert into note (id, body) values (1, 'hi')"))
         with engine.connect() as conn:
             assert conn.execute(sqlalchemy.text("select body from note")).scalar() == "hi"
     finally:
