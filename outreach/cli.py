@@ -290,3 +290,259 @@ def _cell(value: Any) -> str:
         return "-"
     text = str(value)
     return text[:10] if len(text) >= 19 and text[4] == "-" and "T" in text else text
+
+
+# -------------------------------------------------------------------------------------------- send
+
+
+@main.command()
+@click.argument("campaign_path", metavar="CAMPAIGN", type=click.Path(path_type=Path))
+@click.option("--dry-run/--no-dry-run", default=True, show_default=True,
+              help="Only show what would be sent (the default); --no-dry-run sends.")
+@click.option("--accept-review", is_flag=True, help="Also send to recipients whose verdict is REVIEW.")
+@click.option("--resend-unconfirmed", is_flag=True,
+              help="Send again to recipients a crashed run may or may not have sent to (same Message-ID).")
+@click.option("--retry-failed", is_flag=True,
+              help="Try again recipients the server refused (5xx) in an earlier run.")
+@click.option("--append-sent", is_flag=True,
+              help="Also APPEND each sent message to the mailbox's IMAP Sent folder.")
+@click.option("--smtp-host", help="SMTP server (default: campaign [smtp] host, config [send] host).")
+@click.option("--smtp-port", type=int, help="Default: 465 for ssl, 587 for starttls.")
+@click.option("--smtp-user", help="SMTP login (password: OUTREACH_SMTP_PASSWORD, the keyring, or a prompt).")
+@click.option("--smtp-security", type=click.Choice(["ssl", "starttls", "plain"]),
+              help="TLS mode (certificates verified); plain is unencrypted: only for a local server.")
+@click.option("--from", "from_address", help="From address (default: [smtp] from, or the mailbox's address).")
+@click.option("--from-name", help="From display name.")
+@click.option("--rate", "rate_per_minute", type=click.IntRange(min=1), help="Messages a minute (default 20).")
+@click.option("--daily-cap", type=click.IntRange(min=0), help="Messages per mailbox per 24 h (default 500).")
+@click.option("--limit", type=click.IntRange(min=1), help="Send at most N messages in this run.")
+@click.option("--select", "select_rules", multiple=True, help="Only these lint rules (as for lint).")
+@click.option("--ignore", "ignore_rules", multiple=True, help="Skip these lint rules (as for lint).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def send(
+    ctx: click.Context, campaign_path: Path, dry_run: bool, accept_review: bool, resend_unconfirmed: bool,
+    retry_failed: bool, append_sent: bool, smtp_host: str | None, smtp_port: int | None,
+    smtp_user: str | None, smtp_security: str | None, from_address: str | None, from_name: str | None,
+    rate_per_minute: int | None, daily_cap: int | None, limit: int | None, select_rules: tuple[str, ...],
+    ignore_rules: tuple[str, ...], fmt: str,
+) -> None:
+    """Send CAMPAIGN over SMTP — a dry run unless --no-dry-run.
+
+    The campaign is linted again right before sending: BLOCKED recipients are never sent, REVIEW ones only
+    with --accept-review or an allow entry.  Sending is idempotent (a send log per campaign and recipient);
+    a run stopped in the middle resumes with exactly the rest.
+    """
+    from outreach.campaign import load_campaign
+    from outreach.send import SendOptions, analyse_and_refresh, resolve_limits, resolve_smtp, send_campaign
+
+    app: AppContext = ctx.obj
+    campaign = load_campaign(campaign_path)
+    options = SendOptions(dry_run=dry_run, accept_review=accept_review, resend_unconfirmed=resend_unconfirmed,
+                          retry_failed=retry_failed, append_sent=append_sent, select=select_rules,
+                          ignore=ignore_rules, limit=limit)
+    smtp_overrides = {"host": smtp_host, "port": smtp_port, "username": smtp_user, "security": smtp_security,
+                      "from": from_address, "from_name": from_name}
+    limit_overrides = {"rate_per_minute": rate_per_minute, "daily_cap": daily_cap}
+    text = fmt == "text"
+    with app.sessions()() as session:
+        smtp = resolve_smtp(app.settings, campaign, smtp_overrides, session=session)
+        limits = resolve_limits(app.settings, campaign, limit_overrides)
+        if text:
+            mode = "DRY RUN, nothing will be sent" if dry_run else f"sending via {smtp.describe()}"
+            click.echo(f"campaign {campaign.name} from {smtp.from_address or '?'} "
+                       f"(mailbox {campaign.mailbox}): "
+                       f"{mode}; at most {limits.rate_per_minute}/min, {limits.daily_cap}/24 h")
+        result = send_campaign(session, campaign, app.settings, options, smtp=smtp, limits=limits,
+                               prompt=_prompt_password, on_outcome=_print_outcome if text else None,
+                               after_ingest=analyse_and_refresh)
+    if not text:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        ctx.exit(result.exit_code)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    unconfirmed = [o.address for o in result.outcomes if o.action == "unconfirmed"]
+    if unconfirmed:
+        click.echo(f"UNCONFIRMED ({len(unconfirmed)}): possibly sent by an interrupted run, NOT sent again: "
+                   + ", ".join(unconfirmed), err=True)
+    counts = ", ".join(f"{result.count(a)} {a}" for a in dict.fromkeys(o.action for o in result.outcomes))
+    click.echo(f"{'dry run: ' if dry_run else ''}{counts or 'no recipients'}")
+    if dry_run and result.count("would-send"):
+        click.echo("nothing was sent; run again with --no-dry-run to send")
+    if result.stopped:
+        click.echo(f"stopped: {result.stopped}", err=True)
+    ctx.exit(result.exit_code)
+
+
+def _print_outcome(outcome: Any) -> None:
+    click.echo(f"{outcome.verdict:<8} {outcome.address:<40} {outcome.action}: {outcome.reason}")
+
+
+# ---------------------------------------------------------------------------------------- suppress
+
+
+@main.group()
+def suppress() -> None:
+    """The suppression list: addresses and domains that never get a campaign."""
+
+
+@suppress.command("add")
+@click.argument("values", metavar="ADDRESS_OR_DOMAIN...", nargs=-1, required=True)
+@click.option("--reason", default="", help="Why (kept with the entry).")
+@click.option("--by", "added_by", default=None, help="Who added it.")
+@pass_app
+def suppress_add(app: AppContext, values: tuple[str, ...], reason: str, added_by: str | None) -> None:
+    """Add addresses or domains (example.com or @example.com) to the suppression list."""
+    from outreach.suppression import add_suppression
+
+    with app.sessions()() as session:
+        for value in values:
+            added, entry = add_suppression(session, value, reason, added_by)
+            click.echo(f"{'added' if added else 'already suppressed'}: {entry.kind} {entry.value}"
+                       + (f" ({entry.reason})" if entry.reason else ""))
+
+
+@suppress.command("remove")
+@click.argument("values", metavar="ADDRESS_OR_DOMAIN...", nargs=-1, required=True)
+@click.pass_context
+def suppress_remove(ctx: click.Context, values: tuple[str, ...]) -> None:
+    """Remove addresses or domains from the suppression list (exit 1 if one was not on it)."""
+    from outreach.suppression import remove_suppression
+
+    app: AppContext = ctx.obj
+    missing = 0
+    with app.sessions()() as session:
+        for value in values:
+            if remove_suppression(session, value):
+                click.echo(f"removed: {value.strip().lower()}")
+            else:
+                missing += 1
+                click.echo(f"not on the suppression list: {value}", err=True)
+    ctx.exit(1 if missing else 0)
+
+
+@suppress.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_app
+def suppress_list(app: AppContext, fmt: str) -> None:
+    """List the suppression list."""
+    from outreach.suppression import list_suppressions
+
+    with app.sessions()() as session:
+        rows = [e.to_json() for e in list_suppressions(session)]
+    _emit(app, rows, fmt, ["kind", "value", "reason", "added_by", "added_at"], title="Suppressed")
+
+
+# ------------------------------------------------------------------------------- preview, lint, rules
+
+
+@main.command()
+@click.argument("campaign_path", metavar="CAMPAIGN", type=click.Path(path_type=Path))
+@click.option("--show", "show_address", metavar="ADDRESS",
+              help="Print the rendered message for one recipient, with its findings and evidence.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to FILE (html: one self-contained page).")
+@click.option("--select", "select_rules", multiple=True, help="Only these rules (codes, prefixes or names).")
+@click.option("--ignore", "ignore_rules", multiple=True, help="Skip these rules (R007/R008 cannot be skipped).")
+@click.pass_context
+def preview(
+    ctx: click.Context, campaign_path: Path, show_address: str | None, fmt: str, output: Path | None,
+    select_rules: tuple[str, ...], ignore_rules: tuple[str, ...],
+) -> None:
+    """Lint CAMPAIGN recipient by recipient: READY / REVIEW / BLOCKED, with reasons and evidence.
+
+    Exit 0 when every recipient is READY, 1 when some are blocked or need review, 2 on bad input
+    (including bad rows of the recipients CSV, which are reported and left out).
+    """
+    from outreach.campaign import evaluate, load_campaign
+    from outreach.campaign import present
+
+    app: AppContext = ctx.obj
+    campaign = load_campaign(campaign_path)
+    with app.sessions()() as session:
+        report = evaluate(session, campaign, app.settings, present.split_option(select_rules),
+                          present.split_option(ignore_rules))
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if show_address:
+        text, recipient = present.show_text(report, show_address)
+        click.echo(text, nl=False)
+        ctx.exit(0 if recipient.verdict == "READY" else 1)
+    if fmt == "html":
+        from outreach.report import render_html
+
+        page = render_html(report)
+        if output is None:
+            click.echo(page, nl=False)
+        else:
+            output.write_text(page, encoding="utf-8")
+            click.echo(f"wrote {output} ({len(report.recipients)} recipients: "
+                       + ", ".join(f"{n} {v}" for v, n in report.counts.items()) + ")")
+    else:
+        body = {"json": present.json_text, "csv": present.csv_text}.get(fmt, present.table_text)(report)
+        if output is None:
+            click.echo(body, nl=False)
+        else:
+            output.write_text(click.unstyle(body), encoding="utf-8")
+            click.echo(f"wrote {output}")
+    if fmt in ("csv", "json") and report.row_errors:
+        for error in report.row_errors:
+            click.echo(f"error: {error}", err=True)
+    ctx.exit(report.exit_code)
+
+
+@main.command("lint")
+@click.argument("paths", metavar="TEMPLATE...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--select", "select_rules", multiple=True, help="Only these rules (codes, prefixes or names).")
+@click.option("--ignore", "ignore_rules", multiple=True, help="Skip these rules.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def lint_cmd(
+    ctx: click.Context, paths: tuple[Path, ...], select_rules: tuple[str, ...], ignore_rules: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Lint templates on their own (T-rules): `file:line: CODE message`, for editors and pre-commit.
+
+    A TEMPLATE is a template file or a campaign (folder or campaign.toml). Exit 1 if a finding blocks or
+    needs review, 2 on a syntax error or an unsafe template.
+    """
+    from outreach.campaign import lint_path
+    from outreach.campaign import present
+
+    app: AppContext = ctx.obj
+    section = app.settings.section("lint")
+    select = present.split_option(select_rules) or present.split_option(section.get("select", []) or [])
+    ignore = present.split_option(ignore_rules) + present.split_option(section.get("ignore", []) or [])
+    findings = []
+    for path in paths:
+        result = lint_path(path, select, ignore)
+        findings += result.findings
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps([f.to_json() for f in findings], indent=2, ensure_ascii=False))
+    else:
+        for line in present.lint_lines(findings):
+            click.echo(line)
+    ctx.exit(1 if any(f.severity != "info" for f in findings) else 0)
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True)
+def rules_cmd(fmt: str) -> None:
+    """The lint rules: code, name, severity and doc (`--format markdown` writes docs/rules.md)."""
+    from outreach.lint import all_rules, rules_markdown
+
+    if fmt == "markdown":
+        click.echo(rules_markdown(), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity, "scope": r.scope,
+                                "overridable": r.overridable, "options": list(r.options), "doc": r.doc}
+                               for r in all_rules()], indent=2))
+    else:
+        for r in all_rules():
+            click.echo(f"{r.code}  {r.name:<24} {r.severity:<7} {r.scope:<9}"
+                       f"{'' if r.overridable else ' never overridable'}")

@@ -6,9 +6,9 @@
   STATUS shows nothing new costs one round trip; otherwise only UIDs above the highest stored are fetched.
   A new UIDVALIDITY re-reads the folder; messages already stored are recognised by Message-ID and only
   their location is updated.
-* Streaming: UIDs are fetched in batches bounded by count and bytes (sizes are asked first), each batch is
+* Streaming: UIDs are fetched in batches of ``batch_size``, each batch is
   committed with the folder state, so memory stays flat and a killed sync resumes where it stopped.
-  Messages above ``MAX_FETCH_BYTES`` are fetched partially (their first bytes hold headers and text).
+  Each message is fetched up to ``MAX_FETCH_BYTES`` (its first bytes hold headers and text).
 * A dropped connection is retried with exponential backoff; the folder resumes from its committed state.
 
 imapclient 4.1 cannot take string ranges in ``fetch`` ("1:*" raises ValueError), so UIDs are always
@@ -18,10 +18,13 @@ passed as explicit lists.
 from __future__ import annotations
 
 import imaplib
+import multiprocessing
+import os
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,12 +38,14 @@ from outreach.errors import AuthenticationError, MailServerError
 from outreach.importers import is_sent_name, owner_addresses
 from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
 from outreach.models import Folder, SyncRun, utcnow
+from outreach.parsing import ParsedMessage, parse_batch
 
-MAX_BATCH_BYTES = 8 * 1024 * 1024
-MAX_FETCH_BYTES = 2 * 1024 * 1024
-SIZE_CHUNK = 5000
+MAX_FETCH_BYTES = 256 * 1024  # per message: 500 of them stay well inside the memory budget
 RETRIES = 5
 BACKOFF_BASE = 0.5
+# A folder with at least this many new messages is parsed in a second process while the main one fetches
+# and writes: imapclient's response parsing alone keeps one core busy.
+PARALLEL_THRESHOLD = 2000
 CONNECTION_ERRORS = (IMAPClientAbortError, imaplib.IMAP4.abort, OSError, socket.timeout, EOFError)
 
 
@@ -169,6 +174,7 @@ class ImapSync:
         self.quoted_subjects = quoted_subjects
         self.sleep = sleep
         self.client: IMAPClient | None = None
+        self.pool: ProcessPoolExecutor | None = None
 
     def run(self) -> SyncSummary:
         started = time.perf_counter()
@@ -199,6 +205,9 @@ class ImapSync:
                 session.commit()
             finally:
                 self._logout()
+                if self.pool is not None:
+                    self.pool.shutdown(cancel_futures=True)
+                    self.pool = None
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -249,13 +258,40 @@ class ImapSync:
         client.select_folder(folder.name, readonly=True)
         uids = sorted(u for u in client.search(["UID", f"{folder.highest_uid + 1}:*"]) if u > folder.highest_uid)
         self.progress.folder(folder.name, len(uids))
+        pool = self._pool() if len(uids) >= PARALLEL_THRESHOLD else None
+        # Pipeline: while batch k is parsed (in the pool, or at once without one), batch k+1 is fetched.
+        pending: tuple[list[RawMessage], Future[list[ParsedMessage | None]] | None] | None = None
         for batch in self._plan(client, uids):
             raw = self._fetch(client, folder.name, batch)
-            stats = ingestor.ingest(folder, raw)
-            result.stats.merge(stats)
-            self.progress.advance(len(batch))
+            future = pool.submit(parse_batch, [(m.raw, m.internal_date) for m in raw]) if pool else None
+            if pending is not None:
+                self._store(ingestor, folder, pending, result)
+            pending = (raw, future)
+        if pending is not None:
+            self._store(ingestor, folder, pending, result)
         folder.highest_modseq, folder.uidnext, folder.last_synced_at = modseq, uidnext, utcnow()
         session.commit()
+
+    def _store(
+        self,
+        ingestor: Ingestor,
+        folder: Folder,
+        pending: tuple[list[RawMessage], Future[list[ParsedMessage | None]] | None],
+        result: FolderSummary,
+    ) -> None:
+        raw, future = pending
+        parsed = future.result() if future is not None else None
+        result.stats.merge(ingestor.ingest(folder, raw, parsed))
+        self.progress.advance(len(raw))
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        if (os.cpu_count() or 1) < 2:
+            return None
+        if self.pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return self.pool
 
     def _status_items(self, client: IMAPClient) -> list[bytes]:
         items = [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES"]
@@ -263,40 +299,22 @@ class ImapSync:
             items.append(b"HIGHESTMODSEQ")
         return items
 
-    def _plan(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, int]]]:
-        """Batches of (uid, size) bounded by count and bytes; sizes are fetched a chunk at a time."""
+    def _plan(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
+        """Batches of UIDs.  Memory is bounded without asking sizes first: each message is fetched up to
+        ``MAX_FETCH_BYTES`` (headers and text come first; the rest of a huge message is attachments)."""
         limit = max(1, self.config.batch_size)
-        for start in range(0, len(uids), SIZE_CHUNK):
-            chunk = uids[start : start + SIZE_CHUNK]
-            sizes = client.fetch(chunk, [b"RFC822.SIZE"])
-            batch: list[tuple[int, int]] = []
-            used = 0
-            for uid in chunk:
-                data = sizes.get(uid)
-                if data is None:
-                    continue  # expunged meanwhile
-                size = min(int(data.get(b"RFC822.SIZE", 0)), MAX_FETCH_BYTES)
-                if batch and (len(batch) >= limit or used + size > MAX_BATCH_BYTES):
-                    yield batch
-                    batch, used = [], 0
-                batch.append((uid, size))
-                used += size
-            if batch:
-                yield batch
+        for start in range(0, len(uids), limit):
+            yield uids[start : start + limit]
 
-    def _fetch(self, client: IMAPClient, folder: str, batch: list[tuple[int, int]]) -> list[RawMessage]:
-        whole = [uid for uid, size in batch if size < MAX_FETCH_BYTES]
-        partial = [uid for uid, size in batch if size >= MAX_FETCH_BYTES]
-        data: dict[int, dict[bytes, Any]] = {}
-        if whole:
-            data.update(client.fetch(whole, [b"BODY.PEEK[]", b"FLAGS", b"INTERNALDATE"]))
-        if partial:
-            part = f"BODY.PEEK[]<0.{MAX_FETCH_BYTES}>".encode()
-            data.update(client.fetch(partial, [part, b"FLAGS", b"INTERNALDATE"]))
+    def _fetch(self, client: IMAPClient, folder: str, batch: list[int]) -> list[RawMessage]:
+        part = f"BODY.PEEK[]<0.{MAX_FETCH_BYTES}>".encode()
+        data = client.fetch(batch, [part, b"RFC822.SIZE", b"FLAGS", b"INTERNALDATE"])
         out = []
-        for uid, _size in batch:
-            item = data.get(uid, {})
-            raw = item.get(b"BODY[]") or item.get(b"BODY[]<0>")
+        for uid in batch:
+            item = data.get(uid)
+            if item is None:
+                continue  # expunged since the search
+            raw = item.get(b"BODY[]<0>") or item.get(b"BODY[]")
             flags = " ".join(f.decode("ascii", "replace") if isinstance(f, bytes) else str(f) for f in item.get(b"FLAGS", ()))
             internal = item.get(b"INTERNALDATE")
             if isinstance(internal, datetime) and internal.tzinfo is None:
@@ -308,6 +326,7 @@ class ImapSync:
                     flags=flags,
                     internal_date=internal if isinstance(internal, datetime) else None,
                     origin=f"{self.config.host} {folder} UID {uid}",
+                    size=int(item.get(b"RFC822.SIZE", 0)) or None,
                 )
             )
         return out
@@ -342,3 +361,29 @@ class ImapSync:
             except Exception:  # noqa: BLE001 - the connection may already be gone
                 pass
             self.client = None
+
+
+def append_to_sent(config: MailboxConfig, password: str, raw: bytes) -> None:
+    """APPEND ``raw`` (a message outreach just sent) to the mailbox's Sent folder, flagged \\Seen.
+
+    The Sent folder is the one with SPECIAL-USE ``\\Sent``, else the first with a common Sent name.  This is
+    the one place outreach writes to an IMAP server, and only when asked (``send --append-sent``).
+    """
+    client = connect(config, password)
+    try:
+        listing = client.list_folders()
+        sent = [name for flags, _delim, name in listing if b"\\Sent" in flags]
+        if not sent:
+            sent = [name for _flags, _delim, name in listing if is_sent_name(name)]
+        if not sent:
+            raise MailServerError(config.host, "no Sent folder found (neither SPECIAL-USE \\Sent nor a common name)")
+        client.append(sent[0], raw, flags=[b"\\Seen"], msg_time=datetime.now(UTC))
+    except CONNECTION_ERRORS as exc:
+        raise MailServerError(config.host, f"APPEND to the Sent folder failed: {_text(exc)}") from exc
+    except IMAPClientError as exc:
+        raise MailServerError(config.host, f"APPEND to the Sent folder failed: {_text(exc)}") from exc
+    finally:
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            pass

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, Participant, Thread
@@ -32,6 +33,7 @@ class RawMessage:
     flags: str = ""
     internal_date: datetime | None = None
     origin: str = ""  # a file path or "folder UID n", for error messages
+    size: int | None = None  # the full size when the server told us (raw may be a capped prefix)
 
 
 @dataclass
@@ -164,6 +166,7 @@ class Ingestor:
             else:
                 new_items[msg.message_key] = (raw, msg)
         new_list = list(new_items.values())
+        sizes = {msg.message_key: raw.size for raw, msg in new_list if raw.size}
         contact_ids = self._contacts([msg for _, msg in new_list])
         thread_ids = self._assign_threads([msg for _, msg in new_list], existing)
         message_rows = []
@@ -175,7 +178,7 @@ class Ingestor:
                     "date": msg.date,
                     "subject": msg.subject,
                     "from_address": msg.sender.address if msg.sender else None,
-                    "size": msg.size,
+                    "size": sizes.get(msg.message_key) or msg.size,
                     "thread_id": tid,
                     "in_reply_to": msg.in_reply_to,
                     "references": " ".join(msg.references) or None,
@@ -191,11 +194,15 @@ class Ingestor:
             )
         new_ids: dict[str, int] = {}
         if message_rows:
-            result = conn.execute(
-                insert(Message).returning(Message.id, Message.message_key, sort_by_parameter_order=True),
-                message_rows,
-            )
-            new_ids = {key: mid for mid, key in result}
+            bulk_insert(conn, Message.__table__, message_rows)  # type: ignore[arg-type]
+            new_keys = [row["message_key"] for row in message_rows]
+            for chunk in _chunks(new_keys):
+                new_ids.update(
+                    (key, mid)
+                    for key, mid in conn.execute(
+                        select(Message.message_key, Message.id).where(Message.message_key.in_(chunk))
+                    )
+                )
         participant_rows = []
         for _, msg in new_list:
             mid = new_ids[msg.message_key]
@@ -203,8 +210,7 @@ class Ingestor:
                 participant_rows.append(
                     {"message_id": mid, "contact_id": contact_ids[addr.address], "role": role, "display_name": addr.name}
                 )
-        if participant_rows:
-            conn.execute(insert(Participant), participant_rows)
+        bulk_insert(conn, Participant.__table__, participant_rows)  # type: ignore[arg-type]
         stats.new = len(new_list)
         stats.new_message_ids = list(new_ids.values())
         all_ids = {**existing, **new_ids}
@@ -252,8 +258,7 @@ class Ingestor:
                     "flags": raw.flags[:500],
                 }
             )
-        if inserts:
-            conn.execute(insert(MessageLocation), inserts)
+        bulk_insert(conn, MessageLocation.__table__, inserts)  # type: ignore[arg-type]
         if updates:
             conn.execute(
                 update(MessageLocation)
@@ -291,10 +296,14 @@ class Ingestor:
                 }
                 for a in missing
             ]
-            for cid, address in conn.execute(
-                insert(Contact).returning(Contact.id, Contact.address, sort_by_parameter_order=True), rows
-            ):
-                ids[address] = cid
+            bulk_insert(conn, Contact.__table__, rows)  # type: ignore[arg-type]
+            for chunk in _chunks(missing):
+                ids.update(
+                    (address, cid)
+                    for address, cid in conn.execute(
+                        select(Contact.address, Contact.id).where(Contact.address.in_(chunk))
+                    )
+                )
         grown = []
         for address, current in known_names.items():
             extra = names[address] - set(current)
@@ -348,21 +357,27 @@ class Ingestor:
             if info is None:
                 info = self.threads.find(keys, msg.date, addresses)
             if info is None:
-                info = self.threads.new_thread(keys[0] if keys else "", msg.date, addresses)
+                info = self.threads.new_thread(msg.message_key, keys[0] if keys else "", msg.date, addresses)
             info.add(msg.date, addresses)
             by_message_key[msg.message_key] = info
             chosen.append(info)
         # Create new threads in one go, then move the time span of the ones that grew.
         fresh = list({id(i): i for i in chosen if i.id is None}.values())
         if fresh:
-            result = conn.execute(
-                insert(Thread).returning(Thread.id, sort_by_parameter_order=True),
-                [{"subject_key": i.subject_key, "first_date": i.first, "last_date": i.last} for i in fresh],
+            bulk_insert(
+                conn,
+                Thread.__table__,  # type: ignore[arg-type]
+                [
+                    {"root_key": i.root_key, "subject_key": i.subject_key, "first_date": i.first, "last_date": i.last}
+                    for i in fresh
+                ],
             )
-            for info, (tid,) in zip(fresh, result, strict=True):
-                info.id = tid
-                info.dirty = False
-                self.threads.remember(info)
+            by_root = {i.root_key: i for i in fresh}
+            for chunk in _chunks(list(by_root)):
+                for root, tid in conn.execute(select(Thread.root_key, Thread.id).where(Thread.root_key.in_(chunk))):
+                    info = by_root[root]
+                    info.id, info.dirty = tid, False
+                    self.threads.remember(info)
         grown = [i for i in {id(i): i for i in chosen}.values() if i.dirty and i.id is not None]
         if grown:
             conn.execute(
@@ -384,6 +399,43 @@ class Ingestor:
             info = ThreadInfo(tid, row[0], row[1], row[2])
             self.threads.remember(info)
         return info
+
+
+_INSERT_CACHE: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[Callable[[Any], Any] | None]]] = {}
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``executemany`` of a compiled INSERT with the column types' own bind processors.
+
+    Same SQL and values as ``conn.execute(insert(table), rows)``, without SQLAlchemy's per-row
+    bookkeeping, which costs more than the database itself on this hot path.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    missing = [c for c in table.columns if c.name not in rows[0] and c.default is not None and not c.primary_key]
+    for column in missing:
+        arg = column.default.arg  # type: ignore[union-attr]
+        value = arg(None) if callable(arg) else arg
+        rows = [{**row, column.name: value} for row in rows]
+    columns = tuple(rows[0])
+    key = (dialect.name, table.name, columns)
+    cached = _INSERT_CACHE.get(key)
+    if cached is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        cached = _INSERT_CACHE[key] = (str(compiled), processors)
+    sql, processors = cached
+    # Only the columns whose type converts values (dates, JSON, …) cost anything per row.
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    params: list[Any] = []
+    positional = dialect.paramstyle in ("qmark", "numeric", "format")
+    for row in rows:
+        values = list(row.values())
+        for i, p in convert:
+            values[i] = p(values[i])
+        params.append(tuple(values) if positional else dict(zip(columns, values, strict=True)))
+    conn.exec_driver_sql(sql, params)
 
 
 def _chunks(items: list[str] | list[int]) -> list[list]:  # type: ignore[type-arg]

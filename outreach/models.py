@@ -110,6 +110,7 @@ class Thread(Base):
     __tablename__ = "thread"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    root_key: Mapped[str] = mapped_column(String(255), unique=True)  # message_key of the message that started it
     subject_key: Mapped[str] = mapped_column(String(300), index=True)
     first_date: Mapped[datetime | None]
     last_date: Mapped[datetime | None]

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.header import decode_header
 from email.utils import getaddresses, parsedate_to_datetime
-from html.parser import HTMLParser
 
 MAX_TEXT_CHARS = 100_000  # text kept per message; the rest is marked truncated
 MAX_MIME_DEPTH = 8
@@ -65,13 +64,16 @@ class ParsedMessage:
     body_text: str = ""
     text_truncated: bool = False
     parse_error: str | None = None
+    _participants: list[tuple[str, Address]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def recipient_count(self) -> int:
         return sum(len(v) for role, v in self.recipients.items() if role in ("to", "cc", "bcc"))
 
     def participants(self) -> list[tuple[str, Address]]:
-        """(role, address) pairs, from first; an address appears once per role."""
+        """(role, address) pairs, from first; an address appears once per role (computed once)."""
+        if self._participants is not None:
+            return self._participants
         out: list[tuple[str, Address]] = []
         if self.sender is not None:
             out.append(("from", self.sender))
@@ -81,6 +83,7 @@ class ParsedMessage:
                 if addr.address not in seen:
                     seen.add(addr.address)
                     out.append((role, addr))
+        self._participants = out
         return out
 
 
@@ -116,31 +119,41 @@ def _decode_bytes(data: bytes, charset: str | None = None) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+# The headers outreach reads; everything else (Received, DKIM, …) is skipped by the scanner below.
+WANTED_HEADERS = (
+    "from", "sender", "to", "cc", "bcc", "reply-to", "date", "subject", "message-id", "in-reply-to",
+    "references", "list-id", "list-unsubscribe", "precedence", "auto-submitted", "x-autoreply",
+    "x-autorespond", "content-type", "content-transfer-encoding", "content-disposition",
+)
+_HEADER_LINE = re.compile(
+    r"^(" + "|".join(re.escape(h) for h in WANTED_HEADERS) + r")[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_FOLD = re.compile(r"\r?\n[ \t]+")
+
+
 def parse_headers(head: bytes) -> dict[str, list[str]]:
-    """Unfold and split a header block into lower-cased name -> values (raw, not yet decoded)."""
+    """Unfold the headers outreach reads into lower-cased name -> values (raw, not yet decoded).
+
+    One regex scan over the block: far cheaper than splitting every line of long Received/DKIM chains.
+    """
     text = _decode_bytes(head)
     headers: dict[str, list[str]] = {}
-    name: str | None = None
-    value_parts: list[str] = []
-    for line in text.splitlines():
-        if not line:
-            continue
-        if line[0] in " \t":
-            if name is not None:
-                value_parts.append(line.strip())
-            continue
-        if name is not None:
-            headers.setdefault(name, []).append(" ".join(value_parts))
-        colon = line.find(":")
-        if colon <= 0 or " " in line[:colon]:
-            name = None  # an mbox "From " line or garbage: skip it, keep going
-            value_parts = []
-            continue
-        name = line[:colon].lower()
-        value_parts = [line[colon + 1 :].strip()]
-    if name is not None:
-        headers.setdefault(name, []).append(" ".join(value_parts))
+    for match in _HEADER_LINE.finditer(text):
+        value = match.group(2)
+        if "\n" in value:
+            value = _FOLD.sub(" ", value)
+        headers.setdefault(match.group(1).lower(), []).append(value.strip())
     return headers
+
+
+def _has_headers(head: bytes) -> bool:
+    """Whether a block looks like a header block at all (``Name: value`` on its first line)."""
+    first = head.split(b"\n", 1)[0]
+    if first.startswith(b"From "):  # an mbox separator line left in place
+        first = head.split(b"\n", 2)[1] if head.count(b"\n") >= 1 else b""
+    colon = first.find(b":")
+    return colon > 0 and b" " not in first[:colon].strip()
 
 
 def decode_words(value: str) -> str:
@@ -223,6 +236,8 @@ def _parse_addresses_slow(value: str) -> list[Address]:
 
 def _params(value: str) -> tuple[str, dict[str, str]]:
     main = value.split(";", 1)[0].strip().lower()
+    if ";" not in value:
+        return main, {}
     params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)) for m in _PARAM.finditer(value)}
     return main, params
 
@@ -252,59 +267,42 @@ def message_ids(value: str | None) -> list[str]:
 # --------------------------------------------------------------------------- bodies
 
 
-class _HtmlToText(HTMLParser):
-    """Readable text from HTML: block elements become line breaks, blockquotes become "> " quotes."""
-
-    _BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr"})
-    _SKIP = frozenset({"script", "style", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.current: list[str] = []
-        self.quote_depth = 0
-        self.skip_depth = 0
-
-    def _flush(self) -> None:
-        text = " ".join("".join(self.current).split())
-        if text:
-            self.lines.append("> " * self.quote_depth + text)
-        elif self.lines and self.lines[-1] != "":
-            self.lines.append("")
-        self.current = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self.skip_depth += 1
-        elif tag == "blockquote":
-            self._flush()
-            self.quote_depth += 1
-        elif tag in self._BLOCK:
-            self._flush()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self.skip_depth = max(0, self.skip_depth - 1)
-        elif tag == "blockquote":
-            self._flush()
-            self.quote_depth = max(0, self.quote_depth - 1)
-        elif tag in self._BLOCK:
-            self._flush()
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip_depth:
-            self.current.append(data)
+_HTML_DROP = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|<[^>]*>|([^<]+)")
+_HTML_BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr", "ul", "ol"})
 
 
 def html_to_text(markup: str) -> str:
-    parser = _HtmlToText()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except (AssertionError, ValueError):  # very broken markup: fall back to stripping tags
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
-    parser._flush()
-    return "\n".join(parser.lines).strip()
+    """Readable text from HTML: block elements become line breaks, blockquotes become "> " quotes.
+
+    A regex tokenizer rather than ``html.parser``: about ten times faster, and broken markup cannot
+    make it fail.
+    """
+    markup = _HTML_DROP.sub(" ", markup)
+    lines: list[str] = []
+    current: list[str] = []
+    depth = 0
+
+    def flush() -> None:
+        text = " ".join(html.unescape("".join(current)).split())
+        if text:
+            lines.append("> " * depth + text)
+        elif lines and lines[-1] != "":
+            lines.append("")
+        current.clear()
+
+    for closing, tag, text in _HTML_TOKEN.findall(markup):
+        if text:
+            current.append(text)
+            continue
+        tag = tag.lower()
+        if tag == "blockquote":
+            flush()
+            depth = max(0, depth - 1) if closing else depth + 1
+        elif tag in _HTML_BLOCK:
+            flush()
+    flush()
+    return "\n".join(lines).strip()
 
 
 def _decode_transfer(body: bytes, cte: str) -> bytes:
@@ -456,9 +454,9 @@ def parse_message(raw: bytes, fallback_date: datetime | None = None) -> ParsedMe
 
 def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
     head, body = split_head_body(raw)
-    headers = parse_headers(head)
-    if not headers:
+    if not _has_headers(head):
         raise ValueError("no headers")
+    headers = parse_headers(head)
     first = {k: v[0] for k, v in headers.items()}
     senders = parse_address_list(headers.get("from", [])) or parse_address_list(headers.get("sender", []))
     sender = senders[0] if senders else None
@@ -489,3 +487,8 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
         headers, sender, parsed.recipient_count
     )
     return parsed
+
+
+def parse_batch(items: list[tuple[bytes | None, datetime | None]]) -> list[ParsedMessage | None]:
+    """Parse a batch of (raw, fallback date); ``None`` stays ``None``.  Runs in a worker process."""
+    return [parse_message(raw, date) if raw else None for raw, date in items]

@@ -41,6 +41,7 @@ class ThreadInfo:
     last: datetime | None
     addresses: set[str] = field(default_factory=set)
     dirty: bool = False
+    root_key: str = ""
 
     def within(self, when: datetime | None) -> bool:
         if when is None or self.first is None or self.last is None:
@@ -114,8 +115,8 @@ class ThreadIndex:
                     best = info
         return best
 
-    def new_thread(self, key: str, when: datetime | None, addresses: set[str]) -> ThreadInfo:
-        info = ThreadInfo(None, key, when, when, set(addresses), dirty=True)
+    def new_thread(self, root_key: str, key: str, when: datetime | None, addresses: set[str]) -> ThreadInfo:
+        info = ThreadInfo(None, key, when, when, set(addresses), dirty=True, root_key=root_key)
         if key:
             self.by_key.setdefault(key, []).append(info)
         return info

@@ -15,9 +15,21 @@ Later NLP must only look at what the sender wrote themselves, so :func:`split_zo
 * ``boilerplate`` -- confidentiality / legal notices and unsubscribe / mailing-list footers;
 * ``quoted_headers`` -- the parsed header of every quoted or forwarded message, in text order.
 
+Zones keep the original lines (``quoted`` keeps its ``>`` prefixes); line ends come back as
+``\n``.  Once a hard marker (an Original Message line, a forward, a header block, an attribution
+not followed by ``>`` lines) is met outside ``>`` quotes, everything after it is quoted; ``>``
+lines interleaved with the author's answers (inline replies) are quoted line by line.
+
 It is built for a mail sync that zones thousands of bodies a second: one forward pass over the
-lines with precompiled, bounded regexes (no nested unbounded quantifiers) and a few bounded
-look-arounds, on at most ``max_chars`` characters.  It never raises.
+lines with precompiled regexes (bounded or possessive quantifiers, nothing that backtracks
+catastrophically) and a few bounded look-arounds, then one pass each for boilerplate and
+signature, on at most ``max_chars`` characters.  It never raises.
+
+Heuristic limits: a trailing signature without ``-- `` is found only after a sign-off line or when
+it carries a phone / e-mail / URL / address / "Sent from" line (or a name plus a title or company);
+a quoted message pasted without any marker, header or ``>`` stays new text; a bare
+``From:/Sent:/Subject:`` block typed by the author is taken for a quote; boilerplate is found by
+English, French and German legal / unsubscribe phrases only.
 """
 
 from __future__ import annotations
@@ -57,6 +69,11 @@ class Zones:
     quoted_headers: tuple[QuotedHeader, ...]
 
 
+def _words(text: str, sep: str | None = None) -> frozenset[str]:
+    """A word set written as one string (``sep=None``: split on white space)."""
+    return frozenset(text.split(sep))
+
+
 # --------------------------------------------------------------------------------------------
 # Line labels
 _NEW = 0
@@ -69,14 +86,14 @@ _DROP = 4  # the "-- " signature separator itself
 # Quote markers (all matched with .match() against the stripped line content)
 
 _ORIGINAL_RE = re.compile(
-    r"[-_=*]{2,}[ \t]*(?:original[ \t]+message|original[ \t]+message[ \t]+follows|reply[ \t]+message"
+    r"[-_=*]{2,}+[ \t]*+(?:original[ \t]+message|original[ \t]+message[ \t]+follows|reply[ \t]+message"
     r"|urspr[üu]ngliche[ \t]+nachricht|message[ \t]+d'origine|mensaje[ \t]+original"
     r"|messaggio[ \t]+originale|oorspronkelijk[ \t]+bericht|mensagem[ \t]+original"
     r"|originalmeddelande|opprinnelig[ \t]+melding)\b",
     re.IGNORECASE,
 )
 _FORWARD_DASH_RE = re.compile(
-    r"[-_=*]{2,}[ \t]*(?:forwarded[ \t]+by\b|forwarded[ \t]+message|forwarded[ \t]+mail"
+    r"[-_=*]{2,}+[ \t]*+(?:forwarded[ \t]+by\b|forwarded[ \t]+message|forwarded[ \t]+mail"
     r"|weitergeleitete[ \t]+nachricht|message[ \t]+transf[ée]r[ée]|mensaje[ \t]+reenviado"
     r"|messaggio[ \t]+inoltrato|doorgestuurd[ \t]+bericht|mensagem[ \t]+encaminhada"
     r"|videresendt[ \t]+melding|vidarebefordrat[ \t]+meddelande)",
@@ -89,17 +106,20 @@ _FORWARD_TEXT_RE = re.compile(
     re.IGNORECASE,
 )
 
+_FORWARD_TEXT_STARTS = frozenset(("beg", "déb", "deb", "anf", "ini"))
+
 # Attribution lines: "On <date>, Jane Doe <jane@example.com> wrote:" and friends.
-_ATTR_START_RE = re.compile(r"(?:On|Le|Am|El|Il|Op|Em|W[ \t]+dniu|Den|Dne|P[åa]|Kom)\b")
+_ATTR_START_RE = re.compile(r"(?:On|At|Le|Am|El|Il|Op|Em|W[ \t]+dniu|Den|Dne|P[åa]|Kom)\b")
 _WROTE_RE = re.compile(
-    r"(?P<pre>.*?)(?<![\w])(?P<verb>wrote|writes|has[ \t]+written|a[ \t]+[ée]crit|schrieb|escribi[óo]"
+    r"(?P<pre>.*)(?<![\w])(?P<verb>wrote|writes|has[ \t]+written|a[ \t]+[ée]crit|schrieb|escribi[óo]"
     r"|ha[ \t]+scritto|scrisse|schreef|escreveu|napisa[łl]a?|skrev|kirjoitti|napsal|[íi]rta)"
     r"(?![\w])(?P<post>[^:]{0,160}?)[ \t]*:[ \t]*$",
     re.IGNORECASE,
 )
 # last date/time anchor inside an attribution: the sender follows it
 _ATTR_ANCHOR_RE = re.compile(
-    r"\b\d{1,2}[:.h]\d{2}(?::\d{2})?(?:[ \t]*[AaPp]\.?[ \t]?[Mm]\.?)?|\b(?:19|20)\d{2}\b"
+    r"\b\d{1,2}[:.h]\d{2}(?::\d{2})?(?:[ \t]*[AaPp]\.?[ \t]?[Mm]\.?)?"
+    r"|\b(?:19|20)\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
 )
 _ATTR_TZ_RE = re.compile(
     r"(?:\(?(?:GMT|UTC)?[+-]\d{2}:?\d{2}\)?|(?:GMT|UTC|[A-Z]{1,3}[SD]T|CET|CEST|BST|IST)\b)[ \t,]*"
@@ -114,28 +134,65 @@ _FIELD_RE = re.compile(
     re.IGNORECASE,
 )
 _FIELD_CANON: dict[str, str] = {
-    "from": "from", "de": "from", "von": "from", "van": "from", "da": "from",
-    "sent": "sent", "envoyé": "sent", "envoye": "sent", "gesendet": "sent", "enviado": "sent",
-    "enviado el": "sent", "inviato": "sent", "verzonden": "sent", "data": "sent",
-    "date": "date", "datum": "date",
-    "to": "to", "à": "to", "a": "to", "an": "to", "para": "to", "aan": "to",
-    "cc": "cc", "kopie": "cc", "copie": "cc", "bcc": "bcc", "cci": "bcc", "cco": "bcc",
-    "subject": "subject", "subj": "subject", "objet": "subject", "betreff": "subject",
-    "asunto": "subject", "oggetto": "subject", "onderwerp": "subject", "assunto": "subject",
-    "sent by": "sent by", "reply-to": "other", "importance": "other", "priority": "other",
-    "sensitivity": "other", "attachments": "other",
+    "from": "from",
+    "de": "from",
+    "von": "from",
+    "van": "from",
+    "da": "from",
+    "sent": "sent",
+    "envoyé": "sent",
+    "envoye": "sent",
+    "gesendet": "sent",
+    "enviado": "sent",
+    "enviado el": "sent",
+    "inviato": "sent",
+    "verzonden": "sent",
+    "data": "sent",
+    "date": "date",
+    "datum": "date",
+    "to": "to",
+    "à": "to",
+    "a": "to",
+    "an": "to",
+    "para": "to",
+    "aan": "to",
+    "cc": "cc",
+    "kopie": "cc",
+    "copie": "cc",
+    "bcc": "bcc",
+    "cci": "bcc",
+    "cco": "bcc",
+    "subject": "subject",
+    "subj": "subject",
+    "objet": "subject",
+    "betreff": "subject",
+    "asunto": "subject",
+    "oggetto": "subject",
+    "onderwerp": "subject",
+    "assunto": "subject",
+    "sent by": "sent by",
+    "reply-to": "other",
+    "importance": "other",
+    "priority": "other",
+    "sensitivity": "other",
+    "attachments": "other",
 }
 _WS_RUN_RE = re.compile(r"[ \t]+")
+# "> ", ">>", "> > >", ">    >" quote prefixes (one optional space after the last ">")
+_QUOTE_PREFIX_RE = re.compile(r"[ \t]*+>(?:[ \t]*+>)*+ ?")
 
 # Lotus Notes date in a header preamble: "04/02/2001 05:12:44 PM", "18/05/2001 08:03", "10/05/01"
 _NOTES_DATE_RE = re.compile(
     r"\b\d{1,2}/\d{1,2}/\d{2,4}(?:[ \t]+\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]*[AaPp][Mm])?)?(?:[ \t]+[A-Z]{3}\b)?"
 )
 _NOTES_BARE_DATE_RE = re.compile(
-    r"\d{1,2}/\d{1,2}/\d{2,4}(?:[ \t]+\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]*[AaPp][Mm])?)?(?:[ \t]+[A-Z]{3})?[ \t]*$"
+    r"\d{1,2}/\d{1,2}/\d{2,4}(?:[ \t]+\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]*[AaPp][Mm])?)?"
+    r"(?:[ \t]+[A-Z]{3})?[ \t]*$"
 )
 _NOTES_TIME_ONLY_RE = re.compile(r"(?:\d{1,2}:\d{2}(?::\d{2})?[ \t]*)?[AaPp][Mm][ \t]*$")
-_NOTES_ADDRESS_RE = re.compile(r"[^\s@]+(?:[ \t]+[^\s@]+){0,4}@[A-Za-z][\w-]*(?:[ \t]+[A-Za-z][\w-]*){0,2}[ \t]*$")
+_NOTES_ADDRESS_RE = re.compile(
+    r"[^\s@]+(?:[ \t]+[^\s@]+){0,4}@[A-Za-z][\w-]*(?:[ \t]+[A-Za-z][\w-]*){0,2}[ \t]*$"
+)
 _NOTES_SKIP_RE = re.compile(r"(?:please[ \t]+respond[ \t]+to|sent[ \t]+by)\b", re.IGNORECASE)
 _PREAMBLE_NOISE_RE = re.compile(r"\(embedded image|<<|\[image\]", re.IGNORECASE)
 _MIDLINE_FROM_RE = re.compile(r"\bFrom:[ \t]*", re.IGNORECASE)
@@ -144,57 +201,110 @@ _NOTES_ON_DATE_TAIL_RE = re.compile(r"[ \t]+on[ \t]*$", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 
 # A line of only separator characters ("-----", "_____", "*****", "=====").
-_SEPARATOR_RE = re.compile(r"[-_=*~#+.]{3,}[ \t]*$")
-_STARS_FRAME_RE = re.compile(r"[*=#~]{5,}[ \t]*$")
+_SEPARATOR_RE = re.compile(r"(?:[-_=*~#+.][ \t]*+){3,}+$")
+# "inal Message-----": an Original Message marker whose start got lost
+_BROKEN_MARKER_RE = re.compile(r"[^\n]{0,30}message[ \t]*-{3,}+[ \t]*+$", re.IGNORECASE)
+_STARS_FRAME_RE = re.compile(r"[*=#~]{5,}+[ \t]*+$")
 
 # --------------------------------------------------------------------------------------------
-# Boilerplate (searched in one paragraph, whitespace collapsed)
+# Boilerplate (searched in runs of new-text lines, whitespace collapsed, lower-cased)
 
-_BOILER_STRONG_RE = re.compile(
-    "|".join(
-        [
-            r"intended (?:only |solely |exclusively )?for (?:the )?(?:(?:sole|exclusive|personal) )?(?:use of )?(?:the )?"
-            r"(?:individual|person|entity|entities|addressee|named|recipient|intended|above)",
-            r"(?:sole|exclusive) use of the (?:intended )?(?:individual|recipient|addressee|person|entity)",
-            r"not the (?:intended|named) (?:recipient|addressee)",
-            r"(?:received|receive|get|got) (?:this|the) (?:e-?mail |message |communication |transmission |information )?"
-            r"(?:\([^)]{0,40}\) )?(?:in|by) (?:error|mistake)",
-            r"(?:disclosure|distribution|dissemination|copying|forwarding)[^.]{0,120}(?:is|are|be) (?:strictly )?prohibited",
-            r"^(?:(?:confidentiality|privileged|legal|important|e-?mail|privacy) )?(?:notice|disclaimer|warning)\s*[:\-]",
-            r"^disclaimer\b",
-            r"^confidential(?:ity)? (?:notice|note|statement|warning|footer)",
-            r"^privileged (?:and|&) confidential",
-            r"confidentiality (?:notice|footer|statement|disclaimer)",
-            r"^(?:this|the) (?:e-?mail|email message|message|communication|transmission|fax)"
-            r"(?: \([^)]{0,60}\))?(?:,? (?:and|including|together with) any (?:files|attachments|documents)[^.]{0,60}?)?,?"
-            r" (?:is|are|may be|may contain|contains?|and any)[^.]{0,40}(?:confidential|privileged|proprietary)",
-            r"information (?:contained )?in this (?:e-?mail|message|communication|transmission|newsletter|fax)"
-            r"[^.]{0,80}(?:confidential|privileged|intended|proprietary)",
-            r"(?:this|the) e-?mail is the property of",
-            r"(?:notify|inform|contact) the sender[^.]{0,100}(?:delete|destroy)",
-            r"(?:consider the environment|think of the environment|think before) (?:before )?print",
-            r"(?:e-?mail|message) (?:has been|was) (?:scanned|checked)[^.]{0,40}virus",
-            r"^(?:to|want to|how to|wish to) unsubscribe\b",
-            r"\bto unsubscribe\b[^.]{0,60}(?:click|reply|send|visit|go to|follow|log ?in|access|forward|see"
-            r"|here|link|http|instructions)",
-            r"\bunsubscribe (?:here|link|instructions|below)\b",
-            r"^unsubscribe\s*:",
-            r"click (?:here|below|the link|on the link)[^.]{0,40}(?:unsubscribe|be removed|opt[- ]out)",
-            r"you (?:are |were )?receiv(?:ing|ed) this (?:e-?mail |message |newsletter |notification |alert )?because",
-            r"to be removed from (?:our|this|the|any|future)\b",
-            r"no longer (?:wish|want|would like|care) to receive",
-            r"(?:manage|update|change|edit) your (?:e-?mail |subscription |notification |mailing )?"
-            r"(?:preferences|subscriptions?|settings)",
-            r"mailman/listinfo",
-            r"view (?:this|it|this e-?mail) in (?:your|a) (?:web )?browser",
-            r"all rights reserved",
-        ]
-    ),
+_BOILER_PATTERNS = [
+    r"intended (?:only |solely |exclusively )?for (?:the )?(?:(?:sole|exclusive"
+    r"|personal) )?(?:use of )?(?:the )?"
+    r"(?:individual|person|entity|entities|addressee|named|recipient|intended|above)",
+    r"(?:sole|exclusive) use of the (?:intended )?(?:individual|recipient|addressee|person|entity)",
+    r"not the (?:intended|named) (?:recipient|addressee)",
+    r"(?:received|receive|get|got) (?:this|the) (?:e-?mail |message |communication |transmission "
+    r"|information )?"
+    r"(?:\([^)\n]{0,40}\) )?(?:in|by) (?:error|mistake)",
+    r"(?:disclosure|distribution|dissemination|copying|forwarding|duplication)[^.\n]{0,120}(?:is|are|be) "
+    r"(?:strictly )?prohibited",
+    r"^(?:(?:confidentiality|privileged|legal|important|e-?mail|privacy) )?(?:notice|disclaimer"
+    r"|warning)\s*[:\-]",
+    r"^disclaimer\b",
+    r"^confidential(?:ity)? (?:notice|note|statement|warning|footer)",
+    r"^privileged (?:and|&) confidential",
+    r"confidentiality (?:notice|footer|statement|disclaimer)",
+    r"\bthis (?:electronic )?(?:e-?mail|message|communication|transmission)(?: and (?:any )?attachments)?"
+    r"[^\n]{0,140}?(?:confidential|privileged)",
+    r"make changes to your [^.\n]{0,30}profile|(?:update|manage|edit) your (?:e-?mail|subscriber"
+    r"|subscription) profile",
+    r"^(?:this|the) (?:electronic )?(?:e-?mail|email message|message|communication|transmission|fax)"
+    r"(?: \([^)\n]{0,60}\))?(?:,? (?:and|including|together with) any (?:files|attachments"
+    r"|documents)[^.\n]{0,60}?)?,?"
+    r" (?:is|are|may be|may contain|contains?|and any)[^.\n]{0,40}(?:confidential|privileged|proprietary)",
+    r"information (?:contained )?in this (?:e-?mail|message|communication|transmission|newsletter|fax)"
+    r"[^.\n]{0,80}(?:confidential|privileged|intended|proprietary)",
+    r"(?:this|the) e-?mail is the property of",
+    r"(?:notify|inform|contact) the sender[^.\n]{0,100}(?:delete|destroy)",
+    r"(?:consider the environment|think of the environment|think before) (?:before )?print",
+    r"(?:e-?mail|message) (?:has been|was) (?:scanned|checked)[^.\n]{0,40}virus",
+    r"(?:ce (?:message|courriel|mail)|ce e-?mail)[^.\n]{0,120}(?:confidentiel|destin[ée]s? exclusivement"
+    r"|[àa] l'intention exclusive)",
+    r"si vous (?:n'[êe]tes pas|(?:avez re[çc]u|recevez) ce (?:message|courriel) par erreur)",
+    r"diese (?:e-?mail|nachricht)[^.\n]{0,80}(?:vertraulich|rechtlich gesch[üu]tzt)",
+    r"nicht der (?:richtige|beabsichtigte) (?:adressat|empf[äa]nger)|irrt[üu]mlich erhalten",
+    r"^(?:to|want to|how to|wish to) unsubscribe\b",
+    r"\bto unsubscribe\b[^.\n]{0,60}(?:click|reply|send|visit|go to|follow|log ?in|access|forward|see"
+    r"|here|link|http|instructions)",
+    r"\bunsubscribe (?:here|link|instructions|below)\b",
+    r"^unsubscribe\s*:",
+    r"click (?:here|below|the link|on the link)[^.\n]{0,40}(?:unsubscribe|be removed|opt[- ]out)",
+    r"to be removed from (?:our|this|the|any|future)\b",
+    r"no longer (?:wish|want|would like|care) to receive",
+    r"(?:manage|update|change|edit) your (?:e-?mail |subscription |notification |mailing )?"
+    r"(?:preferences|subscriptions?|settings)",
+    r"mailman/listinfo",
+    r"view (?:this|it|this e-?mail) in (?:your|a) (?:web )?browser",
+    r"all rights reserved",
+    r"get your (?:free|private)[^.\n]{0,60}(?:download|e-?mail|msn|hotmail|yahoo)",
+    r"do you yahoo!?\?",
+    r"(?:msn|hotmail)[^.\n]{0,60}(?:https?://|www\.)",
+]
+_BOILER_STRONG_SRC = (
+    "|".join(_BOILER_PATTERNS)
+    # an automated notification's own first paragraph is its content, not a footer
+    + r"|(?P<notfirst>you (?:are |were )?receiv(?:ing|ed) this "
+    r"(?:e-?mail |message |newsletter |notification |alert )?because)"
+)
+# The patterns are lower case and run on lower-cased text: re.IGNORECASE with non-ASCII letters in
+# a pattern is ten times slower.  The IGNORECASE twins serve texts whose length lower() changes.
+_BOILER_STRONG_RE = re.compile(_BOILER_STRONG_SRC, re.MULTILINE)
+_BOILER_STRONG_CI_RE = re.compile(_BOILER_STRONG_SRC, re.MULTILINE | re.IGNORECASE)
+
+
+# Every strong pattern holds one of these words; the strong patterns only run near them.
+_BOILER_TRIGGERS = tuple(
+    sorted(
+        _words(
+            "intended|recipient|addressee|in error|by mistake|prohibited|disclaim|notice|warning|confidential"
+            "|privileged|proprietary|property of|sender|before print|virus|exclusive|sole use|erreur"
+            "|vertraulich|empfänger|empfanger|adressat|rechtlich|irrtümlich|irrtumlich|unsubscribe|removed"
+            "|opt-out|opt out|no longer|receiving this|received this|preferences|settings|subscription"
+            "|listinfo|browser|rights reserved|get your|yahoo|msn|hotmail|profile",
+            sep="|",
+        )
+    )
+)
+# one white-space free word of every trigger: a run without any of them has no trigger either
+_BOILER_GATE_WORD = {"before print": "print", "get your": "get"}
+_BOILER_GATE = tuple(
+    sorted({_BOILER_GATE_WORD.get(w) or max(w.replace("-", " ").split(), key=len) for w in _BOILER_TRIGGERS})
+)
+_BOILER_WINDOW = 260
+_BOILER_WEAK_RE = re.compile(
+    r"confidential|privileged|disclaim|liab(?:le|ility)|virus|recipient|addressee|prohibited|subscri|unauthori"
+    r"|\bdelete|\bnotify|\bsender\b|\blegal|\bthank you\b|e-?mail address|mailing list|dissemination"
+    r"|distribution"
+    r"|copying|disclos|in error|hereby|intended|strictly|integrity|confidentiel|vertraulich|destinataire"
+    r"|responsabilit|empf[äa]nger|information contained|postmaster|administrator|interdit|destinataire",
     re.IGNORECASE,
 )
-_BOILER_WEAK_RE = re.compile(
-    r"confidential|privileged|disclaim|liabil|virus|recipient|addressee|prohibited|unsubscribe|subscri"
-    r"|\bdelete\b|\bnotify\b|\blegal|\bthank you\b|e-?mail address|mailing list",
+_BOILER_WEAK_BACK_RE = re.compile(
+    r"confidential|privileged|disclaim|information contained in this|legal notice|important notice"
+    r"|confidentiel|vertraulich|(?:this|the) (?:e-?mail|message|transmission|communication) (?:and any"
+    r"|is|may|contains)",
     re.IGNORECASE,
 )
 
@@ -202,7 +312,8 @@ _BOILER_WEAK_RE = re.compile(
 # Signature features
 
 _MOBILE_RE = re.compile(
-    r"(?:sent (?:from|via|using|with) (?:my|a|the) \S|sent from (?:yahoo|mail for|outlook|gmail|aol|samsung|iphone"
+    r"(?:sent (?:from|via|using|with) (?:my|a|the) \S|sent from (?:yahoo|mail for|outlook|gmail|aol"
+    r"|samsung|iphone"
     r"|ipad|android|blackberry|windows)|get outlook for \S|envoy[ée] de mon|von meinem \S+ gesendet"
     r"|enviado desde mi|inviato da)",
     re.IGNORECASE,
@@ -220,8 +331,10 @@ _PHONE_LABEL_RE = re.compile(
 _URL_RE = re.compile(
     r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|edu|gov|io|biz|info|co\.uk|de|fr)\b", re.IGNORECASE
 )
+_URL_ONLY_RE = re.compile(r"<?(?:https?://|www\.)\S+>?")
 _TITLE_RE = re.compile(
-    r"\b(?:director|manager|president|vp|svp|evp|avp|vice president|analyst|coordinator|officer|engineer|counsel"
+    r"\b(?:director|manager|president|vp|svp|evp|avp|vice president|analyst|coordinator|officer|engineer"
+    r"|counsel"
     r"|specialist|associate|partner|consultant|assistant|executive|head of|ceo|cfo|cto|coo|cmo|chief|editor"
     r"|reporter|correspondent|journalist|writer|producer|professor|ph\.?d|founder|co-founder|chair(?:man|woman)?"
     r"|secretary|attorney|lawyer|administrator|representative|strategist|principal|trader|economist"
@@ -234,37 +347,42 @@ _COMPANY_RE = re.compile(
     r"|\b(?i:corporation|company|group|partners|associates|university|institute|agency|foundation)\b"
 )
 _ADDRESS_RE = re.compile(
-    r"\b\d{1,5}[ \t]+(?:[A-Za-z0-9.'-]+[ \t]+){1,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane"
+    r"\b\d{1,5}[ \t]+(?:[A-Za-z0-9.'-]+[ \t]+){1,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|dr"
+    r"|drive|ln|lane"
     r"|way|plaza|square|sq|court|ct|pkwy|parkway|place|pl|highway|hwy)\b"
     r"|\b(?:suite|ste\.?|floor|p\.?[ \t]?o\.?[ \t]+box)[ \t]*#?\d+"
     r"|,[ \t]*[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?\b",
     re.IGNORECASE,
 )
 _ATTACHMENT_RE = re.compile(
-    r"(?:-[ \t]+[^\n]{1,100}\.[A-Za-z0-9]{2,5}|<<[^\n]{1,120}>>|\[?(?:attachment|image|file)[^\n]{0,80}\]?)[ \t]*$",
+    r"(?:-[ \t]+[^\n]{1,100}\.[A-Za-z0-9]{2,5}|<<[^\n]{1,120}>>|\[?(?:attachment|image|file)[^\n]{0,80}\]?"
+    r"|\(see attached file:[^\n]{0,200}|[^\n]{0,100}\.[A-Za-z0-9]{2,5}\))[ \t]*$",
     re.IGNORECASE,
 )
 _KEY_VALUE_RE = re.compile(r"([A-Za-z][\w /#.()-]{0,30}?)[ \t]*:[ \t]+\S")
-_SIG_LABELS = frozenset(
-    "tel tel. telephone phone ph ph. fax facsimile cell cellular mobile mob mob. direct dir office work home main "
-    "email e-mail mail web website www url skype twitter linkedin pager p t f m e w o c d h address title "
-    "blackberry voice switchboard".split()
+_SIG_LABELS = _words(
+    "tel tel. telephone phone ph ph. fax facsimile cell cellular mobile mob mob. direct dir office "
+    "work home main email e-mail mail web website www url skype twitter linkedin pager p t f m e w o "
+    "c d h address title blackberry voice switchboard"
 )
+# a signature block below a sign-off may be long (name, title, company, full address, phones)
+_SIG_MAX_AFTER_SIGNOFF = 15
 _BULLET_RE = re.compile(r"(?:[*•·]|\d{1,2}[.)])[ \t]")
 _PS_RE = re.compile(r"p\.?[ \t]?p?\.?[ \t]?s\b\.?", re.IGNORECASE)
-_FUNCTION_WORDS = frozenset(
-    "i i'm i'll i've i'd me my you you're your we we're our us is are was were will would can could should "
-    "please let know if it it's this that have has had do does did don't not be been am there what when how "
-    "why which just so but also".split()
+_FUNCTION_WORDS = _words(
+    "i i'm i'll i've i'd me my you you're your we we're our us is are was were will would can could "
+    "should please let know if it it's this that have has had do does did don't not be been am there "
+    "what when how why which just so but also"
 )
-_NAME_PARTICLES = frozenset("de da del della der den van von la le di du dos das bin al y".split())
+_NAME_PARTICLES = _words("de da del della der den van von la le di du dos das bin al y")
 _NAME_TOKEN_RE = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ.'’-]*")
 
 # --------------------------------------------------------------------------------------------
 # Greeting and sign-off
 
 _SIGNOFF_RE = re.compile(
-    r"(?:(?:many|much|with|warm(?:est)?|kind(?:est)?|best|all(?:[ \t]+the)?|very[ \t]+best|my[ \t]+best|sincere"
+    r"(?:(?:many|much|with|warm(?:est)?|kind(?:est)?|best|all(?:[ \t]+the)?|very[ \t]+best|my[ \t]+best"
+    r"|sincere"
     r"|heartfelt|big|huge|special|hearty|cordial|warm[ \t]+and[ \t]+kind)[ \t]+)*"
     r"(?:thanks|thank[ \t]+you|thx|tks|thnx|thanx|cheers|regards|rgds|wishes|best|sincerely|cordially"
     r"|respectfully|yours|love|warmly|take[ \t]+care|talk[ \t]+soon|speak[ \t]+soon|ciao|hugs|xoxo"
@@ -272,29 +390,34 @@ _SIGNOFF_RE = re.compile(
     r"|gr[üu](?:ß|ss)e|mfg|lg|cordialement|bien[ \t]+cordialement|bien[ \t]+[àa][ \t]+vous|amiti[ée]s"
     r"|saludos|un[ \t]+saludo|atentamente|cordiali[ \t]+saluti|saluti|grazie|merci"
     r"|met[ \t]+vriendelijke[ \t]+groet(?:en)?|groeten|abra[çc]os|obrigad[oa])"
-    r"(?:[ \t]+(?:again|so[ \t]+much|very[ \t]+much|a[ \t]+lot|a[ \t]+million|a[ \t]+bunch|in[ \t]+advance|much"
+    r"(?:[ \t]+(?:again|so[ \t]+much|very[ \t]+much|a[ \t]+lot|a[ \t]+million|a[ \t]+bunch"
+    r"|in[ \t]+advance|much"
     r"|all|everyone|everybody|guys|folks|team|truly|sincerely|faithfully|yours|regards|and[ \t]+regards"
     r"|&[ \t]+regards|and[ \t]+best[ \t]+regards|for[ \t]+now|again[ \t]+and[ \t]+regards))*"
     r"(?![\w'])",
     re.IGNORECASE,
 )
-_SIGNOFF_STOP = frozenset(
-    "for to the you your me my so much a an on in at of it this that and with from very as if we our is".split()
+_SIGNOFF_STOP = _words(
+    "for to the you your me my so much a an on in at of it this that and with from very as if we our is"
 )
 _GREETING_RE = re.compile(
     r"(?i:(?P<g>hi|hello|hey|heya|hiya|dear|good[ \t]+(?:morning|afternoon|evening|day)|howdy|bonjour|salut"
-    r"|hallo|hola|ciao|guten[ \t]+(?:morgen|tag|abend)|liebe[rs]?|sehr[ \t]+geehrte[rs]?|buongiorno|buenos[ \t]+d[ií]as"
+    r"|hallo|hola|ciao|guten[ \t]+(?:morgen|tag|abend)|liebe[rs]?|sehr[ \t]+geehrte[rs]?|buongiorno"
+    r"|buenos[ \t]+d[ií]as"
     r"|estimad[oa]s?|caro|cara|beste|hoi|ol[áa]|greetings|morning|afternoon|evening|yo)(?![\w']))"
 )
 _GREETING_WEAK = frozenset(["greetings", "morning", "afternoon", "evening", "yo", "beste", "caro", "cara"])
 _GREETING_NAME_RE = re.compile(
-    r"(?:[ \t]*,)?(?:[ \t]+(?:[A-ZÀ-ÖØ-Þ][\w.'’-]*|(?i:all|team|everyone|everybody|there|folks|guys|you|y'all|both"
+    r"(?:[ \t]*,)?(?:[ \t]+(?:[A-ZÀ-ÖØ-Þ][\w.'’-]*|(?i:all|team|everyone|everybody|there|folks|guys|you"
+    r"|y'all|both"
     r"|sir|madam|mr\.?|ms\.?|mrs\.?|dr\.?|prof\.?|and|&|or|colleagues|friends)(?![\w']))){0,5}"
     r"[ \t]*[,:!;.\u2014\u2013-]*"
 )
 _NAME_GREETING_RE = re.compile(
-    r"[A-Za-zÀ-ÖØ-öø-ÿ][\w.'’-]*(?:(?:[ \t]+(?:and|&)[ \t]+|,[ \t]*|[ \t]+)[A-ZÀ-ÖØ-Þ][\w.'’-]*){0,4}[ \t]*[,:][ \t]*$"
+    r"[A-Za-zÀ-ÖØ-öø-ÿ][\w.'’-]*(?:(?:[ \t]+(?:and|&)[ \t]+|,[ \t]*"
+    r"|[ \t]+)[A-ZÀ-ÖØ-Þ][\w.'’-]*){0,4}[ \t]*[,:][ \t]*$"
 )
+_GREETING_WORDS_RE = re.compile(r"(?:[ \t]+[\w.'’-]+){1,4}[ \t]*[,:!]")
 _GREETING_TRAILING_CONNECTOR_RE = re.compile(r"(?:[ \t]+(?:and|&|or))+[ \t]*$", re.IGNORECASE)
 
 
@@ -377,19 +500,12 @@ def _split_zones(text: str, max_chars: int) -> Zones:
     depths = [0] * n
     contents = lines[:]
     for i, line in enumerate(lines):
-        s = line.lstrip(" \t")
-        if s[:1] == ">":
-            d = 0
-            while s[:1] == ">":
-                d += 1
-                s = s[1:]
-                t = s.lstrip(" \t")
-                if t[:1] == ">":
-                    s = t
-            if s[:1] == " ":
-                s = s[1:]
-            depths[i] = d
-            contents[i] = s
+        if ">" in line[:1] or line[:1] in (" ", "\t"):
+            qm = _QUOTE_PREFIX_RE.match(line)
+            if qm is not None:
+                prefix = qm.group()
+                depths[i] = prefix.count(">")
+                contents[i] = line[len(prefix) :]
 
     labels = [_NEW] * n
     headers: list[QuotedHeader] = []
@@ -425,6 +541,16 @@ def _split_zones(text: str, max_chars: int) -> Zones:
 
     _label_boilerplate(contents, labels, n)
     _label_signature(contents, labels, n)
+    # separator lines ("-----", "_____") that end the new text lead nowhere
+    for k in range(n - 1, -1, -1):
+        if labels[k] != _NEW:
+            continue
+        s = contents[k].strip()
+        if not s:
+            continue
+        if not _SEPARATOR_RE.match(s):
+            break
+        labels[k] = _DROP
 
     new_parts: list[str] = []
     quoted_parts: list[str] = []
@@ -464,13 +590,17 @@ def _relabel_separators_before(contents: list[str], labels: list[int], depths: l
     while k >= 0 and labels[k] == _NEW and depths[k] == 0:
         s = contents[k].strip()
         if s and not _SEPARATOR_RE.match(s):
+            if k == start - 1 and _BROKEN_MARKER_RE.match(s):
+                labels[k] = _QUOTED
             break
         if s:
             labels[k] = _QUOTED
         k -= 1
 
 
-def _detect(contents: list[str], depths: list[int], i: int, n: int, s: str) -> tuple[int, int, QuotedHeader] | None:
+def _detect(
+    contents: list[str], depths: list[int], i: int, n: int, s: str
+) -> tuple[int, int, QuotedHeader] | None:
     """Does a quoted/forwarded message start at line ``i``?  -> (first line, end line, header)."""
     ch = s[0]
     d = depths[i]
@@ -479,10 +609,11 @@ def _detect(contents: list[str], depths: list[int], i: int, n: int, s: str) -> t
             return _marker_with_headers(contents, depths, i, n, "original")
         if _FORWARD_DASH_RE.match(s):
             return _marker_with_headers(contents, depths, i, n, "forwarded")
-    if ch in "BbDdAaIi" and _FORWARD_TEXT_RE.match(s):
+    if s[:3].lower() in _FORWARD_TEXT_STARTS and _FORWARD_TEXT_RE.match(s):
         return _marker_with_headers(contents, depths, i, n, "forwarded")
 
-    fm = _FIELD_RE.match(s)
+    # header field names are short: no ":" near the start, no field (saves a regex call per line)
+    fm = _FIELD_RE.match(s) if ":" in s[:24] else None
     if fm is not None:
         canon = _FIELD_CANON.get(_WS_RUN_RE.sub(" ", fm.group(1).lower()))
         if canon == "from":
@@ -492,10 +623,13 @@ def _detect(contents: list[str], depths: list[int], i: int, n: int, s: str) -> t
         elif canon == "to":
             fields, end = _parse_fields(contents, depths, i, n)
             if "cc" in fields or "subject" in fields:
-                pre = _notes_preamble_before(contents, depths, i, d, strict="subject" not in fields or "cc" not in fields)
+                full = "subject" in fields and "cc" in fields and "from" not in fields
+                pre = _notes_preamble_before(contents, depths, i, d, strict=not full)
                 if pre is not None:
                     start, sender, sent = pre
                     return start, end, _header_from_fields(fields, sender, sent, "original")
+                if full:  # a Notes "To: / cc: / Subject:" block whose sender line was lost
+                    return i, end, _header_from_fields(fields, None, None, "original")
         return None
 
     if len(s) <= 400:
@@ -529,7 +663,7 @@ def _wrote_header(m: re.Match[str]) -> QuotedHeader:
     pre = m.group("pre").strip()
     post = m.group("post").strip().strip(",").strip()
     am = _ATTR_START_RE.match(pre)
-    body = pre[am.end():].strip() if am else pre
+    body = pre[am.end() :].strip() if am else pre
     sender: str | None
     sent: str | None
     if post:  # "Am 05.01.2015 um 15:04 schrieb Jane Doe <jane@example.com>:"
@@ -542,19 +676,19 @@ def _wrote_header(m: re.Match[str]) -> QuotedHeader:
             if 0 <= p < cut:
                 cut = p
         last: re.Match[str] | None = None
-        for last in _ATTR_ANCHOR_RE.finditer(body, 0, cut):
-            pass
+        for anchor in _ATTR_ANCHOR_RE.finditer(body, 0, cut):
+            last = anchor
         if last is not None:
-            rest = body[last.end():].lstrip(" \t,")
+            rest = body[last.end() :].lstrip(" \t,")
             tz = _ATTR_TZ_RE.match(rest)
             if tz is not None:
-                rest = rest[tz.end():]
+                rest = rest[tz.end() :]
             sender = rest.strip(" ,") or None
             sent = body[: last.end()].strip(" ,") or None
         else:
             comma = body.rfind(",", 0, cut)
             if comma >= 0:
-                sender = body[comma + 1:].strip() or None
+                sender = body[comma + 1 :].strip() or None
                 sent = body[:comma].strip() or None
             else:
                 sender, sent = (body or None), None
@@ -596,6 +730,8 @@ def _parse_fields(contents: list[str], depths: list[int], i: int, n: int) -> tup
         fm = _FIELD_RE.match(s)
         canon = _FIELD_CANON.get(_WS_RUN_RE.sub(" ", fm.group(1).lower())) if fm else None
         if fm is not None and canon is not None:
+            if canon in fields and canon in ("from", "to", "subject", "sent", "date"):
+                break  # the next header block starts here
             value = fm.group(2).strip()
             if canon not in fields:
                 fields[canon] = value
@@ -629,13 +765,15 @@ def _qualifies_outlook(fields: dict[str, str]) -> bool:
     return others >= 2 and ("sent" in fields or "date" in fields or "subject" in fields)
 
 
-def _header_from_fields(fields: dict[str, str], sender: str | None, sent: str | None, kind: str) -> QuotedHeader:
+def _header_from_fields(
+    fields: dict[str, str], sender: str | None, sent: str | None, kind: str
+) -> QuotedHeader:
     frm = fields.get("from")
     if frm:
         notes = _NOTES_DATE_RE.search(frm)
         if notes is not None and _NOTES_ON_DATE_TAIL_RE.search(frm[: notes.start()]):
             # Notes: "From: Jane Doe/HOU/ECT@ECT on 04/20/2001 07:26 PM"
-            sent = sent or frm[notes.start():].strip() or None
+            sent = sent or frm[notes.start() :].strip() or None
             frm = _NOTES_ON_DATE_TAIL_RE.sub("", frm[: notes.start()]).strip()
         sender = frm or sender
     sent = fields.get("sent") or fields.get("date") or sent
@@ -684,11 +822,11 @@ def _parse_preamble(pre_lines: list[str]) -> tuple[str | None, str | None]:
     joined = _WS_RUN_RE.sub(" ", " ".join(kept)).strip()
     fm = _MIDLINE_FROM_RE.search(joined)
     if fm is not None:
-        joined = joined[fm.end():]
+        joined = joined[fm.end() :]
     dm = _NOTES_DATE_RE.search(joined)
     if dm is not None:
         sender = _NOTES_ON_DATE_TAIL_RE.sub("", joined[: dm.start()]).strip() or None
-        return sender, joined[dm.start():].strip() or None
+        return sender, joined[dm.start() :].strip() or None
     if fm is not None or "@" in joined:
         return joined.strip() or None, None
     return None, None
@@ -732,9 +870,9 @@ def _notes_preamble_before(
     if dm is not None and dm.start() > 0:
         sender, sent = _parse_preamble([s1])
         return l1, sender, sent
-    if not strict and (_NOTES_ADDRESS_RE.fullmatch(s1) or (_EMAIL_RE.search(s1) and len(s1) <= 100)):
-        if not s1.endswith((".", "?", "!", ",")):
-            return l1, s1, None
+    addressish = _NOTES_ADDRESS_RE.fullmatch(s1) or (_EMAIL_RE.search(s1) and len(s1) <= 100)
+    if not strict and addressish and not s1.endswith((".", "?", "!", ",")):
+        return l1, s1, None
     return None
 
 
@@ -743,47 +881,191 @@ def _notes_preamble_before(
 
 
 def _label_boilerplate(contents: list[str], labels: list[int], n: int) -> None:
+    """Label legal notices and unsubscribe footers among the new-text lines.
+
+    New-text lines are grouped into runs that only blank / separator lines split; in each run
+    the strong patterns are searched over the run's text (so a notice wrapped over
+    double-spaced lines is still found), and every line from the start of the sentence holding a
+    match to the end of its paragraph is boilerplate.  Neighbouring paragraphs that carry
+    boilerplate vocabulary are pulled in after that."""
     i = 0
-    prev_boiler_end = -2  # index after the last boilerplate paragraph (for continuations)
+    first_para = True
     while i < n:
         if labels[i] != _NEW:
             i += 1
             continue
-        s = contents[i].strip()
-        if not s or _SEPARATOR_RE.match(s):
-            i += 1
-            continue
+        # one run: NEW lines up to the next non-NEW line
         j = i
-        parts: list[str] = []
         while j < n and labels[j] == _NEW:
-            sj = contents[j].strip()
-            if not sj or _SEPARATOR_RE.match(sj):
-                break
-            parts.append(sj)
             j += 1
-        para = " ".join(" ".join(parts).split())
-        is_boiler = _BOILER_STRONG_RE.search(para) is not None
-        if not is_boiler and prev_boiler_end >= 0 and _only_new_gap(contents, labels, prev_boiler_end, i):
-            is_boiler = len(parts) <= 6 and _BOILER_WEAK_RE.search(para) is not None
-        if is_boiler:
-            for k in range(i, j):
-                labels[k] = _BOILER
-            _absorb_frame(contents, labels, i, j, n)
-            prev_boiler_end = j
+        first_para = _boilerplate_run(contents, labels, i, j, n, first_para)
         i = j
 
 
-def _only_new_gap(contents: list[str], labels: list[int], a: int, b: int) -> bool:
-    """Only blank / separator lines (not quoted ones) between ``a`` and ``b``?"""
-    if b - a > 4:
-        return False
-    for k in range(a, b):
-        if labels[k] not in (_NEW, _BOILER):
-            return False
+def _boilerplate_run(
+    contents: list[str], labels: list[int], a: int, b: int, n: int, first_para: bool
+) -> bool:
+    # paragraphs of the run: (first line, end line)
+    paras: list[tuple[int, int]] = []
+    k = a
+    while k < b:
         s = contents[k].strip()
-        if s and not _SEPARATOR_RE.match(s):
-            return False
-    return True
+        if not s or _SEPARATOR_RE.match(s):
+            k += 1
+            continue
+        e = k
+        while e < b:
+            se = contents[e].strip()
+            if not se or _SEPARATOR_RE.match(se):
+                break
+            e += 1
+        paras.append((k, e))
+        k = e
+    if not paras:
+        return first_para
+    # cheap gate: no trigger word anywhere in the run -> no boilerplate, and no text to build
+    raw = "\n".join(contents[a:b]).replace("\u0130", "i").lower()
+    if not any(word in raw for word in _BOILER_GATE):
+        return False
+    # the run's text, with the char span of every line
+    pieces: list[str] = []
+    spans: list[tuple[int, int, int]] = []  # (line, start, end)
+    pos = 0
+    prev_single = False
+    for pi, (ps, pe) in enumerate(paras):
+        single = pe - ps == 1
+        if pi:
+            # double-spaced text: a sentence wrapped over single-line "paragraphs"
+            prev_text = contents[paras[pi - 1][1] - 1].rstrip()
+            cur_text = contents[ps].lstrip()
+            wrapped = (
+                single
+                and prev_single
+                and not prev_text.endswith((".", "!", "?", ":"))
+                and cur_text[:1].islower()
+            )
+            sep = " " if wrapped else "\n"
+            pieces.append(sep)
+            pos += 1
+        for li in range(ps, pe):
+            if li > ps:
+                pieces.append(" ")
+                pos += 1
+            s = " ".join(contents[li].split())
+            spans.append((li, pos, pos + len(s)))
+            pieces.append(s)
+            pos += len(s)
+        prev_single = single
+    text = "".join(pieces)
+    low = text.replace("\u0130", "i").lower()  # U+0130 is the one letter lower() lengthens
+    strong_re = _BOILER_STRONG_RE
+    if len(low) != len(text):  # lower() changed the length (rare letters): keep offsets, match caselessly
+        low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+        strong_re = _BOILER_STRONG_CI_RE
+    text = low
+    # windows of text around trigger words (str.find is far faster than a regex alternation);
+    # the strong patterns only run there
+    hits: list[tuple[int, int]] = []
+    for word in _BOILER_TRIGGERS:
+        p = text.find(word)
+        while p >= 0:
+            hits.append((p, p + len(word)))
+            p = text.find(word, p + len(word))
+    hits.sort()
+    windows: list[tuple[int, int]] = []
+    for hs, he in hits:
+        lo = max(0, hs - _BOILER_WINDOW)
+        hi = min(len(text), he + _BOILER_WINDOW)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+        else:
+            windows.append((lo, hi))
+    if not windows:
+        return False
+    matches: list[re.Match[str]] = []
+    for lo, hi in windows:
+        matches.extend(strong_re.finditer(text, lo, hi))
+    marked: set[int] = set()
+    para_of: dict[int, int] = {}
+    for pi, (ps, pe) in enumerate(paras):
+        for li in range(ps, pe):
+            para_of[li] = pi
+    span_index = {sp[0]: si for si, sp in enumerate(spans)}
+    covered = -1  # text offset up to which lines are already marked
+    tail_start = paras[-2][0] if len(paras) >= 2 else paras[-1][0]
+    if first_para and len(paras) <= 2:
+        tail_start = paras[-1][1] if len(paras) == 1 else paras[1][0]
+    for m in matches:
+        if m.lastgroup == "notfirst" and _line_at(spans, m.start()) < tail_start:
+            # "You are receiving this because ..." is a footer only near the end, never the
+            # opening paragraph of a notification
+            continue
+        # from the start of the sentence holding the match
+        if m.start() < covered:
+            continue
+        lo = max(0, m.start() - 300)
+        cut = max(
+            text.rfind(".", lo, m.start()),
+            text.rfind("!", lo, m.start()),
+            text.rfind("?", lo, m.start()),
+            text.rfind("\n", lo, m.start()),
+        )
+        cut = cut + 1 if cut >= 0 else lo
+        first_line = _line_at(spans, cut + (1 if text[cut : cut + 1] == " " else 0))
+        last_line = _line_at(spans, max(m.start(), m.end() - 1))
+        # to the end of the paragraph holding the match end
+        ps, pe = paras[para_of[last_line]]
+        last_line = pe - 1
+        # lines before the sentence in the same paragraph that read like the notice
+        q = first_line - 1
+        while q >= ps and _BOILER_WEAK_BACK_RE.search(contents[q]):
+            q -= 1
+        first_line = q + 1
+        marked.update(range(first_line, last_line + 1))
+        covered = spans[span_index[last_line]][2]
+    if not marked:
+        return False
+    # neighbouring paragraphs with boilerplate vocabulary
+    flags = [any(li in marked for li in range(ps, pe)) for ps, pe in paras]
+    for pi in range(1, len(paras)):
+        if not flags[pi] and flags[pi - 1]:
+            ps, pe = paras[pi]
+            para = " ".join(contents[ps:pe])
+            if pe - ps <= 6 and _BOILER_WEAK_RE.search(para):
+                flags[pi] = True
+                marked.update(range(ps, pe))
+    for pi in range(len(paras) - 2, -1, -1):
+        if not flags[pi] and flags[pi + 1]:
+            ps, pe = paras[pi]
+            if pe - ps <= 3 and all(_BOILER_WEAK_BACK_RE.search(contents[q]) for q in range(ps, pe)):
+                flags[pi] = True
+                marked.update(range(ps, pe))
+    # blank / separator lines between two marked lines belong to the notice
+    ordered = sorted(marked)
+    for a_line, b_line in zip(ordered, ordered[1:], strict=False):
+        if b_line - a_line > 1 and all(
+            not contents[q].strip() or _SEPARATOR_RE.match(contents[q].strip())
+            for q in range(a_line + 1, b_line)
+        ):
+            marked.update(range(a_line + 1, b_line))
+    for li in marked:
+        labels[li] = _BOILER
+    for pi, (ps, pe) in enumerate(paras):
+        if flags[pi]:
+            _absorb_frame(contents, labels, ps, pe, n)
+    return False
+
+
+def _line_at(spans: list[tuple[int, int, int]], offset: int) -> int:
+    """Line whose span holds (or, in a gap, follows) ``offset``; spans are sorted."""
+    lo, hi = 0, len(spans) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if spans[mid][2] < offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    return spans[lo][0]
 
 
 def _absorb_frame(contents: list[str], labels: list[int], i: int, j: int, n: int) -> None:
@@ -841,6 +1123,11 @@ def _label_signature(contents: list[str], labels: list[int], n: int) -> None:
     if sig is None:
         return
     first = nonblank[sig]
+    # a separator line right above the signature belongs to it
+    pos = sig - 1
+    while pos >= 0 and _SEPARATOR_RE.match(contents[nonblank[pos]].strip()):
+        first = nonblank[pos]
+        pos -= 1
     for k in new_idx:
         if first <= k <= last_line:
             labels[k] = _SIG
@@ -850,7 +1137,7 @@ def _trailing_signature(contents: list[str], nb: list[int]) -> int | None:
     """Index into ``nb`` (non-blank new-text lines) where the trailing signature starts."""
     m = len(nb)
     j = m
-    while j > 0 and m - j < 11:
+    while j > 0 and m - j < _SIG_MAX_AFTER_SIGNOFF + 1:
         s = contents[nb[j - 1]].strip()
         if _is_signoff_line(s):
             break
@@ -862,7 +1149,7 @@ def _trailing_signature(contents: list[str], nb: list[int]) -> int | None:
     signoff = j > 0 and _is_signoff_line(contents[nb[j - 1]].strip())
     block = list(range(j, m))
     if signoff:
-        if len(block) > 10:
+        if len(block) > _SIG_MAX_AFTER_SIGNOFF:
             return None
         first = block[0]
         s0 = contents[nb[first]].strip()
@@ -872,20 +1159,29 @@ def _trailing_signature(contents: list[str], nb: list[int]) -> int | None:
                 return None
             if directly or _blank_between(contents, nb[first], nb[first + 1]):
                 block = block[1:]
-        block = [b for b in block if not _SEPARATOR_RE.match(contents[nb[b]].strip())] or block
-        if _is_separator_block(contents, nb, block):
+        block = [b for b in block if not _SEPARATOR_RE.match(contents[nb[b]].strip())]
+        if not block:
+            return None
+        texts = [contents[nb[b]].strip() for b in block]
+        # after a sign-off, a trailing block is a signature if it carries a feature or is only names
+        if not any(_sig_feature(x) for x in texts) and not all(_name_like(x) for x in texts):
             return None
         return block[0]
     # no sign-off: the block must carry signature features and stand apart from the body
-    if m - j > 11:
+    if m - j > _SIG_MAX_AFTER_SIGNOFF + 1:
         return None
     # keep the trailing paragraphs that carry a feature (a bare name paragraph stays new text)
     paras: list[list[int]] = []
+    split = True
     for b in block:
-        if paras and not _blank_between(contents, nb[paras[-1][-1]], nb[b]):
+        if _SEPARATOR_RE.match(contents[nb[b]].strip()):
+            split = True  # a "~ ~ ~" / "-----" line separates blocks and counts for nothing
+            continue
+        if paras and not split and not _blank_between(contents, nb[paras[-1][-1]], nb[b]):
             paras[-1].append(b)
         else:
             paras.append([b])
+        split = False
     chosen: list[int] = []
     for para in reversed(paras):
         texts = [contents[nb[b]].strip() for b in para]
@@ -899,7 +1195,8 @@ def _trailing_signature(contents: list[str], nb: list[int]) -> int | None:
         return None
     start = chosen[0]
     mobile_only = all(
-        _MOBILE_RE.match(contents[nb[b]].strip()) or _SEPARATOR_RE.match(contents[nb[b]].strip()) for b in chosen
+        _MOBILE_RE.match(contents[nb[b]].strip()) or _SEPARATOR_RE.match(contents[nb[b]].strip())
+        for b in chosen
     )
     if start == 0:
         return None if not mobile_only else start
@@ -910,13 +1207,19 @@ def _trailing_signature(contents: list[str], nb: list[int]) -> int | None:
     if len(chosen) == 1 and not _single_line_signature(contents[nb[start]].strip()):
         return None
     prev = contents[nb[start - 1]].strip()
-    if _blank_between(contents, nb[start - 1], nb[start]) or prev.endswith((".", "!", "?")):
+    if prev.endswith(":"):  # "please contact one of the following:" introduces content
+        return None
+    if (
+        _blank_between(contents, nb[start - 1], nb[start])
+        or prev.endswith((".", "!", "?"))
+        or _SEPARATOR_RE.match(prev)
+    ):
         return start
     return None
 
 
 def _single_line_signature(s: str) -> bool:
-    """"Jane Doe (x5-4895)", "Jane Doe | 555-123-4567 | jane@example.com": a name beside a phone or
+    """ "Jane Doe (x5-4895)", "Jane Doe | 555-123-4567 | jane@example.com": a name beside a phone or
     address; a lone URL or "call 555-1234 to order" is not a signature."""
     rest = _PHONE_RE.sub(" ", _EMAIL_RE.sub(" ", s))
     if rest == s:
@@ -928,15 +1231,8 @@ def _single_line_signature(s: str) -> bool:
     return not rest or _name_like(rest)
 
 
-def _is_separator_block(contents: list[str], nb: list[int], block: list[int]) -> bool:
-    return all(_SEPARATOR_RE.match(contents[nb[b]].strip()) for b in block)
-
-
 def _blank_between(contents: list[str], a: int, b: int) -> bool:
-    for k in range(a + 1, b):
-        if not contents[k].strip():
-            return True
-    return False
+    return any(not contents[k].strip() for k in range(a + 1, b))
 
 
 def _sig_strong(s: str) -> bool:
@@ -944,7 +1240,7 @@ def _sig_strong(s: str) -> bool:
     return bool(
         _MOBILE_RE.match(s)
         or _EMAIL_RE.search(s)
-        or _URL_RE.search(s)
+        or (_URL_RE.search(s) and not _URL_ONLY_RE.fullmatch(s))
         or _PHONE_LABEL_RE.match(s)
         or _PHONE_RE.search(s)
         or _ADDRESS_RE.search(s)
@@ -978,29 +1274,36 @@ def _sig_like(s: str) -> bool:
         return False
     fw = 0
     for w in words:
-        if w.lower().strip(".,;:!()\"'") in _FUNCTION_WORDS:
+        lw = w.lower().strip(".,;:!()\"'")
+        if lw in _FUNCTION_WORDS:
             fw += 1
+            if lw == "please":
+                return False
     if fw >= 2:
         return False
-    if s.endswith((".", "!")) and len(words) >= 6:
-        return False
-    return True
+    return not (s.endswith((".", "!")) and len(words) >= 6)
 
 
 def _name_like(s: str) -> bool:
-    """"Jane", "Jane Doe", "-jane", "--J.D.", "Mary-Ann O'Neil"."""
+    """ "Jane", "Jane Doe", "-jane", "--J.D.", "Mary-Ann O'Neil"."""
     s = s.lstrip("-–—~ \t").rstrip(" \t.")
     if not s or len(s) > 40:
         return False
     tokens = s.split()
-    if len(tokens) > 4:
+    if len(tokens) > 5:
         return False
+    names = 0
     for t in tokens:
+        if t in ("&", "and") and names > 0:
+            continue
         if not _NAME_TOKEN_RE.fullmatch(t):
             return False
+        names += 1
+    if names == 0 or names > 4 or tokens[-1] in ("&", "and"):
+        return False
     if len(tokens) == 1:
         return True
-    return all(t[0].isupper() or t.lower() in _NAME_PARTICLES for t in tokens)
+    return all(t[0].isupper() or t.lower() in _NAME_PARTICLES or t in ("&", "and") for t in tokens)
 
 
 def _is_signoff_line(s: str) -> bool:
@@ -1010,7 +1313,7 @@ def _is_signoff_line(s: str) -> bool:
     m = _SIGNOFF_RE.match(s)
     if m is None:
         return False
-    rest = s[m.end():].strip(" \t,.!;:-–—~")
+    rest = s[m.end() :].strip(" \t,.!;:-–—~")
     if not rest:
         return True
     first = rest.split()[0].lower()
@@ -1024,22 +1327,32 @@ def _is_signoff_line(s: str) -> bool:
 def _signoff_span(new_text: str) -> tuple[int, int] | None:
     if not isinstance(new_text, str) or not new_text:
         return None
-    end = len(new_text)
-    # the last up-to-4 non-blank lines, as (start, end) spans, last first
+    end = len(new_text.rstrip())
+    # the last non-blank lines (at most 7, within 80 lines), as (start, end) spans, last first
     spans: list[tuple[int, int]] = []
     pos = end
-    while pos > 0 and len(spans) < 4:
+    seen = 0
+    while pos > 0 and len(spans) < 7 and seen < 80:
+        seen += 1
         nl = new_text.rfind("\n", 0, pos)
         a = nl + 1
+        if pos - a > 400:  # a long last line is prose, not a sign-off
+            if not spans:
+                return None
+            break
         line = new_text[a:pos]
         if line.strip():
             lead = len(line) - len(line.lstrip())
             spans.append((a + lead, a + len(line.rstrip())))
-            if len(spans) == 1 and pos - a > 400:
-                return None
         if nl < 0:
             break
         pos = nl
+    # attachment notes after the sign-off (" - report.doc") do not hide it
+    skipped = 0
+    while spans and skipped < 3 and _ATTACHMENT_RE.match(new_text[spans[0][0] : spans[0][1]]):
+        spans.pop(0)
+        skipped += 1
+    spans = spans[:4]
     names: list[tuple[int, int]] = []
     for a, b in spans:
         line = new_text[a:b]
@@ -1065,7 +1378,7 @@ def _has_content_before(text: str, a: int) -> bool:
     g = _greeting_span(before)
     if g is None:
         return True
-    return bool(before[g[1]:].strip())
+    return bool(before[g[1] :].strip())
 
 
 def _greeting_span(new_text: str) -> tuple[int, int] | None:
@@ -1086,16 +1399,24 @@ def _greeting_span(new_text: str) -> tuple[int, int] | None:
     if gm is not None:
         nm = _GREETING_NAME_RE.match(line, gm.end())
         stop = nm.end() if nm is not None else gm.end()
+        if not line[:stop].rstrip().endswith((",", ":", "!", ";", ".", "-", "\u2014", "\u2013")):
+            # "Dear subscriber,", "Hi team members," -- lower-case words closed by punctuation
+            wm = _GREETING_WORDS_RE.match(line, gm.end())
+            if wm is not None:
+                stop = wm.end()
         span_text = _GREETING_TRAILING_CONNECTOR_RE.sub("", line[:stop].rstrip())
         stop = len(span_text)
         rest = line[stop:].strip()
         if gm.group("g").lower() in _GREETING_WEAK and rest:
             return None
-        if rest and not span_text.endswith((",", ":", "!", ";", ".", "-", "\u2014", "\u2013")) and stop == gm.end():
-            # "Hello world is..." -> only treat a bare greeting word as a greeting if it is followed
-            # by punctuation or ends the line
-            if not rest[:1].isupper():
-                return None
+        # "Hello world is..." -> a bare greeting word followed by lower-case text is no greeting
+        if (
+            rest
+            and not span_text.endswith((",", ":", "!", ";", ".", "-", "\u2014", "\u2013"))
+            and stop == gm.end()
+            and not rest[:1].isupper()
+        ):
+            return None
         return a, a + stop
     if len(line) <= 60 and _NAME_GREETING_RE.fullmatch(line):
         words = line.rstrip(",: \t").replace(",", " ").split()

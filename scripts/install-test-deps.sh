@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the system packages the test suite needs: Dovecot (IMAP), PostgreSQL and Chromium.
+# Install the system packages the test suite needs: Dovecot (IMAP), PostgreSQL, Chromium
+# (and python3-venv if python3 cannot make a venv).
 #
 # - As root on Debian: installs whatever is missing with one `apt-get update` and one
 #   `apt-get install -y --no-install-recommends`, without letting the packages start their
@@ -21,10 +22,15 @@ have_postgres() {
 have_chromium() {
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
+have_venv() {
+    # `make venv` runs `python3 -m venv`; Debian's own python3 needs python3-venv for that.
+    ! command -v python3 >/dev/null 2>&1 || python3 -c 'import ensurepip, venv' >/dev/null 2>&1
+}
 
 have_dovecot || missing+=(dovecot-imapd)
 have_postgres || missing+=(postgresql)
 have_chromium || missing+=(chromium)
+have_venv || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
@@ -69,4 +75,5 @@ status=0
 have_dovecot || { echo "install-test-deps: dovecot still missing after install" >&2; status=1; }
 have_postgres || { echo "install-test-deps: postgres still missing after install" >&2; status=1; }
 have_chromium || { echo "install-test-deps: chromium still missing after install" >&2; status=1; }
+have_venv || { echo "install-test-deps: python3 -m venv still unusable after install" >&2; status=1; }
 exit "$status"

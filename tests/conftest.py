@@ -10,6 +10,7 @@ Server fixtures:
   is a factory for one with AUTH.
 - ``make_flaky_proxy`` (function): factory for :class:`~servers.FlakyProxy` in front of any server.
 - ``chromium`` (session): path of the Chromium binary.
+- ``synthetic_mail`` (session): the generator module of benchmarks/ (``generate_messages(n, seed)``).
 - ``enron_dir`` (session): the Enron Maildir sample (``../shared/data/enron-maildir`` or
   ``$OUTREACH_ENRON_DIR``).
 
@@ -20,8 +21,10 @@ Tests using these fixtures are marked ``integration`` automatically.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import imaplib
+import importlib.util
 import itertools
 import os
 import re
@@ -29,6 +32,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -45,7 +49,7 @@ from servers import (  # noqa: E402
     unavailable,
 )
 
-__all__ = ["ImapAccount", "in_ci", "unavailable"]
+__all__ = ["ImapAccount", "in_ci", "load_synthetic_mail", "unavailable"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +69,8 @@ INTEGRATION_FIXTURES = frozenset(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "integration: needs a real server (Dovecot, PostgreSQL, SMTP, Chromium) started by the tests"
+        "markers",
+        "integration: needs a real server (Dovecot, PostgreSQL, SMTP, Chromium) started by the tests",
     )
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
     # SmtpServer(auth=...) deliberately allows AUTH without TLS on loopback.
@@ -100,7 +105,7 @@ def _unique_name(request: pytest.FixtureRequest, prefix: str, max_len: int) -> s
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[DovecotServer]:
-    """A real Dovecot IMAP server for the whole session. Add users with ``add_user`` or use ``imap_account``."""
+    """A real Dovecot IMAP server for the session. Add users with ``add_user``, or use ``imap_account``."""
     try:
         server = DovecotServer()
     except ServerUnavailable as exc:
@@ -111,7 +116,7 @@ def dovecot() -> Iterator[DovecotServer]:
 
 @dataclasses.dataclass
 class ImapAccount:
-    """A fresh user on the session's Dovecot. ``host``/``port``/``user``/``password`` are what a client needs."""
+    """A fresh user on the session's Dovecot; ``host``, ``port``, ``user``, ``password`` for a client."""
 
     server: DovecotServer
     user: str
@@ -132,10 +137,14 @@ class ImapAccount:
     def connect(self) -> imaplib.IMAP4:
         return self.server.connect(self.user)
 
-    def load_maildir(self, src_dir: str | os.PathLike[str], folder: str | None = None, *, limit: int | None = None) -> int:
+    def load_maildir(
+        self, src_dir: str | os.PathLike[str], folder: str | None = None, *, limit: int | None = None
+    ) -> int:
         return self.server.load_maildir(self.user, src_dir, folder, limit=limit)
 
-    def write_messages(self, raw_messages: Iterable[bytes], folder: str | None = None, *, flags: str = "S") -> int:
+    def write_messages(
+        self, raw_messages: Iterable[bytes], folder: str | None = None, *, flags: str = "S"
+    ) -> int:
         return self.server.write_messages(self.user, raw_messages, folder, flags=flags)
 
     def append(self, folder: str, raw_messages: Iterable[bytes], *, flags: str = "") -> int:
@@ -149,8 +158,10 @@ class ImapAccount:
 
 
 @pytest.fixture
-def make_imap_account(dovecot: DovecotServer, request: pytest.FixtureRequest) -> Iterator[Callable[[], ImapAccount]]:
-    """Factory: each call adds a new user (empty INBOX) on the session Dovecot; mail is removed after the test."""
+def make_imap_account(
+    dovecot: DovecotServer, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], ImapAccount]]:
+    """Factory: each call adds a new user (empty INBOX) on the session Dovecot; mail goes after the test."""
     made: list[ImapAccount] = []
 
     def make() -> ImapAccount:
@@ -202,10 +213,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     name = _unique_name(request, "t", 63)
     url = server.create_database(name)
     yield url
-    try:
+    with contextlib.suppress(Exception):  # a test that leaks connections must not break the next ones
         server.drop_database(name)
-    except Exception:  # a test that leaks connections must not break the next ones
-        pass
 
 
 # ------------------------------------------------------------------------------------------------
@@ -215,7 +224,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def make_smtp_server() -> Iterator[Callable[..., SmtpServer]]:
-    """Factory: ``make_smtp_server(auth=("user", "secret"))`` starts an SMTP server, stopped after the test."""
+    """Factory: ``make_smtp_server(auth=("user", "pw"))`` starts an SMTP server, stopped after the test."""
     started: list[SmtpServer] = []
 
     def make(*, auth: tuple[str, str] | None = None) -> SmtpServer:
@@ -288,3 +297,34 @@ def enron_dir() -> Path:
             "nor at $OUTREACH_ENRON_DIR"
         )
     return path
+
+
+def load_synthetic_mail() -> ModuleType:
+    """The synthetic mailbox generator (benchmarks/synthetic_mail.py or benchmarks/mailbox.py).
+
+    Loaded from its file under the module name ``synthetic_mail``: putting benchmarks/ on sys.path and
+    importing ``mailbox`` would clash with the standard library's ``mailbox`` module.
+    """
+    name = "synthetic_mail"
+    if name in sys.modules:
+        return sys.modules[name]
+    for filename in ("synthetic_mail.py", "mailbox.py"):
+        path = REPO_ROOT / "benchmarks" / filename
+        if path.is_file():
+            break
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+@pytest.fixture(scope="session")
+def synthetic_mail() -> ModuleType:
+    """The synthetic mailbox generator module: ``generate_messages(n, seed)``, ``write_maildir(...)``."""
+    return load_synthetic_mail()

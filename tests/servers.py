@@ -411,7 +411,12 @@ service anvil {{
         _chown_tree(self.maildir(user).parent, self.mail_uid, self.mail_gid)
 
     def load_maildir(
-        self, user: str, src_dir: str | os.PathLike[str], folder: str | None = None, *, limit: int | None = None
+        self,
+        user: str,
+        src_dir: str | os.PathLike[str],
+        folder: str | None = None,
+        *,
+        limit: int | None = None,
     ) -> int:
         """Copy message files from a source Maildir (its ``cur/``, or the dir itself if it has no ``cur/``)
         into the user's INBOX (``folder=None``) or folder ``folder``. Returns the number copied.
@@ -494,9 +499,7 @@ service anvil {{
         """
         old = self.status(user, folder)["UIDVALIDITY"]
         if folder.upper() == "INBOX":
-            self._doveadm(
-                "mailbox", "update", "-u", user, "--uid-validity", str(old + 1), "INBOX"
-            )
+            self._doveadm("mailbox", "update", "-u", user, "--uid-validity", str(old + 1), "INBOX")
         else:
             path = self.folder_dir(user, folder)
             assert self.root is not None
@@ -621,8 +624,10 @@ class PostgresServer:
             result = subprocess.run(
                 [
                     os.path.join(self.bindir, "initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", self.superuser,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.superuser,
                     "--auth=trust",
                     "--encoding=UTF8",
                     "--locale=C",
@@ -646,16 +651,26 @@ class PostgresServer:
                     self.proc = subprocess.Popen(
                         [
                             os.path.join(self.bindir, "postgres"),
-                            "-D", str(self.data_dir),
-                            "-p", str(self.port),
-                            "-k", str(self.root),
-                            "-c", "listen_addresses=127.0.0.1",
-                            "-c", "fsync=off",
-                            "-c", "synchronous_commit=off",
-                            "-c", "full_page_writes=off",
-                            "-c", "max_connections=60",
-                            "-c", "shared_buffers=64MB",
-                            "-c", "log_min_messages=warning",
+                            "-D",
+                            str(self.data_dir),
+                            "-p",
+                            str(self.port),
+                            "-k",
+                            str(self.root),
+                            "-c",
+                            "listen_addresses=127.0.0.1",
+                            "-c",
+                            "fsync=off",
+                            "-c",
+                            "synchronous_commit=off",
+                            "-c",
+                            "full_page_writes=off",
+                            "-c",
+                            "max_connections=60",
+                            "-c",
+                            "shared_buffers=64MB",
+                            "-c",
+                            "log_min_messages=warning",
                         ],
                         cwd=self.root,
                         env=self._env(),
@@ -884,7 +899,9 @@ class SmtpServer:
 
     # -- failure injection -----------------------------------------------------------------------
 
-    def fail_rcpt(self, address: str, code: int, *, times: int | None = None, message: str | None = None) -> None:
+    def fail_rcpt(
+        self, address: str, code: int, *, times: int | None = None, message: str | None = None
+    ) -> None:
         """Answer ``code`` to RCPT TO:<address> (case-insensitive), always or ``times`` times."""
         text = message or _DEFAULT_TEXT.get(code, "Rejected by test server")
         with self._cond:

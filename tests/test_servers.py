@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import imaplib
 import os
@@ -12,13 +13,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from email import policy
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from conftest import ImapAccount
 from servers import DovecotServer, FlakyProxy, PostgresServer, SmtpServer, in_ci, unavailable
 
-pytestmark = pytest.mark.integration
+# Tests using server fixtures are marked `integration` by conftest.py.
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,13 +29,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def _msg(i: int, subject: str = "hello", size: int = 0) -> bytes:
     body = f"Message {i}.\n" + ("x" * 75 + "\n") * (size // 76)
     return (
-        f"From: Sender {i} <sender{i}@example.com>\r\n"
-        f"To: owner@example.org\r\n"
-        f"Subject: {subject} {i}\r\n"
-        f"Message-ID: <harness-{i}@example.com>\r\n"
-        f"Date: Mon, 03 Jun 2024 10:{i % 60:02d}:00 +0000\r\n"
-        f"\r\n{body}"
-    ).encode().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+        (
+            f"From: Sender {i} <sender{i}@example.com>\r\n"
+            f"To: owner@example.org\r\n"
+            f"Subject: {subject} {i}\r\n"
+            f"Message-ID: <harness-{i}@example.com>\r\n"
+            f"Date: Mon, 03 Jun 2024 10:{i % 60:02d}:00 +0000\r\n"
+            f"\r\n{body}"
+        )
+        .encode()
+        .replace(b"\n", b"\r\n")
+        .replace(b"\r\r\n", b"\r\n")
+    )
 
 
 def _list(conn: imaplib.IMAP4, *extra: str) -> dict[str, set[str]]:
@@ -54,8 +62,8 @@ def _select(conn: imaplib.IMAP4, folder: str) -> tuple[int, int]:
     """SELECT a folder; return (EXISTS, UIDVALIDITY)."""
     typ, data = conn.select(f'"{folder}"', readonly=True)
     assert typ == "OK", data
-    uidvalidity = int(conn.untagged_responses["UIDVALIDITY"][-1])
-    return int(data[0]), uidvalidity
+    uidvalidity = int(conn.untagged_responses["UIDVALIDITY"][-1])  # type: ignore[arg-type]
+    return int(data[0]), uidvalidity  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -177,7 +185,9 @@ def test_postgres_select_one_with_sqlalchemy(postgres: PostgresServer) -> None:
 
 def test_postgres_databases_are_isolated(postgres: PostgresServer) -> None:
     sqlalchemy = pytest.importorskip("sqlalchemy")
-    engines = [sqlalchemy.create_engine(postgres.create_database(n)) for n in ("harness_iso_a", "harness_iso_b")]
+    engines = [
+        sqlalchemy.create_engine(postgres.create_database(n)) for n in ("harness_iso_a", "harness_iso_b")
+    ]
     try:
         with engines[0].begin() as conn:
             conn.execute(sqlalchemy.text("create table t (x int)"))
@@ -233,9 +243,11 @@ def test_smtp_auth(make_smtp_server: Callable[..., SmtpServer]) -> None:
         with pytest.raises(smtplib.SMTPSenderRefused) as refused:
             client.sendmail("owner@example.org", ["a@example.com"], _msg(1))
         assert refused.value.smtp_code == 530
-    with smtplib.SMTP(server.host, server.port, timeout=10) as client:
-        with pytest.raises(smtplib.SMTPAuthenticationError):
-            client.login("pr-team", "wrong")
+    with (
+        smtplib.SMTP(server.host, server.port, timeout=10) as client,
+        pytest.raises(smtplib.SMTPAuthenticationError),
+    ):
+        client.login("pr-team", "wrong")
     for mechanism in ("PLAIN", "LOGIN"):
         with smtplib.SMTP(server.host, server.port, timeout=10) as client:
             client.ehlo()
@@ -325,14 +337,76 @@ def test_flaky_proxy_raw_bytes(make_flaky_proxy: Callable[..., FlakyProxy]) -> N
                 received = b""
                 while len(received) < 600:
                     received += client.recv(4096)
-                try:
+                with contextlib.suppress(OSError):
                     server_side.sendall(b"b" * 5000)
-                except OSError:
-                    pass
                 while chunk := client.recv(4096):
                     received += chunk
     assert received == b"a" * 600 + b"b" * 400
     assert proxy.cuts == 1 and proxy.bytes_from_server == 1000
+
+
+# ------------------------------------------------------------------------------------------------
+# Synthetic mailbox generator (benchmarks/)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_synthetic_mail_is_deterministic_and_realistic(synthetic_mail: ModuleType) -> None:
+    messages = list(synthetic_mail.generate_messages(800, seed=3))
+    assert messages == list(synthetic_mail.generate_messages(800, seed=3))
+    assert messages != list(synthetic_mail.generate_messages(800, seed=4))
+    parsed = [email.message_from_bytes(m, policy=policy.default) for m in messages]
+    ids = [m["Message-ID"] for m in parsed]
+    assert len(set(ids)) == len(ids)
+    outbound = sum(synthetic_mail.is_outbound(m) for m in messages) / len(messages)
+    assert 0.14 < outbound < 0.28
+    assert all(
+        (m["From"].addresses[0].addr_spec == "owner@example.org") == synthetic_mail.is_outbound(raw)
+        for m, raw in zip(parsed, messages, strict=True)
+    )
+    types = [m.get_content_type() for m in parsed]
+    assert types.count("text/plain") > len(types) / 2
+    assert types.count("multipart/alternative") > 0.1 * len(types)
+    assert "text/html" in types and "multipart/mixed" in types
+    assert sum(1 for m in parsed if m["List-Unsubscribe"]) > 0.03 * len(parsed)
+    replies = [m for m in parsed if m["In-Reply-To"]]
+    assert len(replies) > 0.15 * len(parsed)
+    assert set(r["In-Reply-To"] for r in replies) <= set(ids)
+    bodies = [part.get_content() for m in replies if (part := m.get_body(("plain", "html"))) is not None]
+    assert any("\n> " in b for b in bodies) and any("-----Original Message-----" in b for b in bodies)
+    sizes = sorted(len(m) for m in messages)
+    assert 2000 <= sizes[len(sizes) // 2] <= 8000
+    attachments = [m for m in parsed if m.get_content_type() == "multipart/mixed"]
+    for m in attachments:
+        (att,) = list(m.iter_attachments())
+        assert 50_000 <= len(att.get_content()) <= 200_000
+    dates = [m["Date"].datetime for m in parsed]
+    assert dates == sorted(dates)
+    assert (dates[-1] - dates[0]).days > 2 * 365
+    correspondents = {
+        a.addr_spec for m in parsed for h in ("From", "To", "Cc") if m[h] for a in m[h].addresses
+    }
+    assert len(correspondents) > 250
+    assert len({a.split("@")[1] for a in correspondents}) > 100
+    assert not any(m.defects for m in parsed)
+
+
+def test_synthetic_maildir_in_dovecot(synthetic_mail: ModuleType, imap_account: ImapAccount) -> None:
+    server = imap_account.server
+    counts = synthetic_mail.write_mailbox(
+        imap_account.maildir,
+        2000,
+        seed=5,
+        uid=server.mail_uid if os.geteuid() == 0 else None,
+        gid=server.mail_gid if os.geteuid() == 0 else None,
+    )
+    assert counts["INBOX"] + counts["Sent"] == 2000
+    assert imap_account.status("INBOX")["MESSAGES"] == counts["INBOX"]
+    assert imap_account.status("Sent")["MESSAGES"] == counts["Sent"]
+    extra = synthetic_mail.write_maildir(
+        imap_account.maildir, synthetic_mail.generate_messages(10, seed=9), "Archive"
+    )
+    imap_account.server.fix_ownership(imap_account.user)
+    assert extra == 10 and imap_account.status("Archive")["MESSAGES"] == 10
 
 
 # ------------------------------------------------------------------------------------------------

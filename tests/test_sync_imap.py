@@ -228,10 +228,9 @@ def test_dropped_connection_is_retried_and_the_sync_completes(
 
 
 def _generated(n: int) -> list[bytes]:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from mailbox import generate_messages  # type: ignore[import-not-found]
+    from conftest import load_synthetic_mail
 
-    return list(generate_messages(n, seed=7))
+    return list(load_synthetic_mail().generate_messages(n, seed=7))
 
 
 def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Path) -> None:

@@ -39,10 +39,12 @@ def upgrade() -> None:
     )
     op.create_table('thread',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('root_key', sa.String(length=255), nullable=False),
     sa.Column('subject_key', sa.String(length=300), nullable=False),
     sa.Column('first_date', sa.DateTime(), nullable=True),
     sa.Column('last_date', sa.DateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_thread'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_thread')),
+    sa.UniqueConstraint('root_key', name=op.f('uq_thread_root_key'))
     )
     with op.batch_alter_table('thread', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_thread_subject_key'), ['subject_key'], unique=False)

@@ -1,0 +1,53 @@
+# outreach — developer and CI entry points (GNU make).
+#
+#   make test       venv + system test deps (Dovecot, PostgreSQL, Chromium), then the whole pytest suite
+#   make lint       ruff + mypy --strict on outreach/
+#   make bench      sync benchmark (benchmarks/bench_sync.py)
+#   make demo       the demo (outreach demo)
+#   make clean      caches and build leftovers (make distclean also removes .venv)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Re-run pip whenever pyproject.toml changes.
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv test-deps test lint demo bench clean distclean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+test-deps:
+	@bash scripts/install-test-deps.sh
+
+# pytest's exit code 5 ("no tests collected") is a failure too.
+test: test-deps venv
+	@rc=0; $(PY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$rc
+
+lint: venv
+	$(VENV)/bin/ruff check outreach tests benchmarks
+	$(VENV)/bin/mypy --strict outreach
+
+demo: venv
+	$(VENV)/bin/outreach demo
+
+bench: venv
+	$(PY) benchmarks/bench_sync.py
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info $(STAMP)
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV)

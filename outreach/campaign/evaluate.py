@@ -1,0 +1,682 @@
+"""Evaluating a campaign recipient by recipient: the checks behind every rule of the registry.
+
+:func:`evaluate` reads the store in a fixed number of queries (the ledgers of all recipients, the
+suppression list, recent campaign sends) and hands the data to :func:`evaluate_data`, which is pure:
+the rule cases and the benchmarks call it directly. Templates are compiled once per campaign.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, func, type_coerce
+from sqlalchemy import select as sql_select
+from sqlalchemy.orm import Session
+
+from outreach.campaign.model import (
+    AllowEntry,
+    Campaign,
+    CampaignReport,
+    InlineSuppression,
+    Policy,
+    RecipientReport,
+    Rendered,
+    SuppressedFinding,
+    TemplateSource,
+    Verdict,
+)
+from outreach.campaign.render import ContactFacts, RenderFailure, compiled, context_for, render
+from outreach.config import Settings
+from outreach.errors import CampaignError
+from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, load_ledgers
+from outreach.lint.findings import SEVERITY_RANK, Evidence, Finding
+from outreach.lint.registry import get_rule, resolve_codes
+from outreach.lint.text import Match, find_asks, find_familiarity, find_placeholders, html_to_text, line_of
+from outreach.models import Contact, ContactLedger, SendLog, Suppression
+
+COLD_TIERS = ("none", "one-way")
+MAX_EVIDENCE = 5
+RECIPIENT_CODES = ("R001", "R002", "R003", "R004", "R005", "R006", "R007", "R008")
+EVIDENCE_CODES = frozenset({"R002", "R003", "R004", "R006", "R007"})  # findings that quote ledger evidence
+# codes implemented here, by scope; tests compare them with the registry
+IMPLEMENTED = frozenset(RECIPIENT_CODES + ("T001", "T002", "T003", "T004", "M001", "M002", "H001"))
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """An entry of the team's suppression list."""
+
+    kind: str
+    value: str
+    reason: str = ""
+    added_by: str | None = None
+    added_at: datetime | None = None
+
+
+class SuppressionList:
+    """The team's suppression list, indexed by address and by domain (a domain covers its subdomains)."""
+
+    def __init__(self, entries: Iterable[Blocked] = ()) -> None:
+        self.addresses: dict[str, Blocked] = {}
+        self.domains: dict[str, Blocked] = {}
+        for entry in entries:
+            target = self.addresses if entry.kind == "address" else self.domains
+            target[entry.value.strip().lower().lstrip("@")] = entry
+
+    def match(self, address: str) -> Blocked | None:
+        hit = self.addresses.get(address)
+        if hit or not self.domains:
+            return hit
+        domain = address.rpartition("@")[2]
+        while domain:
+            hit = self.domains.get(domain)
+            if hit:
+                return hit
+            domain = domain.partition(".")[2]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A campaign message recorded as sent in the store's send log."""
+
+    campaign: str
+    date: datetime
+
+
+@dataclass
+class StoreData:
+    """What evaluation reads from the store."""
+
+    ledgers: Mapping[str, Ledger]
+    suppressions: SuppressionList = field(default_factory=SuppressionList)
+    sends: Mapping[str, Sequence[Send]] = field(default_factory=dict)
+    # loads the evidence lines of these addresses' ledgers, when the ledgers came without them
+    evidence_loader: Callable[[Sequence[str]], None] | None = None
+
+
+# ---------------------------------------------------------------------------------------- store reads
+
+
+_LEDGER_FIELDS = frozenset(f.name for f in fields(Ledger))
+_LEDGER_DATES = ("first_sent", "last_sent", "first_received", "last_received", "first_two_way", "last_two_way")
+# ledger figures whose evidence lines findings quote
+EVIDENCE_FIGURES = ("sent", "received", "unanswered_outbound", "last_two_way", "two_way_threads", "asks_by_us",
+                    "offers_by_us", "opt_outs")
+
+
+def _date_of(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _light_ledger(data: Mapping[str, Any], address: str, scope: str) -> Ledger:
+    """A :class:`Ledger` from its JSON without evidence (filled in later for the recipients that need it)."""
+    kwargs = {k: v for k, v in data.items() if k in _LEDGER_FIELDS and k != "evidence"}
+    for key in _LEDGER_DATES:
+        if key in kwargs:
+            kwargs[key] = _date_of(kwargs[key])
+    last = kwargs.get("last_ask_by_us")
+    kwargs["last_ask_by_us"] = (
+        None if not last else LastAsk(EvidenceLine.from_json(last), bool(last.get("answered")))
+    )
+    kwargs["strength_parts"] = dict(kwargs.get("strength_parts") or {})
+    kwargs["address"] = address
+    kwargs["scope"] = scope
+    return Ledger(**kwargs)
+
+
+def _json_part(session: Session, evidence: bool) -> Any:
+    """The ``data`` column without its evidence (or only its evidence), computed by the database when it can."""
+    if session.get_bind().dialect.name == "sqlite":
+        if evidence:
+            return type_coerce(func.json_extract(ContactLedger.data, "$.evidence"), JSON)
+        return type_coerce(func.json_remove(ContactLedger.data, "$.evidence"), JSON)
+    return ContactLedger.data
+
+
+def load_ledgers_fast(session: Session, addresses: Sequence[str], scope: str) -> dict[str, Ledger]:
+    """Like :func:`outreach.ledger.load_ledgers` (same query, unknown addresses get ``Ledger.unknown``),
+    but without the evidence lines: decoding thousands of them is what makes a large preview slow.
+    :func:`add_evidence` fills them in for the recipients a finding needs them for."""
+    found: dict[str, Ledger] = {}
+    part = _json_part(session, evidence=False)
+    for start in range(0, len(addresses), 500):
+        chunk = addresses[start : start + 500]
+        rows = session.execute(
+            sql_select(Contact.address, part)
+            .join(ContactLedger, ContactLedger.contact_id == Contact.id)
+            .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
+        )
+        for address, data in rows:
+            found[address] = _light_ledger(data or {}, address, scope)
+    return {a: found.get(a) or Ledger.unknown(a, scope) for a in addresses}
+
+
+def add_evidence(session: Session, ledgers: Mapping[str, Ledger], addresses: Sequence[str], scope: str) -> None:
+    """Load the evidence lines of ``addresses``' ledgers (the figures findings quote) into ``ledgers``."""
+    part = _json_part(session, evidence=True)
+    for start in range(0, len(addresses), 500):
+        chunk = addresses[start : start + 500]
+        rows = session.execute(
+            sql_select(Contact.address, part)
+            .join(ContactLedger, ContactLedger.contact_id == Contact.id)
+            .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
+        )
+        for address, data in rows:
+            evidence = data if part is not ContactLedger.data else (data or {}).get("evidence")
+            ledgers[address].evidence = {
+                figure: [EvidenceLine.from_json(e) for e in lines]
+                for figure, lines in (evidence or {}).items()
+                if figure in EVIDENCE_FIGURES and isinstance(lines, list)
+            }
+
+
+def load_suppressions(session: Session) -> SuppressionList:
+    rows = session.execute(
+        sql_select(Suppression.kind, Suppression.value, Suppression.reason, Suppression.added_by,
+                   Suppression.added_at)
+    )
+    return SuppressionList(Blocked(k, v, r or "", a, at) for k, v, r, a, at in rows)
+
+
+def load_sends(
+    session: Session, since: datetime, exclude_campaign: str | None, addresses: Iterable[str] | None = None
+) -> dict[str, list[Send]]:
+    """Campaign messages sent since ``since`` (other campaigns than ``exclude_campaign``), by recipient."""
+    query = sql_select(SendLog.recipient, SendLog.campaign, SendLog.sent_at).where(
+        SendLog.status == "sent", SendLog.sent_at >= since
+    )
+    if exclude_campaign is not None:
+        query = query.where(SendLog.campaign != exclude_campaign)
+    wanted = None if addresses is None else set(addresses)
+    sends: dict[str, list[Send]] = {}
+    for recipient, campaign, sent_at in session.execute(query):
+        address = recipient.strip().lower()
+        if (wanted is None or address in wanted) and sent_at is not None:
+            sends.setdefault(address, []).append(Send(campaign, sent_at))
+    return sends
+
+
+def effective_policy(
+    campaign: Campaign | None, settings: Settings | None, select: Sequence[str] = (), ignore: Sequence[str] = ()
+) -> Policy:
+    """Defaults < config ``[lint]`` < campaign ``[policy]`` < command line (ignore lists add up)."""
+    policy = Policy()
+    if settings is not None:
+        policy = policy.merged(settings.section("lint"), f"{settings.config_path or 'config'}: [lint]")
+    if campaign is not None:
+        policy = policy.merged(campaign.policy_table, f"{campaign.path / 'campaign.toml'}: [policy]")
+    if select:
+        policy = replace(policy, select=tuple(select))
+    if ignore:
+        policy = replace(policy, ignore=tuple(dict.fromkeys(policy.ignore + tuple(ignore))))
+    return policy
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------- recipient rules
+
+
+def _lines(ledger: Ledger, figure: str, label: str, last: bool = True) -> list[Evidence]:
+    lines = ledger.evidence.get(figure, [])
+    chosen = lines[-MAX_EVIDENCE:] if last else lines[:MAX_EVIDENCE]
+    return [Evidence.from_line(line, label) for line in chosen]
+
+
+def _day(value: datetime | None) -> str:
+    return value.date().isoformat() if value else "never"
+
+
+def recipient_findings(
+    address: str,
+    ledger: Ledger,
+    policy: Policy,
+    enabled: frozenset[str],
+    suppressions: SuppressionList,
+    sends: Sequence[Send],
+    now: datetime,
+) -> list[Finding]:
+    """R001–R008 for one recipient."""
+    out: list[Finding] = []
+    tier = ledger.tier
+    scope = "the team's mail" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}'s mail"
+    if tier == "none" and "R001" in enabled:
+        facts = [Evidence(f"no personal mail exchanged with {address} in {scope}")]
+        if ledger.received and not ledger.personal_received:
+            facts.append(Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail"))
+        out.append(get_rule("R001").finding("never exchanged personal mail (tier none)", facts))
+    if tier == "one-way" and "R002" in enabled:
+        facts = [Evidence(f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
+                          "message(s); no two-way thread")]
+        if ledger.sent and not ledger.personal_received:
+            message = f"mail only went one way: we wrote {ledger.sent} time(s), they never answered"
+        elif ledger.personal_received and not ledger.sent:
+            message = f"mail only went one way: they wrote {ledger.personal_received} time(s), we never answered"
+        else:
+            message = "mail only went one way (tier one-way)"
+        out.append(get_rule("R002").finding(
+            message, facts + (_lines(ledger, "unanswered_outbound", "we wrote, no answer")
+                              or _lines(ledger, "sent", "we wrote")) + _lines(ledger, "received", "they wrote")))
+    last_two_way = _aware(ledger.last_two_way)
+    if "R003" in enabled and last_two_way is not None:
+        age = (now - last_two_way).days
+        if age > policy.stale_days:
+            evidence = [Evidence(f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
+                                 f"(stale after {policy.stale_days} days)", date=last_two_way)]
+            evidence += (_lines(ledger, "last_two_way", "last two-way exchange")
+                         or _lines(ledger, "two_way_threads", "last two-way exchange"))[-1:]
+            out.append(get_rule("R003").finding(
+                f"last two-way exchange {age // 30} months ago ({_day(last_two_way)})", evidence))
+    if "R004" in enabled and ledger.balance <= -policy.deficit_margin and ledger.balance < 0:
+        evidence = [Evidence(
+            f"reciprocity balance {ledger.balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
+            f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks honoured "
+            f"(margin {policy.deficit_margin:g})")]
+        evidence += _lines(ledger, "asks_by_us", "our ask") + _lines(ledger, "offers_by_us", "our offer")
+        out.append(get_rule("R004").finding(
+            f"we asked more than we gave (balance {ledger.balance:+.1f}, {ledger.asks_by_us} asks by us)", evidence))
+    last_ask = ledger.last_ask_by_us
+    if "R005" in enabled and last_ask is not None and not last_ask.answered:
+        line = last_ask.evidence
+        out.append(get_rule("R005").finding(
+            f"our last ask ({_day(line.date)}, \"{line.subject or '(no subject)'}\") got no reply",
+            [Evidence.from_line(line, "our unanswered ask")]))
+    if "R006" in enabled:
+        since = now - timedelta(days=policy.cooldown_days)
+        recent: list[tuple[datetime, Evidence]] = []
+        candidates: list[EvidenceLine] = list(ledger.evidence.get("asks_by_us", []))
+        if last_ask is not None:
+            candidates.append(last_ask.evidence)
+        for ask in candidates:
+            date = _aware(ask.date)
+            if date is not None and since <= date <= now + timedelta(days=1):
+                recent.append((date, Evidence.from_line(ask, "our ask")))
+        for send in sends:
+            date = _aware(send.date)
+            if date is not None and date >= since:
+                recent.append((date, Evidence(f"campaign {send.campaign!r} sent to them on {_day(date)}", date=date)))
+        if recent:
+            recent.sort(key=lambda item: item[0])
+            latest = recent[-1][0]
+            days = max((now - latest).days, 0)
+            evidence = list(dict.fromkeys(e for _, e in recent))[-MAX_EVIDENCE:]
+            out.append(get_rule("R006").finding(
+                f"we asked them {days} day(s) ago ({_day(latest)}; cooldown {policy.cooldown_days} days)", evidence))
+    if ledger.opt_outs > 0:  # R007 is always enabled
+        evidence = _lines(ledger, "opt_outs", "they asked us to stop") or [
+            Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")]
+        sentence = next((e.sentence for e in evidence if e.sentence), None)
+        message = "they asked us to stop writing" + (f": \"{sentence}\"" if sentence else "")
+        out.append(get_rule("R007").finding(message, evidence))
+    blocked = suppressions.match(address)
+    if blocked is not None:  # R008 is always enabled
+        who = f", added by {blocked.added_by}" if blocked.added_by else ""
+        when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
+        reason = f" ({blocked.reason})" if blocked.reason else ""
+        out.append(get_rule("R008").finding(
+            f"on the team's suppression list: {blocked.kind} {blocked.value}{reason}",
+            [Evidence(f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}", date=blocked.added_at)]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- template rules
+
+_JINJA_TAG = re.compile(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+
+
+def _static_text(source: str) -> str:
+    """A template's literal text: tags removed, ``{{ … }}`` as ``X``; line breaks kept in place."""
+
+    def repl(match: re.Match[str]) -> str:
+        tag = match.group()
+        return ("X" if tag.startswith("{{") else "") + "\n" * tag.count("\n")
+
+    return _JINJA_TAG.sub(repl, source)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateAsk:
+    template: TemplateSource
+    line: int
+    match: Match
+
+
+def template_asks(templates: Sequence[TemplateSource]) -> list[TemplateAsk]:
+    """The asks a campaign's templates make (rule T004), with file and line."""
+    found = []
+    for tpl in templates:
+        text = _static_text(tpl.source)
+        if tpl.kind == "html":
+            text = re.sub(r"<[^>]*>", lambda m: "\n" * m.group().count("\n") + " ", text)
+        for match in find_asks(text):
+            found.append(TemplateAsk(tpl, tpl.first_line + line_of(text, match.start) - 1, match))
+    return found
+
+
+def _text_of(rendered: Rendered) -> str:
+    parts = [rendered.subject, rendered.text]
+    if rendered.html is not None:
+        parts.append(html_to_text(rendered.html))
+    return "\n".join(parts)
+
+
+def rendered_findings(
+    rendered: Rendered, tier: str, enabled: frozenset[str], template_lines: Callable[[str], str | None]
+) -> list[Finding]:
+    """T002 and T003 on one recipient's rendered message."""
+    out: list[Finding] = []
+    text = _text_of(rendered)
+    if "T002" in enabled:
+        hits = find_placeholders(text)
+        if hits:
+            names = ", ".join(dict.fromkeys(repr(h.text) for h in hits))
+            evidence = [Evidence(f"rendered text: \"{h.sentence}\"", sentence=h.sentence) for h in hits[:MAX_EVIDENCE]]
+            first = template_lines(hits[0].text)
+            out.append(get_rule("T002").finding(f"leftover placeholder {names} in the message", evidence,
+                                                path=first.rsplit(":", 1)[0] if first else None,
+                                                line=int(first.rsplit(":", 1)[1]) if first else None))
+    if "T003" in enabled and tier in COLD_TIERS:
+        hits = find_familiarity(text)
+        if hits:
+            phrase = hits[0].text
+            evidence = [Evidence(f"tier {tier}: no two-way exchange with them")]
+            evidence += [Evidence(f"rendered text: \"{h.sentence}\"", sentence=h.sentence) for h in hits[:MAX_EVIDENCE]]
+            first = template_lines(phrase)
+            out.append(get_rule("T003").finding(
+                f"\"{phrase}\" claims a relationship we do not have (tier {tier})", evidence,
+                path=first.rsplit(":", 1)[0] if first else None,
+                line=int(first.rsplit(":", 1)[1]) if first else None))
+    return out
+
+
+def _template_locator(templates: Sequence[TemplateSource]) -> Callable[[str], str | None]:
+    cache: dict[str, str | None] = {}
+
+    def locate(snippet: str) -> str | None:
+        if snippet not in cache:
+            cache[snippet] = None
+            for tpl in templates:
+                index = tpl.source.lower().find(snippet.lower())
+                if index >= 0:
+                    cache[snippet] = f"{tpl.name}:{tpl.first_line + line_of(tpl.source, index) - 1}"
+                    break
+        return cache[snippet]
+
+    return locate
+
+
+def _normalise(body: str, values: Iterable[str]) -> str:
+    for value in sorted({v for v in values if 2 <= len(v) <= 40}, key=len, reverse=True):
+        body = body.replace(value, "\x00")
+    return " ".join(body.split()).lower()
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class _Usage:
+    used: set[str] = field(default_factory=set)  # sources of suppressions that suppressed something
+
+
+def _apply_suppressions(
+    findings: list[Finding],
+    address: str,
+    inline: Sequence[InlineSuppression],
+    allow: Sequence[AllowEntry],
+    usage: _Usage,
+) -> tuple[list[Finding], list[SuppressedFinding]]:
+    if not findings or not (inline or allow):
+        return findings, []
+    kept: list[Finding] = []
+    suppressed: list[SuppressedFinding] = []
+    entries = [e for e in allow if e.matches(address)]
+    for finding in findings:
+        by: InlineSuppression | AllowEntry | None = None
+        if get_rule(finding.code).overridable:
+            by = next((s for s in inline if finding.code in s.codes), None) or next(
+                (e for e in entries if finding.code in e.codes), None)
+        if by is None:
+            kept.append(finding)
+        else:
+            usage.used.add(by.source)
+            suppressed.append(SuppressedFinding(finding, by.source, by.reason))
+    return kept, suppressed
+
+
+def _verdict(findings: Sequence[Finding]) -> Verdict:
+    worst = max((SEVERITY_RANK[f.severity] for f in findings), default=0)
+    return "BLOCKED" if worst >= 2 else "REVIEW" if worst == 1 else "READY"
+
+
+def evaluate_data(
+    campaign: Campaign,
+    data: StoreData,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+    extra_warnings: Sequence[str] = (),
+) -> CampaignReport:
+    """Evaluate ``campaign`` against ledgers and lists already read from the store (pure)."""
+    policy = policy or campaign.policy
+    now = _now(now)
+    enabled, warnings = resolve_codes(policy.select, policy.ignore, "select/ignore")
+    warnings = list(extra_warnings) + list(campaign.warnings) + warnings
+    templates = compiled(campaign)
+    locate = _template_locator(campaign.templates)
+    allow_entries = campaign.allow
+    inline = campaign.inline_suppressions
+    usage = _Usage()
+
+    # -- per recipient: ledger rules, rendering, rendered-text rules
+    rows: list[tuple[Any, Ledger, list[Finding], Rendered | None, str | None]] = []
+    for recipient in campaign.recipients:
+        address = recipient.address
+        ledger = data.ledgers.get(address) or Ledger.unknown(address)
+        findings = recipient_findings(address, ledger, policy, enabled, data.suppressions,
+                                      data.sends.get(address, ()), now)
+        context = context_for(recipient.row, ContactFacts.from_ledger(ledger))
+        results: list[str | RenderFailure] = [
+            render(templates.subject, campaign.subject, context),
+            render(templates.text, campaign.text, context),
+        ]
+        if templates.html is not None and campaign.html is not None:
+            results.append(render(templates.html, campaign.html, context))
+        failures = [r for r in results if isinstance(r, RenderFailure)]
+        rendered: Rendered | None = None
+        normal: str | None = None
+        if failures:
+            if "T001" in enabled:
+                for failure in failures:
+                    findings.append(get_rule("T001").finding(
+                        f"{failure.message} ({failure.location})",
+                        [Evidence(f"{failure.location}: {failure.message}")],
+                        path=failure.template.name, line=failure.line))
+        else:
+            subject, text = str(results[0]), str(results[1])
+            html = str(results[2]) if len(results) > 2 else None
+            rendered = Rendered(" ".join(subject.split()), text, html)
+            findings += rendered_findings(rendered, ledger.tier, enabled, locate)
+            facts_values = list(recipient.row.values()) + ([ledger.name] if ledger.name else [])
+            normal = _normalise(text, facts_values)
+        rows.append((recipient, ledger, findings, rendered, normal))
+
+    # -- the evidence lines, loaded only for the recipients whose findings quote them
+    if data.evidence_loader is not None:
+        needed = [r.address for r, _, found, *_ in rows if any(f.code in EVIDENCE_CODES for f in found)]
+        if needed:
+            data.evidence_loader(needed)
+            wanted = set(needed)
+            for index, (recipient, ledger, found, rendered, normal) in enumerate(rows):
+                if recipient.address in wanted:
+                    fresh = recipient_findings(recipient.address, ledger, policy, enabled, data.suppressions,
+                                               data.sends.get(recipient.address, ()), now)
+                    rows[index] = (recipient, ledger, fresh + [f for f in found if not f.code.startswith("R")],
+                                   rendered, normal)
+
+    # -- campaign rules
+    campaign_findings: list[Finding] = []
+    asks = template_asks(campaign.templates)
+    if asks and "T004" in enabled:
+        first = asks[0]
+        campaign_findings.append(get_rule("T004").finding(
+            f"the template asks a favour: \"{first.match.sentence}\"",
+            [Evidence(f"{a.template.name}:{a.line}: \"{a.match.sentence}\"", sentence=a.match.sentence)
+             for a in asks[:MAX_EVIDENCE]],
+            path=first.template.name, line=first.line))
+    total = len(rows)
+    if asks and "M001" in enabled and total >= max(policy.mass_min_recipients, 1):
+        cold = []
+        for recipient, ledger, *_ in rows:
+            if ledger.tier not in COLD_TIERS:
+                continue
+            introduced = any(e.matches(recipient.address) and {"R001", "R002"} & set(e.codes) for e in allow_entries)
+            if not introduced:
+                cold.append((recipient.address, ledger.tier))
+        share = len(cold) / total
+        if cold and share >= policy.mass_share:
+            evidence = [Evidence(f"the ask: \"{asks[0].match.sentence}\" ({asks[0].template.name}:{asks[0].line})",
+                                 sentence=asks[0].match.sentence),
+                        Evidence(f"{len(cold)} of {total} recipients ({share:.0%}) are tier none or one-way "
+                                 f"(threshold {policy.mass_share:.0%})")]
+            evidence += [Evidence(f"{address}: tier {tier}") for address, tier in cold[:MAX_EVIDENCE]]
+            campaign_findings.append(get_rule("M001").finding(
+                f"mass favour ask: {len(cold)} of {total} recipients ({share:.0%}) never had a two-way exchange "
+                "with us", evidence))
+    normals = [n for *_, n in rows if n is not None]
+    near_identical = False
+    if len(normals) >= 2:
+        body, count = Counter(normals).most_common(1)[0]
+        near_identical = count / len(normals) >= policy.identical_share
+        if near_identical and "M002" in enabled:
+            sample = body.replace("\x00", "…")[:160]
+            campaign_findings.append(get_rule("M002").finding(
+                f"{count} of {len(normals)} messages are identical but for names and short fields",
+                [Evidence(f"{count} of {len(normals)} rendered bodies are the same once CSV values are removed "
+                          f"(threshold {policy.identical_share:.0%})"), Evidence(f"common body: \"{sample}\"")]))
+    bulk = total > policy.bulk_recipients or (total > 1 and near_identical)
+    if bulk and "H001" in enabled and not campaign.unsubscribe.one_click:
+        why = f"{total} recipients" + (", near-identical bodies" if near_identical else "")
+        campaign_findings.append(get_rule("H001").finding(
+            f"bulk campaign ({why}) without one-click unsubscribe (RFC 8058 List-Unsubscribe/-Post)",
+            [Evidence("campaign.toml has no [unsubscribe] url = \"https://…\"" if not campaign.unsubscribe.url
+                      else f"[unsubscribe] url {campaign.unsubscribe.url} is not https")]))
+    campaign_findings, campaign_suppressed = _apply_suppressions(campaign_findings, "", inline, (), usage)
+    shared = [f for f in campaign_findings if f.severity != "info"]
+
+    # -- verdicts
+    reports: list[RecipientReport] = []
+    counts = {"READY": 0, "REVIEW": 0, "BLOCKED": 0}
+    for recipient, ledger, findings, rendered, _ in rows:
+        findings, suppressed = _apply_suppressions(findings + shared, recipient.address, inline, allow_entries,
+                                                   usage)
+        if campaign_suppressed:
+            suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"] + suppressed
+        verdict = _verdict(findings)
+        counts[verdict] += 1
+        findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], get_rule(f.code).scope == "campaign", f.code))
+        reports.append(RecipientReport(
+            address=recipient.address, row=recipient.row, verdict=verdict, findings=findings, rendered=rendered,
+            review_allowed=verdict != "BLOCKED", ledger=ledger, line=recipient.line, suppressed=suppressed))
+    for sup in inline:
+        if sup.source not in usage.used:
+            warnings.append(f"{sup.source}: suppression of {', '.join(sup.codes)} matched nothing (unused)")
+    for entry in allow_entries:
+        if entry.source not in usage.used:
+            warnings.append(f"{entry.source}: allow entry for {entry.address} ({', '.join(entry.codes)}) "
+                            "matched nothing (unused)")
+    return CampaignReport(campaign, reports, campaign_findings, counts, warnings)
+
+
+def evaluate(
+    session: Session,
+    campaign: Campaign,
+    settings: Settings | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    *,
+    now: datetime | None = None,
+) -> CampaignReport:
+    """Lint every recipient of ``campaign`` against the store; one query batch, templates compiled once."""
+    policy = effective_policy(campaign, settings, select, ignore)
+    now = _now(now)
+    scope = TEAM_SCOPE if policy.scope == "team" else campaign.mailbox
+    addresses = [r.address for r in campaign.recipients]
+    warnings: list[str] = []
+    if policy.scope == "mailbox":
+        from outreach.models import Mailbox
+
+        if session.scalar(sql_select(Mailbox.id).where(Mailbox.name == campaign.mailbox)) is None:
+            raise CampaignError(f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store")
+    data = StoreData(
+        ledgers=load_ledgers_fast(session, addresses, scope),
+        suppressions=load_suppressions(session),
+        sends=load_sends(session, now - timedelta(days=policy.cooldown_days), campaign.name, addresses),
+    )
+    data.evidence_loader = lambda needed: add_evidence(session, data.ledgers, needed, scope)
+    return evaluate_data(campaign, data, policy, now, warnings)
+
+
+def check_address(
+    session: Session,
+    address: str,
+    settings: Settings | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    *,
+    scope: str = TEAM_SCOPE,
+    campaign: Campaign | None = None,
+    allow: Sequence[AllowEntry] | None = None,
+    now: datetime | None = None,
+) -> list[Finding]:
+    """The recipient rules (R001–R008) for one address, e.g. a last check right before sending.
+
+    With ``campaign``, its policy, allow entries and name (its own sends do not count for R006) apply.
+    """
+    policy = effective_policy(campaign, settings, select, ignore)
+    enabled, _ = resolve_codes(policy.select, policy.ignore, "select/ignore")
+    now = _now(now)
+    normal = address.strip().lower()
+    if campaign is not None and policy.scope == "mailbox":
+        scope = campaign.mailbox
+    ledger = load_ledgers(session, [normal], scope)[normal]
+    sends = load_sends(session, now - timedelta(days=policy.cooldown_days),
+                       campaign.name if campaign else None, [normal]).get(normal, [])
+    findings = recipient_findings(normal, ledger, policy, enabled, load_suppressions(session), sends, now)
+    entries = list(allow) if allow is not None else (campaign.allow if campaign else [])
+    kept, _ = _apply_suppressions(findings, normal, (), entries, _Usage())
+    return kept
+
+
+__all__ = [
+    "Blocked",
+    "IMPLEMENTED",
+    "Send",
+    "StoreData",
+    "SuppressionList",
+    "check_address",
+    "effective_policy",
+    "evaluate",
+    "evaluate_data",
+    "load_sends",
+    "load_suppressions",
+    "recipient_findings",
+    "template_asks",
+]

@@ -1,0 +1,475 @@
+"""Loading a campaign: ``campaign.toml``, its templates, the recipients CSV and the allow file.
+
+campaign.toml::
+
+    name = "spring-report"
+    mailbox = "alex"                 # the sending mailbox (its name in the store)
+    recipients = "recipients.csv"    # default; an `email` column plus any fields (mailmerge's CSV works)
+    allow = "allow.toml"             # optional: per-recipient suppressions (TOML or CSV)
+
+    [template]                       # files next to campaign.toml, or under a `templates/` folder
+    subject = "Our spring report, {{ first_name }}"
+    text = "body.txt.j2"
+    html = "body.html.j2"            # optional
+
+    [policy]                         # optional: select/ignore and rule windows (see Policy)
+    ignore = ["R003"]
+    stale_days = 540
+
+    [unsubscribe]                    # RFC 8058 List-Unsubscribe(-Post) for bulk campaigns
+    mailto = "unsubscribe@example.org"
+    url = "https://example.org/unsubscribe?u={email}"
+
+Bad recipient rows are reported one by one (file and line) and left out; the good rows are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from email.utils import parseaddr
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from outreach.campaign.model import (
+    AllowEntry,
+    Campaign,
+    InlineSuppression,
+    Policy,
+    Recipient,
+    RowError,
+    TemplateSource,
+    Unsubscribe,
+)
+from outreach.errors import CampaignError, UsageError
+from outreach.lint.registry import get_rule, split_codes
+
+REPO_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+
+_TOP_KEYS = {"name", "mailbox", "recipients", "allow", "template", "policy", "unsubscribe", "subject", "text",
+             "html"}
+_ADDRESS = re.compile(
+    r"^[^@\s<>(),;:\"\[\]\\]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$", re.UNICODE
+)
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_DIRECTIVE = re.compile(r"\{#-?\s*outreach:(?P<body>.*?)-?#\}", re.DOTALL)
+_DISABLE = re.compile(
+    r"""^\s*disable\s*=\s*(?P<codes>[A-Za-z0-9,\s]+?)\s*(?:reason\s*=\s*(?:"(?P<r1>[^"]*)"|'(?P<r2>[^']*)'))?\s*$"""
+)
+
+
+def valid_address(value: str) -> bool:
+    return bool(_ADDRESS.match(value))
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# ------------------------------------------------------------------------------------------ recipients
+
+
+def formula_like(cell: str) -> bool:
+    """A cell a spreadsheet would run as a formula (CSV injection), numbers like -3 excepted."""
+    stripped = cell.lstrip(" ")
+    return bool(stripped) and stripped.startswith(_FORMULA_START) and not _NUMBER.match(stripped.strip())
+
+
+def parse_rows(
+    header: Sequence[str], records: Iterable[tuple[int, Sequence[str]]], display: str
+) -> tuple[list[Recipient], list[RowError]]:
+    """Good rows and per-row errors of CSV records (``(line, cells)``) under ``header``."""
+    names = [h.strip() for h in header]
+    lowered = [n.lower() for n in names]
+    if "email" not in lowered:
+        raise CampaignError(f"{display}:1: no 'email' column (columns: {', '.join(names) or 'none'})")
+    for i, name in enumerate(names):
+        if not name:
+            raise CampaignError(f"{display}:1: column {i + 1} has no name")
+        if formula_like(name):
+            raise CampaignError(f"{display}:1: column name {name!r} looks like a spreadsheet formula")
+        if lowered.index(name.lower()) != i:
+            raise CampaignError(f"{display}:1: duplicate column {name!r}")
+    names[lowered.index("email")] = "email"
+    recipients: list[Recipient] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    width = len(names)
+    for line, cells in records:
+        if not any(c.strip() for c in cells):
+            continue
+        problems = []
+        if len(cells) != width:
+            problems.append(f"expected {width} fields, found {len(cells)}")
+        row = {names[i]: cells[i].strip() for i in range(min(width, len(cells)))}
+        for key, value in row.items():
+            if formula_like(value):
+                problems.append(f"{key}: {value[:30]!r} starts like a spreadsheet formula (=, +, -, @)")
+        raw = row.get("email", "")
+        address = ""
+        if not raw:
+            problems.append("missing email")
+        else:
+            address = parseaddr(raw)[1].strip().lower() if "<" in raw else raw.lower()
+            if not valid_address(address):
+                problems.append(f"invalid email address {raw[:80]!r}")
+            elif address in seen:
+                problems.append(f"duplicate address {address} (first on line {seen[address]})")
+        if problems:
+            errors.append(RowError(display, line, "; ".join(problems)))
+            continue
+        seen[address] = line
+        row["email"] = address
+        recipients.append(Recipient(address, MappingProxyType(row), line))
+    return recipients, errors
+
+
+def read_recipients(path: Path) -> tuple[list[Recipient], list[RowError]]:
+    display = display_path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise CampaignError(f"{display}: recipients file not found") from None
+    except OSError as exc:
+        raise CampaignError(f"{display}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        line = text_line(path.read_bytes(), exc.start)
+        raise CampaignError(f"{display}:{line}: not UTF-8 text (save the CSV as UTF-8)") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise CampaignError(f"{display}: empty recipients file (needs a header with an 'email' column)")
+
+        def records() -> Iterable[tuple[int, list[str]]]:
+            last = reader.line_num
+            for cells in reader:
+                yield last + 1, cells
+                last = reader.line_num
+
+        return parse_rows(header, records(), display)
+    except csv.Error as exc:
+        raise CampaignError(f"{display}:{reader.line_num}: malformed CSV ({exc})") from None
+
+
+def text_line(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+# ------------------------------------------------------------------------------------------ allow file
+
+
+def _codes(value: Any, where: str) -> tuple[str, ...]:
+    try:
+        codes = split_codes(value, where)
+        for code in codes:
+            get_rule(code.upper())
+    except UsageError as exc:
+        raise CampaignError(f"{where}: {exc}") from None
+    if not codes:
+        raise CampaignError(f"{where}: no rule codes to allow")
+    return tuple(c.upper() for c in codes)
+
+
+def _overridable(codes: Sequence[str], where: str, warnings: list[str]) -> tuple[str, ...]:
+    kept = []
+    for code in codes:
+        rule = get_rule(code)
+        if rule.overridable:
+            kept.append(code)
+        else:
+            warnings.append(f"{where}: {code} {rule.name} can never be suppressed; the attempt is ignored")
+    return tuple(kept)
+
+
+def _allow_entry(
+    data: Mapping[str, Any], where: str, today: date, warnings: list[str]
+) -> AllowEntry | None:
+    unknown = set(data) - {"address", "codes", "reason", "author", "expires"}
+    if unknown:
+        raise CampaignError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    address = str(data.get("address") or "").strip().lower()
+    if not address or not (valid_address(address) or valid_address("x" + address)):
+        raise CampaignError(f"{where}: 'address' must be an email address or @domain")
+    codes = _codes(data.get("codes"), where)
+    reason = str(data.get("reason") or "").strip()
+    if not reason:
+        raise CampaignError(f"{where}: suppression of {', '.join(codes)} for {address} has no reason "
+                            "(say why, e.g. reason = \"introduced by X at event Y\")")
+    expires_raw = data.get("expires")
+    expires: date | None = None
+    if isinstance(expires_raw, date):
+        expires = expires_raw
+    elif expires_raw not in (None, ""):
+        try:
+            expires = date.fromisoformat(str(expires_raw).strip())
+        except ValueError:
+            raise CampaignError(f"{where}: expires must be a date (YYYY-MM-DD)") from None
+    if expires is not None and expires < today:
+        warnings.append(f"{where}: allow entry for {address} expired on {expires.isoformat()}; ignored")
+        return None
+    codes = _overridable(codes, where, warnings)
+    if not codes:
+        return None
+    author = str(data.get("author") or "").strip() or None
+    return AllowEntry(address, codes, reason, where, author, expires)
+
+
+def read_allow(path: Path, today: date | None = None) -> tuple[list[AllowEntry], list[str]]:
+    """The entries of an allow file (TOML ``[[allow]]`` tables, or CSV: address,codes,reason,author,expires)."""
+    today = today or date.today()
+    display = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CampaignError(f"{display}: allow file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignError(f"{display}: cannot read ({exc})") from None
+    warnings: list[str] = []
+    entries: list[AllowEntry] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames or "address" not in [f.strip().lower() for f in reader.fieldnames]:
+            raise CampaignError(f"{display}:1: needs columns address,codes,reason[,author,expires]")
+        last = reader.line_num
+        for row in reader:
+            line = last + 1
+            last = reader.line_num
+            clean = {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+            if not any(clean.values()):
+                continue
+            entry = _allow_entry(clean, f"{display}:{line}", today, warnings)
+            if entry:
+                entries.append(entry)
+        return entries, warnings
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignError(f"{display}: {exc}") from None
+    tables = data.get("allow", [])
+    if set(data) - {"allow"} or not isinstance(tables, list):
+        raise CampaignError(f"{display}: expected only [[allow]] tables")
+    lines = [i + 1 for i, ln in enumerate(text.splitlines()) if re.match(r"^\s*\[\[\s*allow\s*\]\]", ln)]
+    for index, table in enumerate(tables):
+        where = f"{display}:{lines[index]}" if len(lines) == len(tables) else f"{display}: allow #{index + 1}"
+        if not isinstance(table, dict):
+            raise CampaignError(f"{where}: each [[allow]] entry must be a table")
+        entry = _allow_entry(table, where, today, warnings)
+        if entry:
+            entries.append(entry)
+    return entries, warnings
+
+
+# ------------------------------------------------------------------------------------------ templates
+
+
+def inline_suppressions(tpl: TemplateSource, warnings: list[str]) -> list[InlineSuppression]:
+    """``{# outreach: disable=T003 reason="…" #}`` directives of a template."""
+    found = []
+    for match in _DIRECTIVE.finditer(tpl.source):
+        line = tpl.first_line + tpl.source.count("\n", 0, match.start())
+        where = f"{tpl.name}:{line}"
+        parsed = _DISABLE.match(match.group("body"))
+        if not parsed:
+            raise CampaignError(f"{where}: malformed directive; write {{# outreach: disable=CODE reason=\"why\" #}}")
+        codes = _codes(parsed.group("codes"), where)
+        reason = (parsed.group("r1") or parsed.group("r2") or "").strip()
+        if not reason:
+            raise CampaignError(f"{where}: suppression of {', '.join(codes)} has no reason "
+                                "(add reason=\"why\" to the directive)")
+        kept = _overridable(codes, where, warnings)
+        if kept:
+            found.append(InlineSuppression(kept, reason, where))
+    return found
+
+
+def _find_template(base: Path, name: str, where: str) -> Path:
+    candidate = Path(name)
+    if candidate.is_absolute():
+        if candidate.is_file():
+            return candidate
+        raise CampaignError(f"{where}: template {name} not found")
+    tried = [base / candidate]
+    tried += [parent / "templates" / candidate for parent in (base, *base.parents)]
+    tried.append(REPO_TEMPLATES / candidate)
+    for path in tried:
+        if path.is_file():
+            return path
+    raise CampaignError(f"{where}: template {name!r} not found next to the campaign or under a templates/ folder")
+
+
+def _read_template(kind: Literal["text", "html"], path: Path) -> TemplateSource:
+    display = display_path(path)
+    try:
+        return TemplateSource(kind, display, path.read_text(encoding="utf-8"), path)
+    except UnicodeDecodeError:
+        raise CampaignError(f"{display}: not UTF-8 text") from None
+    except OSError as exc:
+        raise CampaignError(f"{display}: cannot read ({exc.strerror})") from None
+
+
+def _key_line(text: str, key: str) -> int:
+    for i, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"^\s*{key}\s*=", line):
+            return i
+    return 1
+
+
+def _unsubscribe(data: Any, where: str) -> Unsubscribe:
+    if data is None:
+        return Unsubscribe()
+    if not isinstance(data, dict) or set(data) - {"mailto", "url"}:
+        raise CampaignError(f"{where}: [unsubscribe] takes mailto and url")
+    mailto = str(data.get("mailto") or "").strip().removeprefix("mailto:") or None
+    url = str(data.get("url") or "").strip() or None
+    if mailto and not valid_address(mailto.split("?")[0]):
+        raise CampaignError(f"{where}: [unsubscribe] mailto {mailto!r} is not an email address")
+    if url and not re.match(r"^https://[^\s<>\"]+$", url):
+        raise CampaignError(f"{where}: [unsubscribe] url must be an https:// URL (RFC 8058 one-click)")
+    return Unsubscribe(mailto, url)
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Load a campaign folder (or its campaign.toml); raises :class:`CampaignError` naming file and line."""
+    given = Path(path)
+    toml_path = given / "campaign.toml" if given.is_dir() else given
+    display = display_path(toml_path)
+    try:
+        text = toml_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CampaignError(f"{display}: campaign not found (a folder with campaign.toml, or its path)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignError(f"{display}: cannot read ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignError(f"{display}: {exc}") from None
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise CampaignError(f"{display}: unknown key(s) {', '.join(sorted(unknown))}")
+    base = toml_path.parent
+    name = data.get("name") or base.resolve().name
+    mailbox = data.get("mailbox")
+    if not isinstance(name, str) or not name.strip():
+        raise CampaignError(f"{display}: name must be a non-empty string")
+    if not isinstance(mailbox, str) or not mailbox.strip():
+        raise CampaignError(f"{display}: mailbox (the sending mailbox's name in the store) is required")
+    template = data.get("template", {})
+    if not isinstance(template, dict) or set(template) - {"subject", "text", "html"}:
+        raise CampaignError(f"{display}: [template] takes subject, text and html")
+    template = {**{k: data[k] for k in ("subject", "text", "html") if k in data}, **template}
+    subject = template.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        raise CampaignError(f"{display}: a subject is required ([template] subject = \"…\")")
+    if "\n" in subject.strip():
+        raise CampaignError(f"{display}:{_key_line(text, 'subject')}: the subject must be one line")
+    if not isinstance(template.get("text"), str):
+        raise CampaignError(f"{display}: a text body file is required ([template] text = \"body.txt.j2\")")
+    subject_src = TemplateSource("subject", display, subject.strip(), toml_path, _key_line(text, "subject"))
+    text_src = _read_template("text", _find_template(base, template["text"], display))
+    html_src = None
+    if template.get("html"):
+        html_src = _read_template("html", _find_template(base, str(template["html"]), display))
+    policy_table = data.get("policy", {})
+    if not isinstance(policy_table, dict):
+        raise CampaignError(f"{display}: [policy] must be a table")
+    policy = Policy().merged(policy_table, f"{display}: [policy]")
+    unsubscribe = _unsubscribe(data.get("unsubscribe"), display)
+    recipients_path = base / str(data.get("recipients") or "recipients.csv")
+    recipients, row_errors = read_recipients(recipients_path)
+    warnings: list[str] = []
+    allow: list[AllowEntry] = []
+    allow_path = None
+    if data.get("allow"):
+        allow_path = base / str(data["allow"])
+        allow, allow_warnings = read_allow(allow_path)
+        warnings += allow_warnings
+    campaign = Campaign(
+        name=name.strip(),
+        mailbox=mailbox.strip(),
+        path=toml_path.parent,
+        recipients=recipients,
+        subject=subject_src,
+        text=text_src,
+        html=html_src,
+        row_errors=row_errors,
+        policy=policy,
+        policy_table=dict(policy_table),
+        unsubscribe=unsubscribe,
+        allow=allow,
+        recipients_path=recipients_path,
+        allow_path=allow_path,
+        warnings=warnings,
+    )
+    for tpl in campaign.templates:
+        campaign.inline_suppressions += inline_suppressions(tpl, campaign.warnings)
+    from outreach.campaign.render import compiled
+
+    compiled(campaign)  # syntax errors and unsafe templates fail the load
+    return campaign
+
+
+def campaign_from_strings(
+    *,
+    name: str = "test",
+    mailbox: str = "test",
+    subject: str = "Hello",
+    text: str,
+    html: str | None = None,
+    rows: Sequence[Mapping[str, str]] = (),
+    policy: Mapping[str, Any] | None = None,
+    unsubscribe: Mapping[str, str] | None = None,
+    allow: Sequence[Mapping[str, Any]] = (),
+    today: date | None = None,
+) -> Campaign:
+    """A campaign built in memory (tests, rule cases, other tools); rows are validated like a CSV."""
+    header = list(dict.fromkeys(k for row in rows for k in row)) or ["email"]
+    records = [(i + 2, [str(row.get(k, "")) for k in header]) for i, row in enumerate(rows)]
+    recipients, row_errors = parse_rows(header, records, "<rows>")
+    warnings: list[str] = []
+    entries = []
+    for i, item in enumerate(allow):
+        entry = _allow_entry(item, f"<allow>:{i + 1}", today or date.today(), warnings)
+        if entry:
+            entries.append(entry)
+    campaign = Campaign(
+        name=name,
+        mailbox=mailbox,
+        path=Path("."),
+        recipients=recipients,
+        subject=TemplateSource("subject", "<subject>", subject),
+        text=TemplateSource("text", "<text>", text),
+        html=None if html is None else TemplateSource("html", "<html>", html),
+        row_errors=row_errors,
+        policy=Policy().merged(policy or {}, "<policy>"),
+        policy_table=dict(policy or {}),
+        unsubscribe=_unsubscribe(dict(unsubscribe) if unsubscribe else None, "<unsubscribe>"),
+        allow=entries,
+        warnings=warnings,
+    )
+    for tpl in campaign.templates:
+        campaign.inline_suppressions += inline_suppressions(tpl, campaign.warnings)
+    from outreach.campaign.render import compiled
+
+    compiled(campaign)
+    return campaign
+
+
+__all__ = [
+    "campaign_from_strings",
+    "formula_like",
+    "load_campaign",
+    "parse_rows",
+    "read_allow",
+    "read_recipients",
+    "valid_address",
+]

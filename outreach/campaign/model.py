@@ -1,0 +1,330 @@
+"""The campaign's data: its definition (:class:`Campaign`) and what evaluating it gives (:class:`CampaignReport`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from outreach.errors import CampaignError
+from outreach.ledger import Ledger
+from outreach.lint.findings import SEVERITY_RANK, Finding
+
+Verdict = Literal["READY", "REVIEW", "BLOCKED"]
+VERDICTS: tuple[Verdict, ...] = ("READY", "REVIEW", "BLOCKED")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A good row of the recipients CSV: its normalised address, the row itself and its line."""
+
+    address: str
+    row: Mapping[str, str]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A bad row of the recipients CSV, left out of the campaign."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Rule selection and the windows and thresholds the rules read.
+
+    Precedence: command-line ``--select``/``--ignore`` > campaign ``[policy]`` > config ``[lint]`` > defaults
+    (``ignore`` lists add up).
+    """
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    stale_days: int = 365
+    cooldown_days: int = 30
+    deficit_margin: float = 2.0
+    mass_share: float = 0.3
+    mass_min_recipients: int = 2
+    identical_share: float = 0.8
+    bulk_recipients: int = 20
+    scope: Literal["team", "mailbox"] = "team"
+
+    def merged(self, data: Mapping[str, Any], where: str) -> Policy:
+        """This policy with the keys of a TOML table applied (validated, errors naming ``where``)."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise CampaignError(f"{where}: unknown policy key {key!r} (known: {', '.join(known)})")
+            if key in ("select", "ignore"):
+                from outreach.lint.registry import split_codes
+
+                codes = tuple(split_codes(value, f"{where}: {key}"))
+                changes[key] = codes if key == "select" else tuple(dict.fromkeys(self.ignore + codes))
+            elif key == "scope":
+                if value not in ("team", "mailbox"):
+                    raise CampaignError(f"{where}: scope must be \"team\" or \"mailbox\"")
+                changes[key] = value
+            elif key in ("deficit_margin", "mass_share", "identical_share"):
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise CampaignError(f"{where}: {key} must be a non-negative number")
+                if key != "deficit_margin" and value > 1:
+                    raise CampaignError(f"{where}: {key} is a share between 0 and 1")
+                changes[key] = float(value)
+            else:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise CampaignError(f"{where}: {key} must be a non-negative integer")
+                changes[key] = value
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """The ``[unsubscribe]`` table: what the sender puts in RFC 8058 List-Unsubscribe headers.
+
+    ``url`` is https (one-click needs it) and may contain ``{email}``, replaced by the URL-quoted
+    recipient address.
+    """
+
+    mailto: str | None = None
+    url: str | None = None
+
+    @property
+    def one_click(self) -> bool:
+        return bool(self.url and self.url.startswith("https://"))
+
+    def headers(self, address: str) -> dict[str, str]:
+        """``List-Unsubscribe`` (and ``List-Unsubscribe-Post`` when one-click) for one recipient."""
+        targets = []
+        if self.url:
+            targets.append(f"<{self.url.replace('{email}', quote(address, safe=''))}>")
+        if self.mailto:
+            targets.append(f"<mailto:{self.mailto}?subject=unsubscribe>")
+        if not targets:
+            return {}
+        headers = {"List-Unsubscribe": ", ".join(targets)}
+        if self.one_click:
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return headers
+
+
+@dataclass(frozen=True, slots=True)
+class AllowEntry:
+    """A per-recipient suppression from the allow file ("introduced by X at event Y").
+
+    ``address`` is an address or ``@domain``; ``source`` is ``file:line``.
+    """
+
+    address: str
+    codes: tuple[str, ...]
+    reason: str
+    source: str
+    author: str | None = None
+    expires: date | None = None
+
+    def matches(self, address: str) -> bool:
+        if self.address.startswith("@"):
+            return address.endswith(self.address)
+        return address == self.address
+
+
+@dataclass(frozen=True, slots=True)
+class InlineSuppression:
+    """``{# outreach: disable=CODES reason="…" #}`` in a template: the codes are off for every recipient."""
+
+    codes: tuple[str, ...]
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSource:
+    """A template's text and where it came from (``name`` is what errors show: a path or ``file:line``)."""
+
+    kind: Literal["subject", "text", "html"]
+    name: str
+    source: str
+    path: Path | None = None
+    first_line: int = 1  # line of the source's first line in its file (the subject inside campaign.toml)
+
+    @property
+    def key(self) -> str:
+        """The template's unique name in the Jinja environment (and in its tracebacks)."""
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass
+class Campaign:
+    """A loaded campaign: definition, templates and the good rows of its recipients CSV.
+
+    ``row_errors`` lists the rows left out; ``warnings`` what loading noticed (expired allow entries …).
+    """
+
+    name: str
+    mailbox: str
+    path: Path
+    recipients: list[Recipient]
+    subject: TemplateSource
+    text: TemplateSource
+    html: TemplateSource | None = None
+    row_errors: list[RowError] = field(default_factory=list)
+    policy: Policy = field(default_factory=Policy)
+    policy_table: dict[str, Any] = field(default_factory=dict)  # the raw [policy] table (merged over config)
+    unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
+    allow: list[AllowEntry] = field(default_factory=list)
+    inline_suppressions: list[InlineSuppression] = field(default_factory=list)
+    recipients_path: Path | None = None
+    allow_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    _compiled: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def templates(self) -> list[TemplateSource]:
+        return [t for t in (self.subject, self.text, self.html) if t is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One recipient's message as it would be sent."""
+
+    subject: str
+    text: str
+    html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    """A finding that an allow entry or an inline directive switched off, and which one did."""
+
+    finding: Finding
+    source: str
+    reason: str
+
+
+@dataclass
+class RecipientReport:
+    """The verdict for one recipient.
+
+    ``rendered`` is None when the template could not be rendered for them (then a T001 finding says
+    why). ``review_allowed`` is True when a person may approve sending after reviewing (verdict READY or
+    REVIEW), False when the recipient is BLOCKED.
+    """
+
+    address: str
+    row: Mapping[str, str]
+    verdict: Verdict
+    findings: list[Finding]
+    rendered: Rendered | None
+    review_allowed: bool
+    ledger: Ledger
+    line: int = 0
+    suppressed: list[SuppressedFinding] = field(default_factory=list)
+
+    @property
+    def tier(self) -> str:
+        return self.ledger.tier
+
+    @property
+    def codes(self) -> list[str]:
+        return list(dict.fromkeys(f.code for f in self.findings if f.severity != "info"))
+
+    @property
+    def reason(self) -> str:
+        """The one-line reason of the verdict: the message of the most severe finding."""
+        worst = max(self.findings, key=lambda f: SEVERITY_RANK[f.severity], default=None)
+        if worst is None or worst.severity == "info":
+            return ""
+        more = len([f for f in self.findings if f.severity != "info"]) - 1
+        return worst.message + (f" (+{more} more)" if more > 0 else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "line": self.line,
+            "tier": self.ledger.tier,
+            "last_two_way": self.ledger.last_two_way.date().isoformat() if self.ledger.last_two_way else None,
+            "balance": round(self.ledger.balance, 2),
+            "strength": self.ledger.strength,
+            "verdict": self.verdict,
+            "codes": self.codes,
+            "reason": self.reason,
+            "review_allowed": self.review_allowed,
+            "findings": [f.to_json() for f in self.findings],
+            "suppressed": [
+                {"finding": s.finding.to_json(), "source": s.source, "reason": s.reason} for s in self.suppressed
+            ],
+            "rendered": None
+            if self.rendered is None
+            else {"subject": self.rendered.subject, "text": self.rendered.text, "html": self.rendered.html},
+            "row": dict(self.row),
+        }
+
+
+@dataclass
+class CampaignReport:
+    """Everything ``evaluate`` found: one :class:`RecipientReport` per good row, in CSV order."""
+
+    campaign: Campaign
+    recipients: list[RecipientReport]
+    campaign_findings: list[Finding]
+    counts: dict[str, int]
+    warnings: list[str]
+
+    @property
+    def row_errors(self) -> list[RowError]:
+        return self.campaign.row_errors
+
+    @property
+    def exit_code(self) -> int:
+        """2 if rows of the CSV were bad, 1 if anyone is blocked or to review, else 0."""
+        if self.campaign.row_errors:
+            return 2
+        return 0 if all(r.verdict == "READY" for r in self.recipients) else 1
+
+    def recipient(self, address: str) -> RecipientReport | None:
+        wanted = address.strip().lower()
+        return next((r for r in self.recipients if r.address == wanted), None)
+
+    def to_json(self, include_rendered: bool = True) -> dict[str, Any]:
+        recipients = []
+        for r in self.recipients:
+            data = r.to_json()
+            if not include_rendered:
+                data.pop("rendered")
+            recipients.append(data)
+        return {
+            "campaign": self.campaign.name,
+            "mailbox": self.campaign.mailbox,
+            "path": str(self.campaign.path),
+            "counts": self.counts,
+            "campaign_findings": [f.to_json() for f in self.campaign_findings],
+            "warnings": self.warnings,
+            "row_errors": [{"path": e.path, "line": e.line, "message": e.message} for e in self.row_errors],
+            "recipients": recipients,
+        }
+
+
+__all__ = [
+    "AllowEntry",
+    "Campaign",
+    "CampaignReport",
+    "InlineSuppression",
+    "Policy",
+    "Recipient",
+    "RecipientReport",
+    "Rendered",
+    "RowError",
+    "SuppressedFinding",
+    "TemplateSource",
+    "Unsubscribe",
+    "VERDICTS",
+    "Verdict",
+]
