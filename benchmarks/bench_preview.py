@@ -48,9 +48,12 @@ Best,
 Alex
 """
 HTML = """<p>Hi {{ first_name }},</p>
-{% if contact.tier in ("warm", "strong") %}<p>Thanks again for your help with the city-hall story.</p>{% endif %}
+{% if contact.tier in ("warm", "strong") %}
+<p>Thanks again for your help with the city-hall story.</p>
+{% endif %}
 <p>{{ note }}</p>
-<p>Our spring report on reuse in public buildings is out today{% if outlet %}, maybe for <em>{{ outlet }}</em>{% endif %}.</p>
+<p>Our spring report on reuse in public buildings is out today
+{%- if outlet %}, maybe for <em>{{ outlet }}</em>{% endif %}.</p>
 <p>Best,<br>Alex</p>
 """
 TIERS = ["none", "one-way", "acquaintance", "warm", "strong"]
@@ -63,39 +66,82 @@ def build_store(url: str, recipients: int, messages: int, now: datetime) -> list
     with engine.begin() as conn:
         batch = []
         for i in range(messages):
-            batch.append({
-                "message_key": f"<m{i}@bench.example>", "subject": f"Subject {i}", "date": now - timedelta(hours=i),
-                "from_address": addresses[i % recipients], "body_text": "Hello, a short body.\n" * 3,
-                "size": 400, "recipient_count": 1,
-            })
+            batch.append(
+                {
+                    "message_key": f"<m{i}@bench.example>",
+                    "subject": f"Subject {i}",
+                    "date": now - timedelta(hours=i),
+                    "from_address": addresses[i % recipients],
+                    "body_text": "Hello, a short body.\n" * 3,
+                    "size": 400,
+                    "recipient_count": 1,
+                }
+            )
             if len(batch) == 5000:
                 conn.execute(insert(Message), batch)
                 batch = []
         if batch:
             conn.execute(insert(Message), batch)
-        conn.execute(insert(Contact), [{"address": a, "domain": a.rpartition("@")[2], "display_name": None,
-                                        "display_names": []} for a in addresses])
+        conn.execute(
+            insert(Contact),
+            [
+                {"address": a, "domain": a.rpartition("@")[2], "display_name": None, "display_names": []}
+                for a in addresses
+            ],
+        )
         rows = []
         for i, address in enumerate(addresses, start=1):
             tier = TIERS[rng.randrange(5)] if i % 10 else "warm"
             two_way = now - timedelta(days=rng.randrange(1, 900)) if tier not in ("none", "one-way") else None
-            lines = [EvidenceLine(i * 10 + k, now - timedelta(days=rng.randrange(1, 400)), "out",
-                                  f"Subject {k}", "Could you have a look at this?") for k in range(3)]
+            lines = [
+                EvidenceLine(
+                    i * 10 + k,
+                    now - timedelta(days=rng.randrange(1, 400)),
+                    "out",
+                    f"Subject {k}",
+                    "Could you have a look at this?",
+                )
+                for k in range(3)
+            ]
             ledger = Ledger(
-                address=address, name=f"Person {i}", domain=address.rpartition("@")[2], tier=tier,
-                last_two_way=two_way, sent=rng.randrange(20), received=rng.randrange(20),
-                asks_by_us=rng.randrange(5), offers_by_us=rng.randrange(3), balance=rng.uniform(-4, 3),
-                strength=rng.randrange(100), opt_outs=1 if i % 500 == 0 else 0,
+                address=address,
+                name=f"Person {i}",
+                domain=address.rpartition("@")[2],
+                tier=tier,
+                last_two_way=two_way,
+                sent=rng.randrange(20),
+                received=rng.randrange(20),
+                asks_by_us=rng.randrange(5),
+                offers_by_us=rng.randrange(3),
+                balance=rng.uniform(-4, 3),
+                strength=rng.randrange(100),
+                opt_outs=1 if i % 500 == 0 else 0,
                 last_ask_by_us=LastAsk(lines[0], answered=bool(i % 3)),
                 evidence={"asks_by_us": lines, "sent": lines[:2], "two_way_threads": lines[1:]},
             )
             rows.append({"contact_id": i, **ledger_row_values(ledger)})
         conn.execute(insert(ContactLedger), rows)
-        conn.execute(insert(Suppression), [{"kind": "domain", "value": "example13.org", "reason": "bench"},
-                                           {"kind": "address", "value": addresses[5], "reason": "bench"}])
-        conn.execute(insert(SendLog), [{"campaign": "earlier", "recipient": addresses[j], "mailbox": "alex",
-                                        "message_id_header": f"<s{j}@bench>", "status": "sent",
-                                        "sent_at": now - timedelta(days=3)} for j in range(0, recipients, 50)])
+        conn.execute(
+            insert(Suppression),
+            [
+                {"kind": "domain", "value": "example13.org", "reason": "bench"},
+                {"kind": "address", "value": addresses[5], "reason": "bench"},
+            ],
+        )
+        conn.execute(
+            insert(SendLog),
+            [
+                {
+                    "campaign": "earlier",
+                    "recipient": addresses[j],
+                    "mailbox": "alex",
+                    "message_id_header": f"<s{j}@bench>",
+                    "status": "sent",
+                    "sent_at": now - timedelta(days=3),
+                }
+                for j in range(0, recipients, 50)
+            ],
+        )
     engine.dispose()
     return addresses
 
@@ -105,13 +151,16 @@ def write_campaign(folder: Path, addresses: list[str]) -> None:
     (folder / "campaign.toml").write_text(
         'name = "bench"\nmailbox = "alex"\n[template]\nsubject = "Our spring report, {{ first_name }}"\n'
         'text = "body.txt.j2"\nhtml = "body.html.j2"\n[unsubscribe]\nurl = "https://example.org/u?e={email}"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (folder / "body.txt.j2").write_text(TEXT, encoding="utf-8")
     (folder / "body.html.j2").write_text(HTML, encoding="utf-8")
     lines = ["email,first_name,outlet,note"]
     for i, address in enumerate(addresses):
-        lines.append(f"{address},Person{i},Outlet {i % 40},I read your piece number {i} on repair cafés "
-                     "and community workshops with great interest.")
+        lines.append(
+            f"{address},Person{i},Outlet {i % 40},I read your piece number {i} on repair cafés "
+            "and community workshops with great interest."
+        )
     (folder / "recipients.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -120,7 +169,9 @@ def best(times: list[float]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -132,8 +183,10 @@ def main() -> int:
         started = time.perf_counter()
         addresses = build_store(url, args.recipients, args.messages, now)
         write_campaign(root / "campaign", addresses)
-        print(f"store: {args.messages:,} messages, {args.recipients:,} contacts with ledgers "
-              f"(built in {time.perf_counter() - started:.1f}s)")
+        print(
+            f"store: {args.messages:,} messages, {args.recipients:,} contacts with ledgers "
+            f"(built in {time.perf_counter() - started:.1f}s)"
+        )
 
         campaign = load_campaign(root / "campaign")
         rows = [r.row for r in campaign.recipients]
@@ -169,8 +222,10 @@ def main() -> int:
         baseline, preview, table = best(baseline_times), best(preview_times), best(table_times)
         print(f"recipients: {len(report.recipients):,}  verdicts: {report.counts}")
         print(f"baseline (compile + render subject/text/html for every recipient): {baseline * 1000:7.0f} ms")
-        print(f"preview  (load_campaign + evaluate, all rules, one query batch):   {preview * 1000:7.0f} ms "
-              f"(median {statistics.median(preview_times) * 1000:.0f} ms)")
+        print(
+            f"preview  (load_campaign + evaluate, all rules, one query batch):   {preview * 1000:7.0f} ms "
+            f"(median {statistics.median(preview_times) * 1000:.0f} ms)"
+        )
         print(f"table    (formatting the preview table):                          {table * 1000:7.0f} ms")
         print(f"ratio preview / rendering alone: {preview / baseline:.2f}x")
         verdict = "OK" if preview <= 1.0 else "SLOW"

@@ -26,41 +26,88 @@ def mixed_ledgers(now: datetime = NOW) -> dict[str, dict[str, Any]]:
     def _at(days_ago: int) -> str:
         return (now - timedelta(days=days_ago)).isoformat()
 
-    def _line(mid: int, days_ago: int, subject: str, sentence: str | None = None,
-              direction: str = "out") -> dict[str, Any]:
-        return {"message_id": mid, "date": _at(days_ago), "direction": direction, "subject": subject,
-                "sentence": sentence}
+    def _line(
+        mid: int, days_ago: int, subject: str, sentence: str | None = None, direction: str = "out"
+    ) -> dict[str, Any]:
+        return {
+            "message_id": mid,
+            "date": _at(days_ago),
+            "direction": direction,
+            "subject": subject,
+            "sentence": sentence,
+        }
 
     default = {"last_two_way": _at(60)}
     ledgers: dict[str, dict[str, Any]] = {
-    "warm@example.org": {"tier": "warm", "last_two_way": _at(20), "balance": 1.5},
-    "oneway@example.com": {"tier": "one-way", "sent": 3, "personal_received": 0, "received": 0,
-                           "evidence": {"sent": [_line(11, 200, "Our reuse report")]}},
-    "stale@example.org": {"tier": "acquaintance", "last_two_way": _at(800),
-                          "evidence": {"last_two_way": [_line(12, 800, "Re: the Ghent panel", direction="in")]}},
-    "taker@example.org": {"tier": "warm", "balance": -3.5, "asks_by_us": 4, "offers_by_us": 0,
-                          "evidence": {"asks_by_us": [_line(13, 100, "A favour", "Could you share our post?"),
-                                                      _line(14, 10, "Another favour", "Would you review this?")]},
-                          "last_ask_by_us": {**_line(14, 10, "Another favour", "Would you review this?"),
-                                             "answered": False}},
-    "optout@example.org": {"tier": "warm", "opt_outs": 1,
-                           "evidence": {"opt_outs": [_line(15, 300, "Re: newsletter", "Please remove me from your list.",
-                                                           "in")]}},
-    "blocked@suppressed.example": {"tier": "strong"},
-    "intro@example.net": {"tier": "none", "last_two_way": ""},
-    "nofield@example.org": {"tier": "warm"},
-    "xss@example.org": {"tier": "warm"},
+        "warm@example.org": {"tier": "warm", "last_two_way": _at(20), "balance": 1.5},
+        "oneway@example.com": {
+            "tier": "one-way",
+            "sent": 3,
+            "personal_received": 0,
+            "received": 0,
+            "evidence": {"sent": [_line(11, 200, "Our reuse report")]},
+        },
+        "stale@example.org": {
+            "tier": "acquaintance",
+            "last_two_way": _at(800),
+            "evidence": {"last_two_way": [_line(12, 800, "Re: the Ghent panel", direction="in")]},
+        },
+        "taker@example.org": {
+            "tier": "warm",
+            "balance": -3.5,
+            "asks_by_us": 4,
+            "offers_by_us": 0,
+            "evidence": {
+                "asks_by_us": [
+                    _line(13, 100, "A favour", "Could you share our post?"),
+                    _line(14, 10, "Another favour", "Would you review this?"),
+                ]
+            },
+            "last_ask_by_us": {
+                **_line(14, 10, "Another favour", "Would you review this?"),
+                "answered": False,
+            },
+        },
+        "optout@example.org": {
+            "tier": "warm",
+            "opt_outs": 1,
+            "evidence": {
+                "opt_outs": [_line(15, 300, "Re: newsletter", "Please remove me from your list.", "in")]
+            },
+        },
+        "blocked@suppressed.example": {"tier": "strong"},
+        "intro@example.net": {"tier": "none", "last_two_way": ""},
+        "nofield@example.org": {"tier": "warm"},
+        "xss@example.org": {"tier": "warm"},
     }
     return {a: {**default, **d} for a, d in ledgers.items()}
 
 
 def populate_mixed(session: Session, now: datetime = NOW) -> None:
     add_ledgers(session, mixed_ledgers(now))
-    session.add(Suppression(kind="domain", value="suppressed.example", reason="outlet policy", added_by="legal"))
-    session.add(SendLog(campaign="earlier", recipient="warm@example.org", mailbox="alex",
-                        message_id_header="<x@e>", status="sent", sent_at=now - timedelta(days=5)))
-    session.add(SendLog(campaign="mixed-test", recipient="stale@example.org", mailbox="alex",
-                        message_id_header="<y@e>", status="sent", sent_at=now - timedelta(days=1)))
+    session.add(
+        Suppression(kind="domain", value="suppressed.example", reason="outlet policy", added_by="legal")
+    )
+    session.add(
+        SendLog(
+            campaign="earlier",
+            recipient="warm@example.org",
+            mailbox="alex",
+            message_id_header="<x@e>",
+            status="sent",
+            sent_at=now - timedelta(days=5),
+        )
+    )
+    session.add(
+        SendLog(
+            campaign="mixed-test",
+            recipient="stale@example.org",
+            mailbox="alex",
+            message_id_header="<y@e>",
+            status="sent",
+            sent_at=now - timedelta(days=1),
+        )
+    )
     session.commit()
 
 
@@ -68,8 +115,9 @@ def add_ledgers(session: Session, ledgers: dict[str, dict[str, Any]], scope: str
     for address, data in ledgers.items():
         contact = session.query(Contact).filter_by(address=address).one_or_none()
         if contact is None:
-            contact = Contact(address=address, domain=address.rpartition("@")[2], display_name=None,
-                              display_names=[])
+            contact = Contact(
+                address=address, domain=address.rpartition("@")[2], display_name=None, display_names=[]
+            )
             session.add(contact)
             session.flush()
         ledger = make_ledger(address, {**data, "scope": scope})
@@ -179,8 +227,11 @@ def test_select_and_ignore(mixed_store):
 
 
 def test_config_lint_section_and_campaign_policy_precedence(mixed_store, tmp_path):
-    settings = Settings(database_url="sqlite://", config_path=None,
-                        sections={"lint": {"stale_days": 10, "ignore": ["R006"], "cooldown_days": 3}})
+    settings = Settings(
+        database_url="sqlite://",
+        config_path=None,
+        sections={"lint": {"stale_days": 10, "ignore": ["R006"], "cooldown_days": 3}},
+    )
     report = evaluate(mixed_store, load_campaign(DATA / "mixed"), settings, now=NOW)
     # campaign [policy] stale_days = 365 beats the config's 10: warm (20 days) is not stale
     assert codes(report, "warm@example.org") == []
@@ -195,9 +246,16 @@ def test_mailbox_scope(store):
     from outreach.campaign import campaign_from_strings
 
     rows = [{"email": "pat@example.org", "first_name": "Pat"}]
-    team = evaluate(store, campaign_from_strings(mailbox="alex", text="Hi {{ first_name }}\n", rows=rows), now=NOW)
-    own = evaluate(store, campaign_from_strings(mailbox="alex", text="Hi {{ first_name }}\n", rows=rows,
-                                                policy={"scope": "mailbox"}), now=NOW)
+    team = evaluate(
+        store, campaign_from_strings(mailbox="alex", text="Hi {{ first_name }}\n", rows=rows), now=NOW
+    )
+    own = evaluate(
+        store,
+        campaign_from_strings(
+            mailbox="alex", text="Hi {{ first_name }}\n", rows=rows, policy={"scope": "mailbox"}
+        ),
+        now=NOW,
+    )
     assert team.recipients[0].verdict == "READY" and own.recipients[0].verdict == "BLOCKED"
 
 
@@ -208,7 +266,9 @@ def test_check_address(mixed_store):
     assert found == {"R001", "R008"}
     campaign = load_campaign(DATA / "mixed")
     assert check_address(mixed_store, "intro@example.net", campaign=campaign, now=NOW) == []
-    assert [f.code for f in check_address(mixed_store, "optout@example.org", campaign=campaign, now=NOW)] == ["R007"]
+    assert [f.code for f in check_address(mixed_store, "optout@example.org", campaign=campaign, now=NOW)] == [
+        "R007"
+    ]
 
 
 def test_now_defaults_to_the_current_time(store):

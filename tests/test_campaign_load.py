@@ -16,8 +16,12 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "campaigns"
 
 
-def write_campaign(tmp_path: Path, toml: str, body: str = "Hi {{ first_name }},\n\nOur report is out.\n",
-                   csv: str = "email,first_name\npat@example.org,Pat\n") -> Path:
+def write_campaign(
+    tmp_path: Path,
+    toml: str,
+    body: str = "Hi {{ first_name }},\n\nOur report is out.\n",
+    csv: str = "email,first_name\npat@example.org,Pat\n",
+) -> Path:
     (tmp_path / "campaign.toml").write_text(toml, encoding="utf-8")
     (tmp_path / "body.txt.j2").write_text(body, encoding="utf-8")
     (tmp_path / "recipients.csv").write_text(csv, encoding="utf-8")
@@ -62,15 +66,20 @@ def test_bad_rows_are_reported_per_line_and_good_rows_kept():
     assert "spreadsheet formula" in errors[17]
     assert "spreadsheet formula" in errors[18] and "note" in errors[18]
     assert sorted(errors) == list(range(12, 19))
-    assert all(str(e).startswith(str(Path("tests/data/campaigns/mixed/recipients.csv"))) or
-               "recipients.csv:" in str(e) for e in campaign.row_errors)
+    assert all(
+        str(e).startswith(str(Path("tests/data/campaigns/mixed/recipients.csv")))
+        or "recipients.csv:" in str(e)
+        for e in campaign.row_errors
+    )
     assert [r.address for r in campaign.recipients][:2] == ["warm@example.org", "stranger@example.com"]
     assert len(campaign.recipients) == 10
     assert campaign.recipients[0].line == 2
 
 
 def test_csv_field_count_and_header_problems(tmp_path):
-    write_campaign(tmp_path, BASIC, csv="email,first_name\npat@example.org,Pat,extra\n\nkim@example.org,Kim\n")
+    write_campaign(
+        tmp_path, BASIC, csv="email,first_name\npat@example.org,Pat,extra\n\nkim@example.org,Kim\n"
+    )
     campaign = load_campaign(tmp_path)
     assert [r.address for r in campaign.recipients] == ["kim@example.org"]
     assert campaign.row_errors[0].line == 2 and "expected 2 fields, found 3" in campaign.row_errors[0].message
@@ -89,16 +98,19 @@ def test_negative_numbers_are_not_formula_injection(tmp_path):
     assert not load_campaign(tmp_path).row_errors
 
 
-@pytest.mark.parametrize("toml, message", [
-    ('mailbox = "a"\n[template]\ntext = "body.txt.j2"\n', "subject is required"),
-    ('name = "t"\n[template]\nsubject = "x"\ntext = "body.txt.j2"\n', "mailbox"),
-    (BASIC + "[policy]\nstale_dayz = 3\n", "unknown policy key 'stale_dayz'"),
-    (BASIC + "[policy]\nmass_share = 3\n", "mass_share is a share"),
-    (BASIC + "[policy]\nignore = [\"Q123\"]\n", None),
-    (BASIC + "[unsubscribe]\nurl = \"http://example.org/u\"\n", "https"),
-    (BASIC.replace("body.txt.j2", "missing.txt.j2"), "'missing.txt.j2' not found"),
-    ("name = [", "campaign.toml"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('mailbox = "a"\n[template]\ntext = "body.txt.j2"\n', "subject is required"),
+        ('name = "t"\n[template]\nsubject = "x"\ntext = "body.txt.j2"\n', "mailbox"),
+        (BASIC + "[policy]\nstale_dayz = 3\n", "unknown policy key 'stale_dayz'"),
+        (BASIC + "[policy]\nmass_share = 3\n", "mass_share is a share"),
+        (BASIC + '[policy]\nignore = ["Q123"]\n', None),
+        (BASIC + '[unsubscribe]\nurl = "http://example.org/u"\n', "https"),
+        (BASIC.replace("body.txt.j2", "missing.txt.j2"), "'missing.txt.j2' not found"),
+        ("name = [", "campaign.toml"),
+    ],
+)
 def test_bad_campaign_definitions(tmp_path, toml, message):
     write_campaign(tmp_path, toml)
     if message is None:  # an unknown rule code is caught when the policy is resolved
@@ -136,30 +148,38 @@ def test_template_injection_is_refused_at_load_naming_file_and_line(tmp_path, pa
     assert "<class" not in message and "built-in" not in message and "function" not in message
 
 
-@pytest.mark.parametrize("payload", [
-    "{{ ''|attr(first_name) }}",  # attribute name from the CSV: refused when rendering
-    "{{ '{0.__class__}'.format(first_name) }}",
-    "{{ 'a' * 100000000 }}",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ ''|attr(first_name) }}",  # attribute name from the CSV: refused when rendering
+        "{{ '{0.__class__}'.format(first_name) }}",
+        "{{ 'a' * 100000000 }}",
+    ],
+)
 def test_runtime_injection_is_refused_when_rendering(payload):
-    campaign = campaign_from_strings(text=f"Hello\n{payload}\n",
-                                     rows=[{"email": "pat@example.org", "first_name": "__class__"}])
+    campaign = campaign_from_strings(
+        text=f"Hello\n{payload}\n", rows=[{"email": "pat@example.org", "first_name": "__class__"}]
+    )
     with pytest.raises(CampaignError, match=r"<text>:2: unsafe template"):
         evaluate_data(campaign, StoreData({}), now=NOW)
 
 
 def test_csv_values_are_data_not_template_code():
-    campaign = campaign_from_strings(text="Hi {{ first_name }}\n",
-                                     rows=[{"email": "pat@example.org", "first_name": "{{ 7*7 }}"}])
-    report = evaluate_data(campaign, StoreData({"pat@example.org": make_ledger("pat@example.org", {})}), now=NOW)
+    campaign = campaign_from_strings(
+        text="Hi {{ first_name }}\n", rows=[{"email": "pat@example.org", "first_name": "{{ 7*7 }}"}]
+    )
+    report = evaluate_data(
+        campaign, StoreData({"pat@example.org": make_ledger("pat@example.org", {})}), now=NOW
+    )
     rendered = report.recipients[0].rendered
     assert rendered is not None and rendered.text == "Hi {{ 7*7 }}\n"
     assert "T002" in [f.code for f in report.recipients[0].findings]
 
 
 def test_row_and_contact_are_read_only():
-    campaign = campaign_from_strings(text="{{ row.update({'x': 1}) }}{{ contact.tier }}\n",
-                                     rows=[{"email": "pat@example.org"}])
+    campaign = campaign_from_strings(
+        text="{{ row.update({'x': 1}) }}{{ contact.tier }}\n", rows=[{"email": "pat@example.org"}]
+    )
     report = evaluate_data(campaign, StoreData({}), now=NOW)
     assert [f.code for f in report.recipients[0].findings if f.code == "T001"] == ["T001"]
 
@@ -186,14 +206,19 @@ def test_allow_file_warnings_expired_and_never_overridable():
 
 
 def test_allow_entry_without_reason_is_an_error_naming_file_and_line():
-    with pytest.raises(CampaignError, match=r"allow.toml:7: suppression of R001 for stranger@example.com has no reason"):
+    with pytest.raises(
+        CampaignError, match=r"allow.toml:7: suppression of R001 for stranger@example.com has no reason"
+    ):
         load_campaign(DATA / "bad-allow")
 
 
 def test_allow_toml_expired_entry(tmp_path):
     path = tmp_path / "allow.toml"
-    path.write_text('[[allow]]\naddress = "@example.org"\ncodes = "R001 R002"\nreason = "partner org"\n'
-                    'expires = "2000-01-01"\n', encoding="utf-8")
+    path.write_text(
+        '[[allow]]\naddress = "@example.org"\ncodes = "R001 R002"\nreason = "partner org"\n'
+        'expires = "2000-01-01"\n',
+        encoding="utf-8",
+    )
     entries, warnings = read_allow(path)
     assert entries == [] and "expired on 2000-01-01" in warnings[0]
 
@@ -202,5 +227,5 @@ def test_inline_directive_without_reason_is_an_error(tmp_path):
     write_campaign(tmp_path, BASIC, body="Hi\n{# outreach: disable=T003 #}\nAs we discussed\n")
     with pytest.raises(CampaignError, match=r"body.txt.j2:2: suppression of T003 has no reason"):
         load_campaign(tmp_path)
-    write_campaign(tmp_path, BASIC, body="Hi\n{# outreach: disable=R008 reason=\"vip\" #}\n")
+    write_campaign(tmp_path, BASIC, body='Hi\n{# outreach: disable=R008 reason="vip" #}\n')
     assert "can never be suppressed" in "\n".join(load_campaign(tmp_path).warnings)

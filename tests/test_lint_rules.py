@@ -12,8 +12,11 @@ from outreach.lint import all_rules, get_rule, resolve_codes, rules_markdown
 from outreach.lint.cases import run_case
 
 REPO = Path(__file__).resolve().parent.parent
-CASES = [pytest.param(rule, case, id=f"{rule.code}-{case.expect}-{i}") for rule in all_rules()
-         for i, case in enumerate(rule.cases)]
+CASES = [
+    pytest.param(rule, case, id=f"{rule.code}-{case.expect}-{i}")
+    for rule in all_rules()
+    for i, case in enumerate(rule.cases)
+]
 
 
 @pytest.mark.parametrize(("rule", "case"), CASES)
@@ -39,13 +42,20 @@ def test_registry_matches_implementation():
 
 def test_required_rules_and_severities():
     expected = {
-        "R001": ("no-prior-contact", "block"), "R002": ("one-way-only", "block"),
-        "R003": ("stale-relationship", "review"), "R004": ("reciprocity-deficit", "review"),
-        "R005": ("unanswered-prior-ask", "review"), "R006": ("recent-ask-cooldown", "review"),
-        "R007": ("opted-out", "block"), "R008": ("suppressed", "block"),
-        "M001": ("asymmetric-mass-favour", "block"), "M002": ("impersonal-bulk", "review"),
-        "T001": ("undefined-variable", "block"), "T002": ("leftover-placeholder", "block"),
-        "T003": ("false-familiarity", "block"), "T004": ("favour-ask", "info"),
+        "R001": ("no-prior-contact", "block"),
+        "R002": ("one-way-only", "block"),
+        "R003": ("stale-relationship", "review"),
+        "R004": ("reciprocity-deficit", "review"),
+        "R005": ("unanswered-prior-ask", "review"),
+        "R006": ("recent-ask-cooldown", "review"),
+        "R007": ("opted-out", "block"),
+        "R008": ("suppressed", "block"),
+        "M001": ("asymmetric-mass-favour", "block"),
+        "M002": ("impersonal-bulk", "review"),
+        "T001": ("undefined-variable", "block"),
+        "T002": ("leftover-placeholder", "block"),
+        "T003": ("false-familiarity", "block"),
+        "T004": ("favour-ask", "info"),
         "H001": ("missing-unsubscribe", "review"),
     }
     for code, (name, severity) in expected.items():

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_campaign_evaluate import DATA, add_ledgers, populate_mixed  # noqa: E402
 
 from outreach.cli import main
-
-from test_campaign_evaluate import DATA, add_ledgers, populate_mixed  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 LINT = Path(__file__).resolve().parent / "data" / "lint"
@@ -27,9 +26,14 @@ def db_url(tmp_path: Path) -> str:
     engine = open_store(url)
     with session_factory(engine)() as session:
         populate_mixed(session, datetime.now(UTC))
-        add_ledgers(session, {"robin.reporter@example.com": {"tier": "warm"},
-                              "kai.partner@example.net": {"tier": "strong"},
-                              "sam.editor@example.org": {"tier": "acquaintance"}})
+        add_ledgers(
+            session,
+            {
+                "robin.reporter@example.com": {"tier": "warm"},
+                "kai.partner@example.net": {"tier": "strong"},
+                "sam.editor@example.org": {"tier": "acquaintance"},
+            },
+        )
     engine.dispose()
     return url
 
@@ -43,7 +47,17 @@ def test_preview_table(db_url):
     code, out, err = run(db_url, "preview", str(DATA / "mixed"))
     assert code == 2  # bad rows in the CSV
     lines = out.splitlines()
-    assert lines[0].split() == ["address", "tier", "last", "two", "way", "balance", "verdict", "codes", "reason"]
+    assert lines[0].split() == [
+        "address",
+        "tier",
+        "last",
+        "two",
+        "way",
+        "balance",
+        "verdict",
+        "codes",
+        "reason",
+    ]
     row = next(line for line in lines if line.startswith("optout@example.org"))
     assert "BLOCKED" in row and "R007" in row and "they asked us to stop writing" in row
     intro = next(line for line in lines if line.startswith("intro@example.net"))
@@ -56,13 +70,15 @@ def test_preview_table(db_url):
 def test_preview_exit_codes(db_url, tmp_path):
     camp = tmp_path / "ok"
     camp.mkdir()
-    (camp / "campaign.toml").write_text('name = "ok"\nmailbox = "alex"\n[template]\nsubject = "Hi"\n'
-                                        'text = "b.txt"\n', encoding="utf-8")
+    (camp / "campaign.toml").write_text(
+        'name = "ok"\nmailbox = "alex"\n[template]\nsubject = "Hi"\ntext = "b.txt"\n', encoding="utf-8"
+    )
     (camp / "b.txt").write_text("Hi {{ first_name }}, our report is out.\n", encoding="utf-8")
     (camp / "recipients.csv").write_text("email,first_name\nxss@example.org,Xena\n", encoding="utf-8")
     assert run(db_url, "preview", str(camp))[0] == 0
-    (camp / "recipients.csv").write_text("email,first_name\nxss@example.org,Xena\nnew@example.org,N\n",
-                                         encoding="utf-8")
+    (camp / "recipients.csv").write_text(
+        "email,first_name\nxss@example.org,Xena\nnew@example.org,N\n", encoding="utf-8"
+    )
     assert run(db_url, "preview", str(camp))[0] == 1
     code, _, err = run(db_url, "preview", str(tmp_path / "nowhere"))
     assert code == 2 and "campaign not found" in err
@@ -89,7 +105,10 @@ def test_preview_show(db_url):
     assert code == 1
     assert out.startswith("taker@example.org (line 6): REVIEW")
     assert "R005 unanswered-prior-ask" in out and "Would you review this?" in out
-    assert "Subject: News for Tom" in out and "List-Unsubscribe: <https://example.org/u?e=taker%40example.org>" in out
+    assert (
+        "Subject: News for Tom" in out
+        and "List-Unsubscribe: <https://example.org/u?e=taker%40example.org>" in out
+    )
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in out
     assert "--- HTML body ---" in out
     code, _, err = run(db_url, "preview", str(DATA / "mixed"), "--show", "who@example.org")
@@ -107,10 +126,14 @@ def test_lint_output_is_file_line_code(db_url):
     code, out, _ = run(db_url, "lint", str(LINT / "placeholders.txt.j2"), str(LINT / "familiar.txt.j2"))
     assert code == 1
     lines = out.splitlines()
-    assert any(line.endswith("placeholders.txt.j2:1: T002 [block] leftover placeholder '[Name]'") for line in lines)
+    assert any(
+        line.endswith("placeholders.txt.j2:1: T002 [block] leftover placeholder '[Name]'") for line in lines
+    )
     assert any("placeholders.txt.j2:3: T002 [block] leftover placeholder 'XXX'" in line for line in lines)
-    assert any("placeholders.txt.j2:4: T002 [block] leftover placeholder '<OUTLET NAME>'" in line for line in lines)
-    assert any("familiar.txt.j2:3: T003 [block] \"As we discussed\"" in line for line in lines)
+    assert any(
+        "placeholders.txt.j2:4: T002 [block] leftover placeholder '<OUTLET NAME>'" in line for line in lines
+    )
+    assert any('familiar.txt.j2:3: T003 [block] "As we discussed"' in line for line in lines)
     assert not any("Great catching up" in line for line in lines)  # inside a tier condition
     assert not any("T004" in line for line in lines if "placeholders" in line)  # disabled inline, with reason
 

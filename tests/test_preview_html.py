@@ -9,12 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_campaign_evaluate import DATA, mixed_store, populate_mixed, store  # noqa: F401,E402
 
 from outreach.campaign import evaluate, load_campaign
 from outreach.lint.cases import NOW
 from outreach.report import render_html
-
-from test_campaign_evaluate import DATA, mixed_store, populate_mixed, store  # noqa: F401,E402
 
 HARNESS = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>harness</title></head>
@@ -51,9 +50,19 @@ document.getElementById("report").addEventListener("load", function () {
 
 def chrome(chromium: str, tmp_path: Path, *args: str) -> str:
     profile = tmp_path / "profile"
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-           f"--user-data-dir={profile}", *args]
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -81,8 +90,12 @@ def test_report_in_chromium(chromium, report_file, tmp_path):
     assert 'data-ready="true"' in dom  # our script ran under the CSP
     assert dom.count('<tbody class="recipient"') == 10
     assert "<title>Campaign preview: mixed-test</title>" in dom  # the CSV's script did not rename the page
-    assert "pwned" not in re.sub(r"&lt;script&gt;document.title='pwned'|onerror=&quot;document.title='pwned'&quot;|"
-                                 r"document\.title='pwned'", "", dom.split("<main>")[0])
+    assert "pwned" not in re.sub(
+        r"&lt;script&gt;document.title='pwned'|onerror=&quot;document.title='pwned'&quot;|"
+        r"document\.title='pwned'",
+        "",
+        dom.split("<main>")[0],
+    )
     assert '<img src="x"' not in dom and "<img src=x" not in dom
     assert "they asked us to stop writing" in dom
     assert "introduced by Dana Example at the Lyon panel" in dom
@@ -90,8 +103,14 @@ def test_report_in_chromium(chromium, report_file, tmp_path):
 
 def test_filters_hide_rows_when_clicked(chromium, report_file, tmp_path):
     (tmp_path / "harness.html").write_text(HARNESS, encoding="utf-8")
-    dom = chrome(chromium, tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=8000",
-                 "--dump-dom", (tmp_path / "harness.html").as_uri())
+    dom = chrome(
+        chromium,
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=8000",
+        "--dump-dom",
+        (tmp_path / "harness.html").as_uri(),
+    )
     out = re.search(r'<pre id="out">(.*?)</pre>', dom, re.DOTALL)
     assert out and out.group(1) != "pending", dom[-2000:]
     result = json.loads(out.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -99,8 +118,13 @@ def test_filters_hide_rows_when_clicked(chromium, report_file, tmp_path):
     assert len(result["before"]) == 10
     assert result["title"] == "Campaign preview: mixed-test"
     assert result["scripts"] == 1 and result["injected_img"] == 0
-    assert set(result["blocked_only"]) == {"stranger@example.com", "oneway@example.com", "optout@example.org",
-                                           "blocked@suppressed.example", "nofield@example.org"}
+    assert set(result["blocked_only"]) == {
+        "stranger@example.com",
+        "oneway@example.com",
+        "optout@example.org",
+        "blocked@suppressed.example",
+        "nofield@example.org",
+    }
     assert result["shown"] == "5"
     assert result["search"] == ["optout@example.org"]
     assert result["iframe_sandbox"] == ""
@@ -108,7 +132,13 @@ def test_filters_hide_rows_when_clicked(chromium, report_file, tmp_path):
 
 def test_screenshot(chromium, report_file, tmp_path):
     shot = tmp_path / "report.png"
-    chrome(chromium, tmp_path, "--window-size=1280,1000", "--hide-scrollbars", f"--screenshot={shot}",
-           report_file.as_uri())
+    chrome(
+        chromium,
+        tmp_path,
+        "--window-size=1280,1000",
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        report_file.as_uri(),
+    )
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

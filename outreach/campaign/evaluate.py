@@ -42,7 +42,14 @@ from outreach.models import Contact, ContactLedger, SendLog, Suppression
 COLD_TIERS = ("none", "one-way")
 MAX_EVIDENCE = 5
 RECIPIENT_CODES = ("R001", "R002", "R003", "R004", "R005", "R006", "R007", "R008")
-EVIDENCE_CODES = frozenset({"R002", "R003", "R004", "R006", "R007"})  # findings that quote ledger evidence
+# findings that quote ledger evidence, and the figures they quote
+EVIDENCE_FIGURES: dict[str, tuple[str, ...]] = {
+    "R002": ("unanswered_outbound", "sent", "received"),
+    "R003": ("last_two_way", "two_way_threads"),
+    "R004": ("asks_by_us", "offers_by_us"),
+    "R006": ("asks_by_us",),
+    "R007": ("opt_outs",),
+}
 # codes implemented here, by scope; tests compare them with the registry
 IMPLEMENTED = frozenset(RECIPIENT_CODES + ("T001", "T002", "T003", "T004", "M001", "M002", "H001"))
 
@@ -97,17 +104,21 @@ class StoreData:
     suppressions: SuppressionList = field(default_factory=SuppressionList)
     sends: Mapping[str, Sequence[Send]] = field(default_factory=dict)
     # loads the evidence lines of these addresses' ledgers, when the ledgers came without them
-    evidence_loader: Callable[[Sequence[str]], None] | None = None
+    evidence_loader: Callable[[Mapping[str, Iterable[str]]], None] | None = None
 
 
 # ---------------------------------------------------------------------------------------- store reads
 
 
 _LEDGER_FIELDS = frozenset(f.name for f in fields(Ledger))
-_LEDGER_DATES = ("first_sent", "last_sent", "first_received", "last_received", "first_two_way", "last_two_way")
-# ledger figures whose evidence lines findings quote
-EVIDENCE_FIGURES = ("sent", "received", "unanswered_outbound", "last_two_way", "two_way_threads", "asks_by_us",
-                    "offers_by_us", "opt_outs")
+_LEDGER_DATES = (
+    "first_sent",
+    "last_sent",
+    "first_received",
+    "last_received",
+    "first_two_way",
+    "last_two_way",
+)
 
 
 def _date_of(value: Any) -> datetime | None:
@@ -132,12 +143,28 @@ def _light_ledger(data: Mapping[str, Any], address: str, scope: str) -> Ledger:
     return Ledger(**kwargs)
 
 
+# the ledger figures the rules read, besides the copied-out columns (tier, strength, balance, last_two_way)
+_RULE_FIGURES = (
+    "name",
+    "opt_outs",
+    "sent",
+    "received",
+    "personal_received",
+    "asks_by_us",
+    "offers_by_us",
+    "their_asks_fulfilled",
+    "last_ask_by_us",
+)
+
+
 def _json_part(session: Session, evidence: bool) -> Any:
-    """The ``data`` column without its evidence (or only its evidence), computed by the database when it can."""
+    """What to read of the ``data`` column: on SQLite only the figures the rules read (or only the
+    evidence), extracted by the database; elsewhere the whole document."""
     if session.get_bind().dialect.name == "sqlite":
         if evidence:
             return type_coerce(func.json_extract(ContactLedger.data, "$.evidence"), JSON)
-        return type_coerce(func.json_remove(ContactLedger.data, "$.evidence"), JSON)
+        paths = [f"$.{name}" for name in _RULE_FIGURES]
+        return type_coerce(func.json_extract(ContactLedger.data, *paths), JSON)
     return ContactLedger.data
 
 
@@ -150,18 +177,43 @@ def load_ledgers_fast(session: Session, addresses: Sequence[str], scope: str) ->
     for start in range(0, len(addresses), 500):
         chunk = addresses[start : start + 500]
         rows = session.execute(
-            sql_select(Contact.address, part)
+            sql_select(
+                Contact.address,
+                part,
+                ContactLedger.tier,
+                ContactLedger.strength,
+                ContactLedger.balance,
+                ContactLedger.last_two_way,
+            )
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
         )
-        for address, data in rows:
-            found[address] = _light_ledger(data or {}, address, scope)
+        if part is ContactLedger.data:
+            for address, data, *_ in rows:
+                found[address] = _light_ledger(data or {}, address, scope)
+        else:
+            for address, values, tier, strength, balance, last_two_way in rows:
+                data = dict(zip(_RULE_FIGURES, values, strict=True))
+                data.update(
+                    tier=tier,
+                    strength=strength,
+                    balance=balance,
+                    last_two_way=last_two_way,
+                    domain=address.rpartition("@")[2],
+                )
+                found[address] = _light_ledger(
+                    {k: v for k, v in data.items() if v is not None}, address, scope
+                )
     return {a: found.get(a) or Ledger.unknown(a, scope) for a in addresses}
 
 
-def add_evidence(session: Session, ledgers: Mapping[str, Ledger], addresses: Sequence[str], scope: str) -> None:
-    """Load the evidence lines of ``addresses``' ledgers (the figures findings quote) into ``ledgers``."""
+def add_evidence(
+    session: Session, ledgers: Mapping[str, Ledger], needed: Mapping[str, Iterable[str]], scope: str
+) -> None:
+    """Load the evidence lines of the ledgers of ``needed`` (address -> figures) into ``ledgers``
+    (the last :data:`MAX_EVIDENCE` lines of each figure: what findings quote)."""
     part = _json_part(session, evidence=True)
+    addresses = list(needed)
     for start in range(0, len(addresses), 500):
         chunk = addresses[start : start + 500]
         rows = session.execute(
@@ -171,17 +223,23 @@ def add_evidence(session: Session, ledgers: Mapping[str, Ledger], addresses: Seq
         )
         for address, data in rows:
             evidence = data if part is not ContactLedger.data else (data or {}).get("evidence")
+            evidence = evidence or {}
             ledgers[address].evidence = {
-                figure: [EvidenceLine.from_json(e) for e in lines]
-                for figure, lines in (evidence or {}).items()
-                if figure in EVIDENCE_FIGURES and isinstance(lines, list)
+                figure: [EvidenceLine.from_json(e) for e in evidence[figure][-MAX_EVIDENCE:]]
+                for figure in needed[address]
+                if isinstance(evidence.get(figure), list)
             }
 
 
 def load_suppressions(session: Session) -> SuppressionList:
     rows = session.execute(
-        sql_select(Suppression.kind, Suppression.value, Suppression.reason, Suppression.added_by,
-                   Suppression.added_at)
+        sql_select(
+            Suppression.kind,
+            Suppression.value,
+            Suppression.reason,
+            Suppression.added_by,
+            Suppression.added_at,
+        )
     )
     return SuppressionList(Blocked(k, v, r or "", a, at) for k, v, r, a, at in rows)
 
@@ -205,7 +263,10 @@ def load_sends(
 
 
 def effective_policy(
-    campaign: Campaign | None, settings: Settings | None, select: Sequence[str] = (), ignore: Sequence[str] = ()
+    campaign: Campaign | None,
+    settings: Settings | None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
 ) -> Policy:
     """Defaults < config ``[lint]`` < campaign ``[policy]`` < command line (ignore lists add up)."""
     policy = Policy()
@@ -261,44 +322,80 @@ def recipient_findings(
     if tier == "none" and "R001" in enabled:
         facts = [Evidence(f"no personal mail exchanged with {address} in {scope}")]
         if ledger.received and not ledger.personal_received:
-            facts.append(Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail"))
+            facts.append(
+                Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail")
+            )
         out.append(get_rule("R001").finding("never exchanged personal mail (tier none)", facts))
     if tier == "one-way" and "R002" in enabled:
-        facts = [Evidence(f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
-                          "message(s); no two-way thread")]
+        facts = [
+            Evidence(
+                f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
+                "message(s); no two-way thread"
+            )
+        ]
         if ledger.sent and not ledger.personal_received:
             message = f"mail only went one way: we wrote {ledger.sent} time(s), they never answered"
         elif ledger.personal_received and not ledger.sent:
-            message = f"mail only went one way: they wrote {ledger.personal_received} time(s), we never answered"
+            message = (
+                f"mail only went one way: they wrote {ledger.personal_received} time(s), we never answered"
+            )
         else:
             message = "mail only went one way (tier one-way)"
-        out.append(get_rule("R002").finding(
-            message, facts + (_lines(ledger, "unanswered_outbound", "we wrote, no answer")
-                              or _lines(ledger, "sent", "we wrote")) + _lines(ledger, "received", "they wrote")))
+        out.append(
+            get_rule("R002").finding(
+                message,
+                facts
+                + (
+                    _lines(ledger, "unanswered_outbound", "we wrote, no answer")
+                    or _lines(ledger, "sent", "we wrote")
+                )
+                + _lines(ledger, "received", "they wrote"),
+            )
+        )
     last_two_way = _aware(ledger.last_two_way)
     if "R003" in enabled and last_two_way is not None:
         age = (now - last_two_way).days
         if age > policy.stale_days:
-            evidence = [Evidence(f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
-                                 f"(stale after {policy.stale_days} days)", date=last_two_way)]
-            evidence += (_lines(ledger, "last_two_way", "last two-way exchange")
-                         or _lines(ledger, "two_way_threads", "last two-way exchange"))[-1:]
-            out.append(get_rule("R003").finding(
-                f"last two-way exchange {age // 30} months ago ({_day(last_two_way)})", evidence))
+            evidence = [
+                Evidence(
+                    f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
+                    f"(stale after {policy.stale_days} days)",
+                    date=last_two_way,
+                )
+            ]
+            evidence += (
+                _lines(ledger, "last_two_way", "last two-way exchange")
+                or _lines(ledger, "two_way_threads", "last two-way exchange")
+            )[-1:]
+            out.append(
+                get_rule("R003").finding(
+                    f"last two-way exchange {age // 30} months ago ({_day(last_two_way)})", evidence
+                )
+            )
     if "R004" in enabled and ledger.balance <= -policy.deficit_margin and ledger.balance < 0:
-        evidence = [Evidence(
-            f"reciprocity balance {ledger.balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
-            f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks honoured "
-            f"(margin {policy.deficit_margin:g})")]
+        evidence = [
+            Evidence(
+                f"reciprocity balance {ledger.balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
+                f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks honoured "
+                f"(margin {policy.deficit_margin:g})"
+            )
+        ]
         evidence += _lines(ledger, "asks_by_us", "our ask") + _lines(ledger, "offers_by_us", "our offer")
-        out.append(get_rule("R004").finding(
-            f"we asked more than we gave (balance {ledger.balance:+.1f}, {ledger.asks_by_us} asks by us)", evidence))
+        out.append(
+            get_rule("R004").finding(
+                f"we asked more than we gave (balance {ledger.balance:+.1f}, {ledger.asks_by_us} asks by us)",
+                evidence,
+            )
+        )
     last_ask = ledger.last_ask_by_us
     if "R005" in enabled and last_ask is not None and not last_ask.answered:
         line = last_ask.evidence
-        out.append(get_rule("R005").finding(
-            f"our last ask ({_day(line.date)}, \"{line.subject or '(no subject)'}\") got no reply",
-            [Evidence.from_line(line, "our unanswered ask")]))
+        out.append(
+            get_rule("R005").finding(
+                f'our last ask ({_day(line.date)}, "{line.subject or "(no subject)"}") got no reply',
+                [Evidence.from_line(line, "our unanswered ask")],
+            )
+        )
     if "R006" in enabled:
         since = now - timedelta(days=policy.cooldown_days)
         recent: list[tuple[datetime, Evidence]] = []
@@ -312,28 +409,43 @@ def recipient_findings(
         for send in sends:
             date = _aware(send.date)
             if date is not None and date >= since:
-                recent.append((date, Evidence(f"campaign {send.campaign!r} sent to them on {_day(date)}", date=date)))
+                recent.append(
+                    (date, Evidence(f"campaign {send.campaign!r} sent to them on {_day(date)}", date=date))
+                )
         if recent:
             recent.sort(key=lambda item: item[0])
             latest = recent[-1][0]
             days = max((now - latest).days, 0)
             evidence = list(dict.fromkeys(e for _, e in recent))[-MAX_EVIDENCE:]
-            out.append(get_rule("R006").finding(
-                f"we asked them {days} day(s) ago ({_day(latest)}; cooldown {policy.cooldown_days} days)", evidence))
+            out.append(
+                get_rule("R006").finding(
+                    f"we asked them {days} day(s) ago ({_day(latest)}; cooldown {policy.cooldown_days} days)",
+                    evidence,
+                )
+            )
     if ledger.opt_outs > 0:  # R007 is always enabled
         evidence = _lines(ledger, "opt_outs", "they asked us to stop") or [
-            Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")]
+            Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")
+        ]
         sentence = next((e.sentence for e in evidence if e.sentence), None)
-        message = "they asked us to stop writing" + (f": \"{sentence}\"" if sentence else "")
+        message = "they asked us to stop writing" + (f': "{sentence}"' if sentence else "")
         out.append(get_rule("R007").finding(message, evidence))
     blocked = suppressions.match(address)
     if blocked is not None:  # R008 is always enabled
         who = f", added by {blocked.added_by}" if blocked.added_by else ""
         when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
         reason = f" ({blocked.reason})" if blocked.reason else ""
-        out.append(get_rule("R008").finding(
-            f"on the team's suppression list: {blocked.kind} {blocked.value}{reason}",
-            [Evidence(f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}", date=blocked.added_at)]))
+        out.append(
+            get_rule("R008").finding(
+                f"on the team's suppression list: {blocked.kind} {blocked.value}{reason}",
+                [
+                    Evidence(
+                        f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}",
+                        date=blocked.added_at,
+                    )
+                ],
+            )
+        )
     return out
 
 
@@ -388,22 +500,35 @@ def rendered_findings(
         hits = find_placeholders(text)
         if hits:
             names = ", ".join(dict.fromkeys(repr(h.text) for h in hits))
-            evidence = [Evidence(f"rendered text: \"{h.sentence}\"", sentence=h.sentence) for h in hits[:MAX_EVIDENCE]]
+            evidence = [
+                Evidence(f'rendered text: "{h.sentence}"', sentence=h.sentence) for h in hits[:MAX_EVIDENCE]
+            ]
             first = template_lines(hits[0].text)
-            out.append(get_rule("T002").finding(f"leftover placeholder {names} in the message", evidence,
-                                                path=first.rsplit(":", 1)[0] if first else None,
-                                                line=int(first.rsplit(":", 1)[1]) if first else None))
+            out.append(
+                get_rule("T002").finding(
+                    f"leftover placeholder {names} in the message",
+                    evidence,
+                    path=first.rsplit(":", 1)[0] if first else None,
+                    line=int(first.rsplit(":", 1)[1]) if first else None,
+                )
+            )
     if "T003" in enabled and tier in COLD_TIERS:
         hits = find_familiarity(text)
         if hits:
             phrase = hits[0].text
             evidence = [Evidence(f"tier {tier}: no two-way exchange with them")]
-            evidence += [Evidence(f"rendered text: \"{h.sentence}\"", sentence=h.sentence) for h in hits[:MAX_EVIDENCE]]
+            evidence += [
+                Evidence(f'rendered text: "{h.sentence}"', sentence=h.sentence) for h in hits[:MAX_EVIDENCE]
+            ]
             first = template_lines(phrase)
-            out.append(get_rule("T003").finding(
-                f"\"{phrase}\" claims a relationship we do not have (tier {tier})", evidence,
-                path=first.rsplit(":", 1)[0] if first else None,
-                line=int(first.rsplit(":", 1)[1]) if first else None))
+            out.append(
+                get_rule("T003").finding(
+                    f'"{phrase}" claims a relationship we do not have (tier {tier})',
+                    evidence,
+                    path=first.rsplit(":", 1)[0] if first else None,
+                    line=int(first.rsplit(":", 1)[1]) if first else None,
+                )
+            )
     return out
 
 
@@ -453,7 +578,8 @@ def _apply_suppressions(
         by: InlineSuppression | AllowEntry | None = None
         if get_rule(finding.code).overridable:
             by = next((s for s in inline if finding.code in s.codes), None) or next(
-                (e for e in entries if finding.code in e.codes), None)
+                (e for e in entries if finding.code in e.codes), None
+            )
         if by is None:
             kept.append(finding)
         else:
@@ -490,8 +616,9 @@ def evaluate_data(
     for recipient in campaign.recipients:
         address = recipient.address
         ledger = data.ledgers.get(address) or Ledger.unknown(address)
-        findings = recipient_findings(address, ledger, policy, enabled, data.suppressions,
-                                      data.sends.get(address, ()), now)
+        findings = recipient_findings(
+            address, ledger, policy, enabled, data.suppressions, data.sends.get(address, ()), now
+        )
         context = context_for(recipient.row, ContactFacts.from_ledger(ledger))
         results: list[str | RenderFailure] = [
             render(templates.subject, campaign.subject, context),
@@ -505,10 +632,14 @@ def evaluate_data(
         if failures:
             if "T001" in enabled:
                 for failure in failures:
-                    findings.append(get_rule("T001").finding(
-                        f"{failure.message} ({failure.location})",
-                        [Evidence(f"{failure.location}: {failure.message}")],
-                        path=failure.template.name, line=failure.line))
+                    findings.append(
+                        get_rule("T001").finding(
+                            f"{failure.message} ({failure.location})",
+                            [Evidence(f"{failure.location}: {failure.message}")],
+                            path=failure.template.name,
+                            line=failure.line,
+                        )
+                    )
         else:
             subject, text = str(results[0]), str(results[1])
             html = str(results[2]) if len(results) > 2 else None
@@ -520,46 +651,81 @@ def evaluate_data(
 
     # -- the evidence lines, loaded only for the recipients whose findings quote them
     if data.evidence_loader is not None:
-        needed = [r.address for r, _, found, *_ in rows if any(f.code in EVIDENCE_CODES for f in found)]
+        needed: dict[str, set[str]] = {}
+        for recipient, _, found, *_ in rows:
+            for finding in found:
+                if finding.code in EVIDENCE_FIGURES:
+                    needed.setdefault(recipient.address, set()).update(EVIDENCE_FIGURES[finding.code])
         if needed:
             data.evidence_loader(needed)
             wanted = set(needed)
             for index, (recipient, ledger, found, rendered, normal) in enumerate(rows):
                 if recipient.address in wanted:
-                    fresh = recipient_findings(recipient.address, ledger, policy, enabled, data.suppressions,
-                                               data.sends.get(recipient.address, ()), now)
-                    rows[index] = (recipient, ledger, fresh + [f for f in found if not f.code.startswith("R")],
-                                   rendered, normal)
+                    fresh = recipient_findings(
+                        recipient.address,
+                        ledger,
+                        policy,
+                        enabled,
+                        data.suppressions,
+                        data.sends.get(recipient.address, ()),
+                        now,
+                    )
+                    rows[index] = (
+                        recipient,
+                        ledger,
+                        fresh + [f for f in found if not f.code.startswith("R")],
+                        rendered,
+                        normal,
+                    )
 
     # -- campaign rules
     campaign_findings: list[Finding] = []
     asks = template_asks(campaign.templates)
     if asks and "T004" in enabled:
         first = asks[0]
-        campaign_findings.append(get_rule("T004").finding(
-            f"the template asks a favour: \"{first.match.sentence}\"",
-            [Evidence(f"{a.template.name}:{a.line}: \"{a.match.sentence}\"", sentence=a.match.sentence)
-             for a in asks[:MAX_EVIDENCE]],
-            path=first.template.name, line=first.line))
+        campaign_findings.append(
+            get_rule("T004").finding(
+                f'the template asks a favour: "{first.match.sentence}"',
+                [
+                    Evidence(f'{a.template.name}:{a.line}: "{a.match.sentence}"', sentence=a.match.sentence)
+                    for a in asks[:MAX_EVIDENCE]
+                ],
+                path=first.template.name,
+                line=first.line,
+            )
+        )
     total = len(rows)
     if asks and "M001" in enabled and total >= max(policy.mass_min_recipients, 1):
         cold = []
         for recipient, ledger, *_ in rows:
             if ledger.tier not in COLD_TIERS:
                 continue
-            introduced = any(e.matches(recipient.address) and {"R001", "R002"} & set(e.codes) for e in allow_entries)
+            introduced = any(
+                e.matches(recipient.address) and {"R001", "R002"} & set(e.codes) for e in allow_entries
+            )
             if not introduced:
                 cold.append((recipient.address, ledger.tier))
         share = len(cold) / total
         if cold and share >= policy.mass_share:
-            evidence = [Evidence(f"the ask: \"{asks[0].match.sentence}\" ({asks[0].template.name}:{asks[0].line})",
-                                 sentence=asks[0].match.sentence),
-                        Evidence(f"{len(cold)} of {total} recipients ({share:.0%}) are tier none or one-way "
-                                 f"(threshold {policy.mass_share:.0%})")]
+            evidence = [
+                Evidence(
+                    f'the ask: "{asks[0].match.sentence}" ({asks[0].template.name}:{asks[0].line})',
+                    sentence=asks[0].match.sentence,
+                ),
+                Evidence(
+                    f"{len(cold)} of {total} recipients ({share:.0%}) are tier none or one-way "
+                    f"(threshold {policy.mass_share:.0%})"
+                ),
+            ]
             evidence += [Evidence(f"{address}: tier {tier}") for address, tier in cold[:MAX_EVIDENCE]]
-            campaign_findings.append(get_rule("M001").finding(
-                f"mass favour ask: {len(cold)} of {total} recipients ({share:.0%}) never had a two-way exchange "
-                "with us", evidence))
+            campaign_findings.append(
+                get_rule("M001").finding(
+                    f"mass favour ask: {len(cold)} of {total} recipients ({share:.0%}) "
+                    "never had a two-way exchange "
+                    "with us",
+                    evidence,
+                )
+            )
     normals = [n for *_, n in rows if n is not None]
     near_identical = False
     if len(normals) >= 2:
@@ -567,17 +733,34 @@ def evaluate_data(
         near_identical = count / len(normals) >= policy.identical_share
         if near_identical and "M002" in enabled:
             sample = body.replace("\x00", "…")[:160]
-            campaign_findings.append(get_rule("M002").finding(
-                f"{count} of {len(normals)} messages are identical but for names and short fields",
-                [Evidence(f"{count} of {len(normals)} rendered bodies are the same once CSV values are removed "
-                          f"(threshold {policy.identical_share:.0%})"), Evidence(f"common body: \"{sample}\"")]))
+            campaign_findings.append(
+                get_rule("M002").finding(
+                    f"{count} of {len(normals)} messages are identical but for names and short fields",
+                    [
+                        Evidence(
+                            f"{count} of {len(normals)} rendered bodies are the same "
+                            "once CSV values are removed "
+                            f"(threshold {policy.identical_share:.0%})"
+                        ),
+                        Evidence(f'common body: "{sample}"'),
+                    ],
+                )
+            )
     bulk = total > policy.bulk_recipients or (total > 1 and near_identical)
     if bulk and "H001" in enabled and not campaign.unsubscribe.one_click:
         why = f"{total} recipients" + (", near-identical bodies" if near_identical else "")
-        campaign_findings.append(get_rule("H001").finding(
-            f"bulk campaign ({why}) without one-click unsubscribe (RFC 8058 List-Unsubscribe/-Post)",
-            [Evidence("campaign.toml has no [unsubscribe] url = \"https://…\"" if not campaign.unsubscribe.url
-                      else f"[unsubscribe] url {campaign.unsubscribe.url} is not https")]))
+        campaign_findings.append(
+            get_rule("H001").finding(
+                f"bulk campaign ({why}) without one-click unsubscribe (RFC 8058 List-Unsubscribe/-Post)",
+                [
+                    Evidence(
+                        'campaign.toml has no [unsubscribe] url = "https://…"'
+                        if not campaign.unsubscribe.url
+                        else f"[unsubscribe] url {campaign.unsubscribe.url} is not https"
+                    )
+                ],
+            )
+        )
     campaign_findings, campaign_suppressed = _apply_suppressions(campaign_findings, "", inline, (), usage)
     shared = [f for f in campaign_findings if f.severity != "info"]
 
@@ -585,23 +768,38 @@ def evaluate_data(
     reports: list[RecipientReport] = []
     counts = {"READY": 0, "REVIEW": 0, "BLOCKED": 0}
     for recipient, ledger, findings, rendered, _ in rows:
-        findings, suppressed = _apply_suppressions(findings + shared, recipient.address, inline, allow_entries,
-                                                   usage)
+        findings, suppressed = _apply_suppressions(
+            findings + shared, recipient.address, inline, allow_entries, usage
+        )
         if campaign_suppressed:
             suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"] + suppressed
         verdict = _verdict(findings)
         counts[verdict] += 1
-        findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], get_rule(f.code).scope == "campaign", f.code))
-        reports.append(RecipientReport(
-            address=recipient.address, row=recipient.row, verdict=verdict, findings=findings, rendered=rendered,
-            review_allowed=verdict != "BLOCKED", ledger=ledger, line=recipient.line, suppressed=suppressed))
+        findings.sort(
+            key=lambda f: (-SEVERITY_RANK[f.severity], get_rule(f.code).scope == "campaign", f.code)
+        )
+        reports.append(
+            RecipientReport(
+                address=recipient.address,
+                row=recipient.row,
+                verdict=verdict,
+                findings=findings,
+                rendered=rendered,
+                review_allowed=verdict != "BLOCKED",
+                ledger=ledger,
+                line=recipient.line,
+                suppressed=suppressed,
+            )
+        )
     for sup in inline:
         if sup.source not in usage.used:
             warnings.append(f"{sup.source}: suppression of {', '.join(sup.codes)} matched nothing (unused)")
     for entry in allow_entries:
         if entry.source not in usage.used:
-            warnings.append(f"{entry.source}: allow entry for {entry.address} ({', '.join(entry.codes)}) "
-                            "matched nothing (unused)")
+            warnings.append(
+                f"{entry.source}: allow entry for {entry.address} ({', '.join(entry.codes)}) "
+                "matched nothing (unused)"
+            )
     return CampaignReport(campaign, reports, campaign_findings, counts, warnings)
 
 
@@ -624,7 +822,9 @@ def evaluate(
         from outreach.models import Mailbox
 
         if session.scalar(sql_select(Mailbox.id).where(Mailbox.name == campaign.mailbox)) is None:
-            raise CampaignError(f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store")
+            raise CampaignError(
+                f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store"
+            )
     data = StoreData(
         ledgers=load_ledgers_fast(session, addresses, scope),
         suppressions=load_suppressions(session),
@@ -657,8 +857,9 @@ def check_address(
     if campaign is not None and policy.scope == "mailbox":
         scope = campaign.mailbox
     ledger = load_ledgers(session, [normal], scope)[normal]
-    sends = load_sends(session, now - timedelta(days=policy.cooldown_days),
-                       campaign.name if campaign else None, [normal]).get(normal, [])
+    sends = load_sends(
+        session, now - timedelta(days=policy.cooldown_days), campaign.name if campaign else None, [normal]
+    ).get(normal, [])
     findings = recipient_findings(normal, ledger, policy, enabled, load_suppressions(session), sends, now)
     entries = list(allow) if allow is not None else (campaign.allow if campaign else [])
     kept, _ = _apply_suppressions(findings, normal, (), entries, _Usage())

@@ -45,8 +45,13 @@ def _kind(path: Path) -> Literal["text", "html"]:
 
 
 def _as_stranger(tpl: TemplateSource) -> str:
-    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, trim_blocks=True,
-                                        lstrip_blocks=True, keep_trailing_newline=True)
+    env = ImmutableSandboxedEnvironment(
+        undefined=ChainableUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     try:
         return env.from_string(tpl.source).render(contact=STRANGER)
     except SecurityError as exc:
@@ -68,25 +73,38 @@ def _lint_one(tpl: TemplateSource, enabled: frozenset[str]) -> list[Finding]:
     if "T002" in enabled:
         for hit in find_placeholders(static):
             line = _locate(tpl, hit.text, tpl.first_line + line_of(static, hit.start) - 1)
-            findings.append(get_rule("T002").finding(
-                f"leftover placeholder {hit.text!r}", [Evidence(f"\"{hit.sentence}\"", sentence=hit.sentence)],
-                path=tpl.name, line=line))
+            findings.append(
+                get_rule("T002").finding(
+                    f"leftover placeholder {hit.text!r}",
+                    [Evidence(f'"{hit.sentence}"', sentence=hit.sentence)],
+                    path=tpl.name,
+                    line=line,
+                )
+            )
     if "T003" in enabled:
         text = _as_stranger(tpl)
         if tpl.kind == "html":
             text = html_to_text(text)
         for hit in find_familiarity(text):
-            findings.append(get_rule("T003").finding(
-                f"\"{hit.text}\" claims a relationship; it blocks recipients of tier none or one-way "
-                "(put it inside {% if contact.tier in (\"warm\", \"strong\") %})",
-                [Evidence(f"\"{hit.sentence}\"", sentence=hit.sentence)],
-                path=tpl.name, line=_locate(tpl, hit.text, tpl.first_line)))
+            findings.append(
+                get_rule("T003").finding(
+                    f'"{hit.text}" claims a relationship; it blocks recipients of tier none or one-way '
+                    '(put it inside {% if contact.tier in ("warm", "strong") %})',
+                    [Evidence(f'"{hit.sentence}"', sentence=hit.sentence)],
+                    path=tpl.name,
+                    line=_locate(tpl, hit.text, tpl.first_line),
+                )
+            )
     if "T004" in enabled:
         for ask in template_asks([tpl]):
-            findings.append(get_rule("T004").finding(
-                f"asks a favour: \"{ask.match.sentence}\"", [Evidence(f"\"{ask.match.sentence}\"",
-                                                                      sentence=ask.match.sentence)],
-                path=tpl.name, line=ask.line))
+            findings.append(
+                get_rule("T004").finding(
+                    f'asks a favour: "{ask.match.sentence}"',
+                    [Evidence(f'"{ask.match.sentence}"', sentence=ask.match.sentence)],
+                    path=tpl.name,
+                    line=ask.line,
+                )
+            )
     return findings
 
 
@@ -106,7 +124,9 @@ def lint_templates(
     for sup in inline:
         recipient_dependent = any(get_rule(c).scope == "recipient" and c != "T002" for c in sup.codes)
         if sup.source not in usage.used and not recipient_dependent:
-            result.warnings.append(f"{sup.source}: suppression of {', '.join(sup.codes)} matched nothing (unused)")
+            result.warnings.append(
+                f"{sup.source}: suppression of {', '.join(sup.codes)} matched nothing (unused)"
+            )
     result.findings.sort(key=lambda f: (f.path or "", f.line or 0, f.code))
     return result
 
@@ -127,8 +147,11 @@ def lint_path(path: str | Path, select: Sequence[str] = (), ignore: Sequence[str
 
 
 def lint_source(
-    source: str, name: str = "<template>", kind: Literal["text", "html"] = "text",
-    select: Sequence[str] = (), ignore: Sequence[str] = (),
+    source: str,
+    name: str = "<template>",
+    kind: Literal["text", "html"] = "text",
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
 ) -> TemplateLint:
     return lint_templates([TemplateSource(kind, name, source)], select, ignore)
 

@@ -51,8 +51,18 @@ from outreach.lint.registry import get_rule, split_codes
 
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
-_TOP_KEYS = {"name", "mailbox", "recipients", "allow", "template", "policy", "unsubscribe", "subject", "text",
-             "html"}
+_TOP_KEYS = {
+    "name",
+    "mailbox",
+    "recipients",
+    "allow",
+    "template",
+    "policy",
+    "unsubscribe",
+    "subject",
+    "text",
+    "html",
+}
 _ADDRESS = re.compile(
     r"^[^@\s<>(),;:\"\[\]\\]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$", re.UNICODE
 )
@@ -191,9 +201,7 @@ def _overridable(codes: Sequence[str], where: str, warnings: list[str]) -> tuple
     return tuple(kept)
 
 
-def _allow_entry(
-    data: Mapping[str, Any], where: str, today: date, warnings: list[str]
-) -> AllowEntry | None:
+def _allow_entry(data: Mapping[str, Any], where: str, today: date, warnings: list[str]) -> AllowEntry | None:
     unknown = set(data) - {"address", "codes", "reason", "author", "expires"}
     if unknown:
         raise CampaignError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -203,8 +211,10 @@ def _allow_entry(
     codes = _codes(data.get("codes"), where)
     reason = str(data.get("reason") or "").strip()
     if not reason:
-        raise CampaignError(f"{where}: suppression of {', '.join(codes)} for {address} has no reason "
-                            "(say why, e.g. reason = \"introduced by X at event Y\")")
+        raise CampaignError(
+            f"{where}: suppression of {', '.join(codes)} for {address} has no reason "
+            '(say why, e.g. reason = "introduced by X at event Y")'
+        )
     expires_raw = data.get("expires")
     expires: date | None = None
     if isinstance(expires_raw, date):
@@ -225,7 +235,7 @@ def _allow_entry(
 
 
 def read_allow(path: Path, today: date | None = None) -> tuple[list[AllowEntry], list[str]]:
-    """The entries of an allow file (TOML ``[[allow]]`` tables, or CSV: address,codes,reason,author,expires)."""
+    """The entries of an allow file: TOML ``[[allow]]`` tables, or CSV address,codes,reason,author,expires."""
     today = today or date.today()
     display = display_path(path)
     try:
@@ -280,12 +290,16 @@ def inline_suppressions(tpl: TemplateSource, warnings: list[str]) -> list[Inline
         where = f"{tpl.name}:{line}"
         parsed = _DISABLE.match(match.group("body"))
         if not parsed:
-            raise CampaignError(f"{where}: malformed directive; write {{# outreach: disable=CODE reason=\"why\" #}}")
+            raise CampaignError(
+                f'{where}: malformed directive; write {{# outreach: disable=CODE reason="why" #}}'
+            )
         codes = _codes(parsed.group("codes"), where)
         reason = (parsed.group("r1") or parsed.group("r2") or "").strip()
         if not reason:
-            raise CampaignError(f"{where}: suppression of {', '.join(codes)} has no reason "
-                                "(add reason=\"why\" to the directive)")
+            raise CampaignError(
+                f"{where}: suppression of {', '.join(codes)} has no reason "
+                '(add reason="why" to the directive)'
+            )
         kept = _overridable(codes, where, warnings)
         if kept:
             found.append(InlineSuppression(kept, reason, where))
@@ -304,7 +318,9 @@ def _find_template(base: Path, name: str, where: str) -> Path:
     for path in tried:
         if path.is_file():
             return path
-    raise CampaignError(f"{where}: template {name!r} not found next to the campaign or under a templates/ folder")
+    raise CampaignError(
+        f"{where}: template {name!r} not found next to the campaign or under a templates/ folder"
+    )
 
 
 def _read_template(kind: Literal["text", "html"], path: Path) -> TemplateSource:
@@ -346,7 +362,9 @@ def load_campaign(path: str | Path) -> Campaign:
     try:
         text = toml_path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CampaignError(f"{display}: campaign not found (a folder with campaign.toml, or its path)") from None
+        raise CampaignError(
+            f"{display}: campaign not found (a folder with campaign.toml, or its path)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignError(f"{display}: cannot read ({exc})") from None
     try:
@@ -369,11 +387,11 @@ def load_campaign(path: str | Path) -> Campaign:
     template = {**{k: data[k] for k in ("subject", "text", "html") if k in data}, **template}
     subject = template.get("subject")
     if not isinstance(subject, str) or not subject.strip():
-        raise CampaignError(f"{display}: a subject is required ([template] subject = \"…\")")
+        raise CampaignError(f'{display}: a subject is required ([template] subject = "…")')
     if "\n" in subject.strip():
         raise CampaignError(f"{display}:{_key_line(text, 'subject')}: the subject must be one line")
     if not isinstance(template.get("text"), str):
-        raise CampaignError(f"{display}: a text body file is required ([template] text = \"body.txt.j2\")")
+        raise CampaignError(f'{display}: a text body file is required ([template] text = "body.txt.j2")')
     subject_src = TemplateSource("subject", display, subject.strip(), toml_path, _key_line(text, "subject"))
     text_src = _read_template("text", _find_template(base, template["text"], display))
     html_src = None

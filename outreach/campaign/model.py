@@ -1,4 +1,4 @@
-"""The campaign's data: its definition (:class:`Campaign`) and what evaluating it gives (:class:`CampaignReport`)."""
+"""The campaign's data: its definition (:class:`Campaign`) and its evaluation (:class:`CampaignReport`)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class Policy:
                 changes[key] = codes if key == "select" else tuple(dict.fromkeys(self.ignore + codes))
             elif key == "scope":
                 if value not in ("team", "mailbox"):
-                    raise CampaignError(f"{where}: scope must be \"team\" or \"mailbox\"")
+                    raise CampaignError(f'{where}: scope must be "team" or "mailbox"')
                 changes[key] = value
             elif key in ("deficit_margin", "mass_share", "identical_share"):
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -259,7 +259,8 @@ class RecipientReport:
             "review_allowed": self.review_allowed,
             "findings": [f.to_json() for f in self.findings],
             "suppressed": [
-                {"finding": s.finding.to_json(), "source": s.source, "reason": s.reason} for s in self.suppressed
+                {"finding": s.finding.to_json(), "source": s.source, "reason": s.reason}
+                for s in self.suppressed
             ],
             "rendered": None
             if self.rendered is None

@@ -18,8 +18,14 @@ from outreach.errors import UsageError
 from outreach.lint.findings import Finding
 
 COLUMNS = ("address", "tier", "last_two_way", "balance", "verdict", "codes", "reason")
-_COLORS = {"READY": "green", "REVIEW": "yellow", "BLOCKED": "red", "block": "red", "review": "yellow",
-           "info": "blue"}
+_COLORS = {
+    "READY": "green",
+    "REVIEW": "yellow",
+    "BLOCKED": "red",
+    "block": "red",
+    "review": "yellow",
+    "info": "blue",
+}
 
 
 def split_option(values: Iterable[str]) -> list[str]:
@@ -43,8 +49,10 @@ def _finding_lines(findings: Sequence[Finding], indent: str = "  ", evidence: bo
     lines = []
     for f in findings:
         where = f" ({f.location})" if f.location and f.code.startswith("T") else ""
-        lines.append(f"{indent}{click.style(f.severity.upper(), fg=_COLORS[f.severity])} {f.code} {f.name}: "
-                     f"{f.message}{where}")
+        lines.append(
+            f"{indent}{click.style(f.severity.upper(), fg=_COLORS[f.severity])} {f.code} {f.name}: "
+            f"{f.message}{where}"
+        )
         if evidence:
             lines += [f"{indent}    - {e.text}" for e in f.evidence]
     return lines
@@ -70,8 +78,10 @@ def table_text(report: CampaignReport, color: bool = True) -> str:
     out += [line(row, True) for row in rows]
     out.append("")
     counts = ", ".join(f"{report.counts.get(v, 0)} {v}" for v in VERDICTS)
-    out.append(f"campaign {report.campaign.name} (mailbox {report.campaign.mailbox}): "
-               f"{len(report.recipients)} recipient(s): {counts}")
+    out.append(
+        f"campaign {report.campaign.name} (mailbox {report.campaign.mailbox}): "
+        f"{len(report.recipients)} recipient(s): {counts}"
+    )
     if report.campaign_findings:
         out.append("campaign findings:")
         out += _finding_lines(report.campaign_findings)
@@ -100,10 +110,12 @@ def show_text(report: CampaignReport, address: str) -> tuple[str, RecipientRepor
     r = report.recipient(address)
     if r is None:
         raise UsageError(f"{address}: not a recipient of campaign {report.campaign.name}")
-    out = [f"{r.address} (line {r.line}): {click.style(r.verdict, fg=_COLORS[r.verdict], bold=True)}",
-           f"  tier {r.ledger.tier}, last two-way "
-           f"{r.ledger.last_two_way.date().isoformat() if r.ledger.last_two_way else 'never'}, "
-           f"balance {r.ledger.balance:+.1f}, strength {r.ledger.strength}"]
+    out = [
+        f"{r.address} (line {r.line}): {click.style(r.verdict, fg=_COLORS[r.verdict], bold=True)}",
+        f"  tier {r.ledger.tier}, last two-way "
+        f"{r.ledger.last_two_way.date().isoformat() if r.ledger.last_two_way else 'never'}, "
+        f"balance {r.ledger.balance:+.1f}, strength {r.ledger.strength}",
+    ]
     out += _finding_lines(r.findings) if r.findings else ["  no findings"]
     for s in r.suppressed:
         out.append(f"  suppressed {s.finding.code} {s.finding.name} by {s.source}: {s.reason}")

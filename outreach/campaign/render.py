@@ -24,8 +24,16 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from jinja2 import (
+    FunctionLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    UndefinedError,
+    nodes,
+)
 from jinja2.defaults import DEFAULT_NAMESPACE
-from jinja2 import FunctionLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -81,13 +89,22 @@ def _finalize(value: Any) -> Any:
 class _Environment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(["*", "**"])
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if type(obj) is ContactFacts:  # plain frozen data: only its fields are reachable
+            return attr in ContactFacts.__dataclass_fields__
+        return bool(super().is_safe_attribute(obj, attr, value))
+
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "**":
             if isinstance(right, int | float) and abs(right) > MAX_POWER:
                 raise SecurityError(f"exponent {right} is too large")
             return operator.pow(left, right)
         for seq, times in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_SEQUENCE:
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(times, int)
+                and len(seq) * times > MAX_SEQUENCE
+            ):
                 raise SecurityError("the result of * would be too large")
         return operator.mul(left, right)
 
@@ -134,8 +151,10 @@ def check_safe(env: ImmutableSandboxedEnvironment, tpl: TemplateSource) -> None:
             bad = arg.value if isinstance(arg, nodes.Const) else None
         if _unsafe_name(bad):
             line = tpl.first_line + node.lineno - 1
-            raise CampaignError(f"{_file(tpl)}:{line}: unsafe template: access to {bad!r} is not allowed "
-                                "(attributes and keys starting with '_' are off limits)")
+            raise CampaignError(
+                f"{_file(tpl)}:{line}: unsafe template: access to {bad!r} is not allowed "
+                "(attributes and keys starting with '_' are off limits)"
+            )
 
 
 def _file(tpl: TemplateSource) -> str:
@@ -188,7 +207,9 @@ def compiled(campaign: Campaign) -> Compiled:
     return result
 
 
-def context_for(row: Mapping[str, str], facts: ContactFacts, globals_: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def context_for(
+    row: Mapping[str, str], facts: ContactFacts, globals_: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """A recipient's template context: the environment's globals, their CSV row, ``row`` and ``contact``."""
     ctx: dict[str, Any] = dict(_GLOBALS if globals_ is None else globals_)
     ctx.update(row)
@@ -220,14 +241,14 @@ def _error_line(exc: BaseException, tpl: TemplateSource) -> int | None:
     return None if line is None else tpl.first_line + line - 1
 
 
-def render(template: Template, tpl: TemplateSource, context: Mapping[str, Any]) -> str | RenderFailure:
+def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> str | RenderFailure:
     """The rendered text, or a :class:`RenderFailure`; unsafe templates raise :class:`CampaignError`."""
     try:
         try:
             # Template.render() without copying the environment's globals (a ChainMap) for every call:
             # the context already holds them (see context_for).
             ctx = template.new_context(context, shared=True)
-            return template.environment.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+            return template.environment.concat(template.root_render_func(ctx))
         except Exception:
             template.environment.handle_exception()
     except SecurityError as exc:

@@ -32,8 +32,14 @@ DEFAULT_TEXT = (
 )
 DEFAULT_ROW = {"email": "pat@example.org", "first_name": "Pat"}
 _WARM: dict[str, Any] = {
-    "tier": "warm", "last_two_way": "2025-04-01T10:00:00+00:00", "strength": 60, "balance": 0.5, "sent": 6,
-    "received": 5, "personal_received": 5, "two_way_threads": 3,
+    "tier": "warm",
+    "last_two_way": "2025-04-01T10:00:00+00:00",
+    "strength": 60,
+    "balance": 0.5,
+    "sent": 6,
+    "received": 5,
+    "personal_received": 5,
+    "two_way_threads": 3,
 }
 
 
@@ -57,9 +63,14 @@ def _recipients(data: dict[str, Any]) -> list[tuple[dict[str, str], dict[str, An
         tiers = ["warm"] * int(data["count"])
     if tiers is not None:
         return [
-            ({"email": f"r{i}@example.org", "first_name": f"Name{i}",
-              "note": f"I liked your piece number {i} on community energy co-ops in small towns."},
-             {"tier": t})
+            (
+                {
+                    "email": f"r{i}@example.org",
+                    "first_name": f"Name{i}",
+                    "note": f"I liked your piece number {i} on community energy co-ops in small towns.",
+                },
+                {"tier": t},
+            )
             for i, t in enumerate(tiers)
         ]
     if "recipients" in data:
@@ -99,12 +110,19 @@ def run_case(rule: Rule, case: Case) -> CaseResult:
         address = row["email"].lower()
         ledgers[address] = make_ledger(address, ledger, row.get("first_name"))
     first = recipients[0][0]["email"].lower()
-    sends = {first: [Send(str(s["campaign"]), datetime.fromisoformat(str(s["date"]))) for s in data.get("sends", [])]}
+    sends = {
+        first: [
+            Send(str(s["campaign"]), datetime.fromisoformat(str(s["date"]))) for s in data.get("sends", [])
+        ]
+    }
     suppressions = SuppressionList(
-        Blocked(str(s["kind"]), str(s["value"]), str(s.get("reason", ""))) for s in data.get("suppressions", [])
+        Blocked(str(s["kind"]), str(s["value"]), str(s.get("reason", "")))
+        for s in data.get("suppressions", [])
     )
     report = evaluate_data(campaign, StoreData(ledgers, suppressions, sends), now=NOW)
-    codes = sorted({f.code for r in report.recipients for f in r.findings} | {f.code for f in report.campaign_findings})
+    codes = sorted(
+        {f.code for r in report.recipients for f in r.findings} | {f.code for f in report.campaign_findings}
+    )
     fired = rule.code in codes
     ok = fired == (case.expect == "fail")
     verdicts = [r.verdict for r in report.recipients]

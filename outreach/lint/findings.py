@@ -32,11 +32,17 @@ class Evidence:
     def from_line(cls, line: EvidenceLine, label: str) -> Evidence:
         arrow = "we wrote" if line.direction == "out" else "they wrote"
         when = line.date.date().isoformat() if line.date else "undated"
-        text = f"{label}: {when} {arrow} \"{line.subject or '(no subject)'}\""
+        text = f'{label}: {when} {arrow} "{line.subject or "(no subject)"}"'
         if line.sentence:
-            text += f": \"{line.sentence}\""
-        return cls(text=text, date=line.date, subject=line.subject, sentence=line.sentence,
-                   direction=line.direction, message_id=line.message_id)
+            text += f': "{line.sentence}"'
+        return cls(
+            text=text,
+            date=line.date,
+            subject=line.subject,
+            sentence=line.sentence,
+            direction=line.direction,
+            message_id=line.message_id,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

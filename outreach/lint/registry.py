@@ -182,15 +182,17 @@ def rules_markdown() -> str:
         "to every recipient. Select or ignore rules by code, prefix or name with `--select`/`--ignore` or",
         "`select`/`ignore` in `[policy]` (campaign.toml) or `[lint]` (config file); suppress them for one",
         "recipient in the campaign's allow file, or for a template with",
-        "`{# outreach: disable=CODE reason=\"...\" #}`. Rules marked *never overridable* cannot be turned",
+        '`{# outreach: disable=CODE reason="..." #}`. Rules marked *never overridable* cannot be turned',
         "off at all.",
         "",
         "| code | name | severity | scope | overridable |",
         "| --- | --- | --- | --- | --- |",
     ]
     for rule in all_rules():
-        out.append(f"| [{rule.code}](#{rule.code.lower()}-{rule.name}) | {rule.name} | {rule.severity} | "
-                   f"{rule.scope} | {'yes' if rule.overridable else 'never'} |")
+        out.append(
+            f"| [{rule.code}](#{rule.code.lower()}-{rule.name}) | {rule.name} | {rule.severity} | "
+            f"{rule.scope} | {'yes' if rule.overridable else 'never'} |"
+        )
     for rule in all_rules():
         out += ["", f"## {rule.code} {rule.name}", ""]
         meta = f"Severity **{rule.severity}**, {rule.scope} rule"

@@ -98,8 +98,11 @@ def find_asks(text: str) -> list[Match]:
         except Exception:  # noqa: BLE001 - fall back to the phrase rule rather than fail a preview
             flags = []
         if len(flags) == len(parts):
-            return [Match(sentence, " ".join(sentence.split()), start)
-                    for (start, sentence), flag in zip(parts, flags, strict=True) if flag]
+            return [
+                Match(sentence, " ".join(sentence.split()), start)
+                for (start, sentence), flag in zip(parts, flags, strict=True)
+                if flag
+            ]
     matches = []
     for start, sentence in parts:
         hit = _ASK.search(sentence)
@@ -122,7 +125,9 @@ def _familiarity_re() -> re.Pattern[str]:
 
 
 def _matches(pattern: re.Pattern[str], text: str) -> list[Match]:
-    return [Match(m.group(), _sentence_at(text, m.start(), m.end()), m.start()) for m in pattern.finditer(text)]
+    return [
+        Match(m.group(), _sentence_at(text, m.start(), m.end()), m.start()) for m in pattern.finditer(text)
+    ]
 
 
 _PLACEHOLDER_HINTS = ("[", "<", "{", "*|", "%", "XXX", "TODO", "TBD", "&lt;")

@@ -48,6 +48,7 @@ PATTERN_KINDS = ("offer", "thanks", "fulfilment", "commitment", "opt_out", "mass
 MAX_CHARS = 3000
 #: Sentences longer than this are not scored as asks (tables, pasted logs) but may still match patterns.
 MAX_SENTENCE_CHARS = 600
+SCORE_CACHE_SIZE = 50_000
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -57,6 +58,8 @@ _SHORT_EN = frozenset(
     "sounds agreed done attached call me".split()
 )
 _BARE_STRIP = " \t\r\n.,!:;-~*()"
+_FLAT_SPACE = str.maketrans({"\n": " ", "\r": " ", "\t": " ", "\x0b": " ", "\x0c": " "})
+_SPACE_RUN_RE = re.compile(r"  +")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,8 @@ def _register_extensions() -> None:
 
     if not Doc.has_extension("signals"):
         Doc.set_extension("signals", default=None)
+    if not Doc.has_extension("source_text"):
+        Doc.set_extension("source_text", getter=doc_text)
     if not Doc.has_extension("sentence_spans"):
         Doc.set_extension("sentence_spans", default=None)
     if not Doc.has_extension("language"):
@@ -252,14 +257,17 @@ def _sentences_component(doc: Any) -> Any:
     starts[0] = 1
     if spans:
         token_idx = doc.to_array([IDX]).astype("int64")
-        first = np.searchsorted(token_idx, np.array([a for a, _ in spans], dtype="int64"))
+        offsets: OffsetMap | None = doc.user_data.get("outreach_offsets")
+        wanted = [a for a, _ in spans] if offsets is None else [offsets.to_flat(a) for a, _ in spans]
+        first = np.searchsorted(token_idx, np.array(wanted, dtype="int64"))
         starts[first[first < len(doc)]] = 1
     doc.from_array([SENT_START], starts.reshape(-1, 1).astype("uint64"))
     return doc
 
 
 def doc_text(doc: Any) -> str:
-    """``doc.text``, computed once: spaCy joins it from the tokens on every access."""
+    """The text the doc was made from (signal offsets refer to it); computed once for other docs, as
+    spaCy joins ``doc.text`` from the tokens on every access."""
     text: str | None = doc.user_data.get("outreach_text")
     if text is None:
         text = doc.user_data["outreach_text"] = doc.text
@@ -290,6 +298,7 @@ class SignalTagger:
         self.strings = nlp.vocab.strings
         self._asks = asks
         self._ask_lock = threading.Lock()
+        self._score_cache: dict[str, float] = {}
 
     @property
     def asks(self) -> AskScorer:
@@ -340,12 +349,19 @@ class SignalTagger:
             for start, end in sents:
                 if _inside(start, end, signoff) or _inside(start, end, greeting) or end - start > MAX_SENTENCE_CHARS:
                     continue
-                ask_sentences.append(text[start:end])
+                sentence = text[start:end]
+                if " " not in sentence and "?" not in sentence and "\n" not in sentence:
+                    continue  # one word without "?": never an ask on Enron mail (0 of 2,237), 12 % of sentences
+                ask_sentences.append(sentence)
                 ask_slots.append((index, start, end))
         if ask_sentences:
             self._score_asks(docs, ask_sentences, ask_slots, found)
+        order = {kind: n for n, kind in enumerate(KINDS)}
         for doc, hits in zip(docs, found, strict=True):
-            order = {kind: n for n, kind in enumerate(KINDS)}
+            refusals = {h.start for h in hits if h.kind == "opt_out"}
+            if refusals:
+                # "Please remove me from your list" reads as a request, but it is a refusal, not an ask
+                hits = [h for h in hits if not (h.kind == "ask" and h.start in refusals)]
             hits.sort(key=lambda h: (h.start, order.get(h.kind, 99)))
             doc._.signals = hits
         return docs
@@ -360,6 +376,7 @@ class SignalTagger:
         hits: list[SignalHit],
     ) -> None:
         seen: set[tuple[str, int]] = set()
+        offsets: OffsetMap | None = doc.user_data.get("outreach_offsets")
 
         def consider(rule: Rule, char: int) -> None:
             n = bisect_right(starts, char) - 1
@@ -385,11 +402,12 @@ class SignalTagger:
             elif rule.kind == "thanks" and _inside(start, end, signoff):
                 return  # the closing "Thanks," is a sign-off, not gratitude
             seen.add((rule.kind, start))
-            hits.append(SignalHit(rule.kind, rule.subtype, rule.personal, sentence, start, end, rule.score))
+            hits.append(SignalHit(rule.kind, rule.subtype, rule.personal, _tidy(sentence), start, end, rule.score))
 
         for match_id, token_start, _token_end in self.matcher(doc):
             rule = self.rules[self.strings[match_id]]
-            consider(rule, doc[token_start].idx)
+            char = doc[token_start].idx
+            consider(rule, char if offsets is None else offsets.to_source(char))
         if self.regex_rules:
             for start, end in sents:
                 sentence = text[start:end]
@@ -410,12 +428,25 @@ class SignalTagger:
 
         detector = self.asks
         threshold = detector.threshold
-        for sentence, (index, start, end), score in zip(sentences, slots, detector.score(sentences), strict=True):
+        # Mail repeats itself (one-line replies, forwarded notices): a per-process cache of scores.
+        cache = self._score_cache
+        todo = list({s for s in sentences if s not in cache})
+        if todo:
+            if len(cache) + len(todo) > SCORE_CACHE_SIZE:
+                cache.clear()
+            cache.update(zip(todo, detector.score(todo), strict=True))
+        scores = [cache[s] for s in sentences]
+        for sentence, (index, start, end), score in zip(sentences, slots, scores, strict=True):
             if score >= threshold:
                 subtype = ask_subtype(sentence)
                 found[index].append(
-                    SignalHit("ask", str(subtype), is_personal(sentence), sentence, start, end, round(score, 4))
+                    SignalHit("ask", str(subtype), is_personal(sentence), _tidy(sentence), start, end, round(score, 4))
                 )
+
+
+def _tidy(sentence: str) -> str:
+    """The sentence as evidence: white space runs (wrapped lines, indents) collapsed."""
+    return " ".join(sentence.split())
 
 
 def _inside(start: int, end: int, span: tuple[int, int] | None) -> bool:
@@ -503,16 +534,48 @@ def lean_tokenizer(nlp: Any) -> Any:
     )
 
 
+class OffsetMap:
+    """Character offsets between a text and its copy with white-space runs collapsed to one space."""
+
+    __slots__ = ("flat_breaks", "source_breaks", "shifts")
+
+    def __init__(self, runs: list[tuple[int, int]]) -> None:
+        self.flat_breaks: list[int] = [0]
+        self.source_breaks: list[int] = [0]
+        self.shifts: list[int] = [0]
+        removed = 0
+        for start, end in runs:
+            removed += end - start - 1
+            self.source_breaks.append(end)
+            self.flat_breaks.append(end - removed)
+            self.shifts.append(removed)
+
+    def to_source(self, flat: int) -> int:
+        return flat + self.shifts[bisect_right(self.flat_breaks, flat) - 1]
+
+    def to_flat(self, source: int) -> int:
+        return source - self.shifts[bisect_right(self.source_breaks, source) - 1]
+
+
 class TextKeepingTokenizer:
-    """Wraps a tokenizer to keep the input text on the doc: ``doc.text`` is rebuilt from the tokens on
-    every access, which cost as much as tokenizing."""
+    """Wraps a tokenizer: tokenizes the text with white space collapsed and keeps the original on the doc.
+
+    Why: on mail, every "word\\nWord" chunk and every run of spaces costs the tokenizer a cache miss or a
+    space token; collapsing them made tokenizing Enron mail about twice as fast.  ``doc.text`` is the
+    collapsed text; ``doc._.source_text`` the original, which every signal offset refers to.
+    """
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> Any:
-        doc = self.tokenizer(text)
+        flat = text.translate(_FLAT_SPACE)
+        runs = [m.span() for m in _SPACE_RUN_RE.finditer(flat)]
+        if runs:
+            flat = _SPACE_RUN_RE.sub(" ", flat)
+        doc = self.tokenizer(flat)
         doc.user_data["outreach_text"] = text
+        doc.user_data["outreach_offsets"] = OffsetMap(runs) if runs else None
         return doc
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Any]:
