@@ -16,6 +16,7 @@ from outreach.config import MailboxConfig
 from outreach.imap_sync import FolderSummary, ImapSync, SilentProgress, SyncProgress, SyncSummary
 from outreach.importers import discover
 from outreach.ingest import Ingestor, IngestStats, ensure_folder, ensure_mailbox, mailbox_addresses
+from outreach.ledger import LedgerPolicy
 from outreach.models import SyncRun, utcnow
 
 
@@ -34,15 +35,83 @@ class ImportSummary:
         return total
 
 
+class SignalsHook:
+    """The ``after_batch`` hook of a sync: stores the signals of each batch's new messages (before the
+    batch commits), then — once the run is done — refreshes the ledgers of the contacts it touched."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        mailbox_name: str,
+        policy: LedgerPolicy | None = None,
+        then: Callable[[Session, list[int]], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.mailbox_name = mailbox_name
+        self.policy = policy
+        self.then = then
+        self.new_ids: list[int] = []
+        with sessions() as session:
+            # Messages already stored that this mailbox sees for the first time (a colleague's copy)
+            # change its per-mailbox ledgers too, so the mailbox's messages are compared before/after.
+            self.located_before = _located(session, mailbox_name)
+
+    def __call__(self, session: Session, new_message_ids: list[int]) -> None:
+        from outreach.signals.analyse import store_signals
+
+        store_signals(session, new_message_ids)
+        self.new_ids += new_message_ids
+        if self.then is not None:
+            self.then(session, new_message_ids)
+
+    def finish(self) -> int:
+        """Refresh the ledgers of every contact the run touched; the number of contacts refreshed."""
+        from outreach.ledger import refresh_ledgers, touched_contacts
+
+        with self.sessions() as session:
+            located = _located(session, self.mailbox_name) - self.located_before
+            contacts = touched_contacts(session, set(self.new_ids) | located)
+            if contacts:
+                refresh_ledgers(session, contacts, self.policy)
+            session.commit()
+        return len(contacts)
+
+
+def _located(session: Session, mailbox_name: str) -> set[int]:
+    from sqlalchemy import select
+
+    from outreach.models import Folder, Mailbox, MessageLocation
+
+    return set(
+        session.scalars(
+            select(MessageLocation.message_id)
+            .join(Folder, Folder.id == MessageLocation.folder_id)
+            .join(Mailbox, Mailbox.id == Folder.mailbox_id)
+            .where(Mailbox.name == mailbox_name)
+        )
+    )
+
+
 def sync_mailbox(
     sessions: sessionmaker[Session],
     config: MailboxConfig,
     password: str,
     progress: SyncProgress | None = None,
+    signals: bool = True,
+    ledger_policy: LedgerPolicy | None = None,
     **options: object,
 ) -> SyncSummary:
-    """Sync one IMAP mailbox into the store (read-only, incremental, resumable)."""
-    return ImapSync(sessions, config, password, progress=progress, **options).run()  # type: ignore[arg-type]
+    """Sync one IMAP mailbox into the store (read-only, incremental, resumable); with ``signals``, the
+    new messages are analysed and the ledgers of the contacts they touch refreshed."""
+    hook = None
+    if signals:
+        then = options.pop("after_batch", None)
+        hook = SignalsHook(sessions, config.name, ledger_policy, then)  # type: ignore[arg-type]
+        options["after_batch"] = hook
+    summary = ImapSync(sessions, config, password, progress=progress, **options).run()  # type: ignore[arg-type]
+    if hook is not None:
+        hook.finish()
+    return summary
 
 
 def import_path(
@@ -53,9 +122,15 @@ def import_path(
     progress: SyncProgress | None = None,
     batch_size: int = 500,
     after_batch: Callable[[Session, list[int]], None] | None = None,
+    signals: bool = True,
+    ledger_policy: LedgerPolicy | None = None,
 ) -> ImportSummary:
-    """Import a Maildir tree or an mbox file for ``mailbox_name`` through the sync pipeline."""
+    """Import a Maildir tree or an mbox file for ``mailbox_name`` through the sync pipeline; with
+    ``signals``, new messages are analysed and the touched contacts' ledgers refreshed."""
     progress = progress or SilentProgress()
+    hook = SignalsHook(sessions, mailbox_name, ledger_policy, after_batch) if signals else None
+    if hook is not None:
+        after_batch = hook
     started = time.perf_counter()
     folders = discover(path)
     summary = ImportSummary(mailbox_name, str(path))
@@ -85,6 +160,8 @@ def import_path(
         run.fetched, run.new, run.duplicates = totals.fetched, totals.new, totals.duplicates
         run.skipped, run.skipped_reasons, run.status = totals.skipped_total, dict(totals.skipped), "done"
         session.commit()
+    if hook is not None:
+        hook.finish()
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -161,7 +161,8 @@ def sync(
     for config in configs:
         password = app.settings.password(config, prompt=_prompt_password)
         with make_progress(app.err, quiet) as progress:
-            summary = sync_mailbox(app.sessions(), config, password, progress=progress)
+            summary = sync_mailbox(app.sessions(), config, password, progress=progress,
+                                   ledger_policy=_ledger_policy(app))
         _print_summary(app, f"{config.name} ({config.host})", summary.totals, summary.seconds,
                        [(f.name, f.status) for f in summary.folders], summary.retries)
 
@@ -195,7 +196,8 @@ def import_(app: AppContext, path: Path, mailbox_name: str, addresses: tuple[str
     from outreach.progress import make_progress
 
     with make_progress(app.err, quiet) as progress:
-        result = import_path(app.sessions(), path, mailbox_name, list(addresses), progress=progress)
+        result = import_path(app.sessions(), path, mailbox_name, list(addresses), progress=progress,
+                             ledger_policy=_ledger_policy(app))
     _print_summary(app, f"{mailbox_name} ({path})", result.totals, result.seconds,
                    [(f.name, f.status) for f in result.folders])
 
@@ -207,20 +209,57 @@ FORMATS = click.Choice(["table", "json", "csv"])
 
 @main.command()
 @click.option("--mailbox", "mailbox_name", help="Only this team member's mail (default: the whole team).")
-@click.option("--sort", "sort_field", default="last_received", show_default=True)
+@click.option("--sort", "sort_field", default="last_received", show_default=True,
+              help="A column: address, domain, first/last sent/received, sent, received, two_way_threads, "
+                   "tier, strength, balance, last_two_way.")
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending).")
+@click.option("--by-domain", is_flag=True, help="One row per domain: contacts, best tier, strongest contact.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--limit", type=int, default=0, help="At most N rows (0: all).")
 @pass_app
-def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bool, fmt: str, limit: int) -> None:
-    """List contacts with first/last sent and received, messages each way and two-way threads."""
-    from outreach.history import histories, mailbox_id_for, sort_histories
+def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bool, by_domain: bool, fmt: str,
+             limit: int) -> None:
+    """List contacts with their history and ledger: tier, strength, balance, last two-way exchange."""
+    from outreach.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
+    from outreach.ledger import TEAM_SCOPE, TIERS, domain_rollup, stored_ledger_columns
 
+    scope = mailbox_name or TEAM_SCOPE
     with app.sessions()() as session:
-        items = sort_histories(histories(session, mailbox_id=mailbox_id_for(session, mailbox_name)), sort_field, not asc)
-    rows = [h.summary() for h in (items[:limit] if limit else items)]
-    _emit(app, rows, fmt, ["address", "name", "first_sent", "last_sent", "first_received", "last_received",
-                           "sent", "received", "two_way_threads"], title="Contacts")
+        mailbox_id = mailbox_id_for(session, mailbox_name)
+        if by_domain:
+            domains = [d.to_json() for d in domain_rollup(session, scope)]
+            _emit(app, domains[:limit] if limit else domains, fmt,
+                  ["domain", "contacts", "best_tier", "strongest_contact", "strongest_strength", "last_two_way",
+                   "two_way_threads"], title="Domains")
+            return
+        ledger_columns = ("tier", "strength", "balance", "last_two_way")
+        if sort_field not in SORT_FIELDS and sort_field not in ledger_columns:
+            raise UsageError(f"cannot sort by {sort_field!r}; choose one of "
+                             f"{', '.join((*SORT_FIELDS, *ledger_columns))}")
+        items = histories(session, mailbox_id=mailbox_id)
+        columns = stored_ledger_columns(session, scope)
+    if sort_field in SORT_FIELDS:
+        items = sort_histories(items, sort_field, not asc)
+    rows = []
+    for hist in items:
+        row = hist.summary()
+        row.update(columns.get(hist.contact_id, {"tier": None, "strength": None, "balance": None,
+                                                 "last_two_way": None}))
+        rows.append(row)
+    if sort_field in ledger_columns:
+        rank = {tier: n for n, tier in enumerate(TIERS)}
+
+        def key(row: dict[str, Any]) -> tuple[int, Any]:
+            value = row.get(sort_field)
+            if value is None:
+                return (0, "")
+            return (1, rank.get(value, -1) if sort_field == "tier" else value)
+
+        rows.sort(key=key, reverse=not asc)
+    rows = rows[:limit] if limit else rows
+    _emit(app, rows, fmt, ["address", "name", "tier", "strength", "balance", "last_two_way", "first_sent",
+                           "last_sent", "first_received", "last_received", "sent", "received", "two_way_threads"],
+          title="Contacts")
 
 
 @main.command()
@@ -229,36 +268,77 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_app
 def contact(app: AppContext, address: str, mailbox_name: str | None, fmt: str) -> None:
-    """One contact's history with the messages behind each figure."""
-    from outreach.history import histories, mailbox_id_for
+    """One contact's ledger: every figure with the dated messages (and sentences) behind it."""
+    from outreach.history import mailbox_id_for
+    from outreach.ledger import TEAM_SCOPE, ledger_for
 
     with app.sessions()() as session:
-        found = histories(session, [address], mailbox_id=mailbox_id_for(session, mailbox_name))
-    if not found:
+        mailbox_id_for(session, mailbox_name)  # an unknown mailbox is a usage error
+        ledger = ledger_for(session, address, mailbox_name or TEAM_SCOPE, _ledger_policy(app))
+    if ledger is None:
         raise UsageError(f"{address}: no such contact in the store")
-    hist = found[0]
     if fmt == "json":
-        data = hist.summary()
-        data["evidence"] = {
-            "sent": [_evidence(e) for e in hist.sent],
-            "received": [_evidence(e) for e in hist.received],
-            "two_way_threads": hist.two_way_threads,
-        }
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(ledger.to_json(), indent=2))
         return
-    summary = hist.summary()
-    app.console.print(f"[bold]{hist.address}[/bold]" + (f" ({hist.display_name})" if hist.display_name else ""),
-                      highlight=False)
-    for key in ("first_sent", "last_sent", "first_received", "last_received", "sent", "received",
-                "two_way_threads"):
-        click.echo(f"  {key.replace('_', ' '):<16} {summary[key] if summary[key] is not None else '-'}")
-    two_way = set(hist.two_way_threads)
-    click.echo("  messages:")
-    for e in sorted(hist.sent + hist.received, key=lambda e: (e.date.timestamp() if e.date else 0, e.message_id)):
-        arrow = "->" if e.direction == "out" else "<-"
-        flags = (" [two-way]" if e.thread_id in two_way else "") + (" [bulk/automated]" if e.noisy else "")
-        click.echo(f"    {e.date.date().isoformat() if e.date else '????-??-??'} {arrow} {e.subject or '(no subject)'}"
-                   f"  #{e.message_id}{flags}")
+    from outreach.ledger import format_ledger
+
+    for line in format_ledger(ledger):
+        click.echo(line)
+
+
+def _ledger_policy(app: AppContext) -> Any:
+    from outreach.ledger import LedgerPolicy
+
+    where = f"{app.settings.config_path}: [ledger]" if app.settings.config_path else "[ledger]"
+    return LedgerPolicy.from_mapping(app.settings.section("ledger"), origin=where)
+
+
+@main.group()
+def signals() -> None:
+    """Signals found in the mail: asks, offers, thanks, fulfilments, commitments, opt-outs."""
+
+
+@signals.command("rebuild")
+@click.option("--stale-only", is_flag=True, help="Only messages analysed by an older pipeline (or never).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--no-ledgers", is_flag=True, help="Do not recompute the ledgers afterwards.")
+@click.option("--quiet", "-q", is_flag=True)
+@pass_app
+def signals_rebuild(app: AppContext, stale_only: bool, batch_size: int, no_ledgers: bool, quiet: bool) -> None:
+    """Recompute the signals of every message (after the patterns or the ask model changed), then the ledgers."""
+    from outreach.ledger import refresh_ledgers
+    from outreach.progress import make_progress
+    from outreach.signals.analyse import PIPELINE_VERSION, rebuild
+
+    policy = _ledger_policy(app)
+    with app.sessions()() as session:
+        with make_progress(app.err, quiet) as progress:
+            summary = rebuild(session, progress, batch_size=batch_size, stale_only=stale_only)
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.signals.items())) or "none"
+        click.echo(f"signals ({PIPELINE_VERSION}): {summary.messages} message(s) in {summary.seconds:.1f}s "
+                   f"({summary.rate:,.0f} msg/s); found: {kinds}")
+        if not no_ledgers:
+            done = refresh_ledgers(session, policy=policy)
+            session.commit()
+            click.echo(f"ledgers: {done.contacts} contact(s), {done.rows} row(s) in {done.seconds:.1f}s")
+
+
+@main.group()
+def ledger() -> None:
+    """The relationship ledgers of the contacts."""
+
+
+@ledger.command("rebuild")
+@pass_app
+def ledger_rebuild(app: AppContext) -> None:
+    """Recompute every contact's ledger (team-wide and per mailbox) with the [ledger] policy."""
+    from outreach.ledger import refresh_ledgers
+
+    policy = _ledger_policy(app)
+    with app.sessions()() as session:
+        done = refresh_ledgers(session, policy=policy)
+        session.commit()
+    click.echo(f"ledgers: {done.contacts} contact(s), {done.rows} row(s) in {done.seconds:.1f}s")
 
 
 def _evidence(e: Any) -> dict[str, Any]:

@@ -89,6 +89,8 @@ import numpy.typing as npt
 __all__ = [
     "ASK_THRESHOLD",
     "MODEL_VERSION",
+    "RULE_FLOOR",
+    "TARGET_PRECISION",
     "AskDetector",
     "AskModel",
     "AskPrediction",
@@ -101,6 +103,8 @@ __all__ = [
     "featurize",
     "get_detector",
     "is_personal",
+    "load_jsonl",
+    "stratified_folds",
     "train_model",
 ]
 
@@ -108,7 +112,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 MODEL_VERSION: Final = "ask-lr-1"
-#: Probability threshold of the shipped model (calibrated by training; ``meta.json`` holds the same
+#: Probability threshold of the shipped model (calibrated by training; ``model.json`` holds the same
 #: value and a test checks they agree).
 ASK_THRESHOLD: Final = 0.54
 #: Precision the threshold calibration aims for on inner cross-validation (a little above the
@@ -531,6 +535,7 @@ class AskDetector:
         return out
 
     def is_ask(self, sentences: Sequence[str]) -> list[bool]:
+        """Whether each sentence is an ask (score >= threshold); personal or not."""
         t = self.threshold
         return [p >= t for p in self.score(sentences)]
 
