@@ -136,7 +136,9 @@ def import_path(
     summary = ImportSummary(mailbox_name, str(path))
     with sessions() as session:
         owner = list(addresses)
-        if not owner and not mailbox_addresses(session, _mailbox_id(session, mailbox_name)):
+        known_id = _mailbox_id(session, mailbox_name)
+        # mailbox_addresses(None) is the whole team's: a new mailbox must still guess its owner
+        if not owner and (known_id is None or not mailbox_addresses(session, known_id)):
             for folder in folders:
                 if folder.is_sent and (guess := folder.owner_guess()):
                     owner = guess

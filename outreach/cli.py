@@ -229,8 +229,8 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
         if by_domain:
             domains = [d.to_json() for d in domain_rollup(session, scope)]
             _emit(app, domains[:limit] if limit else domains, fmt,
-                  ["domain", "contacts", "best_tier", "strongest_contact", "strongest_strength", "last_two_way",
-                   "two_way_threads"], title="Domains")
+                  ["domain", "contacts", "best_tier", "strongest_contact", "strongest_strength",
+                   "last_two_way", "two_way_threads"], title="Domains")
             return
         ledger_columns = ("tier", "strength", "balance", "last_two_way")
         if sort_field not in SORT_FIELDS and sort_field not in ledger_columns:
@@ -257,9 +257,12 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
 
         rows.sort(key=key, reverse=not asc)
     rows = rows[:limit] if limit else rows
-    _emit(app, rows, fmt, ["address", "name", "tier", "strength", "balance", "last_two_way", "first_sent",
-                           "last_sent", "first_received", "last_received", "sent", "received", "two_way_threads"],
-          title="Contacts")
+    everything = ["address", "name", "tier", "strength", "balance", "last_two_way", "first_sent", "last_sent",
+                  "first_received", "last_received", "sent", "received", "two_way_threads"]
+    # the table keeps to what fits a terminal; json and csv carry every column
+    compact = ["address", "name", "tier", "strength", "balance", "last_two_way", "last_sent", "last_received",
+               "sent", "received", "two_way_threads"]
+    _emit(app, rows, fmt, compact if fmt == "table" else everything, title="Contacts")
 
 
 @main.command()
@@ -304,8 +307,10 @@ def signals() -> None:
 @click.option("--no-ledgers", is_flag=True, help="Do not recompute the ledgers afterwards.")
 @click.option("--quiet", "-q", is_flag=True)
 @pass_app
-def signals_rebuild(app: AppContext, stale_only: bool, batch_size: int, no_ledgers: bool, quiet: bool) -> None:
-    """Recompute the signals of every message (after the patterns or the ask model changed), then the ledgers."""
+def signals_rebuild(
+    app: AppContext, stale_only: bool, batch_size: int, no_ledgers: bool, quiet: bool
+) -> None:
+    """Recompute every message's signals (after the patterns or the ask model changed), then the ledgers."""
     from outreach.ledger import refresh_ledgers
     from outreach.progress import make_progress
     from outreach.signals.analyse import PIPELINE_VERSION, rebuild
@@ -339,11 +344,6 @@ def ledger_rebuild(app: AppContext) -> None:
         done = refresh_ledgers(session, policy=policy)
         session.commit()
     click.echo(f"ledgers: {done.contacts} contact(s), {done.rows} row(s) in {done.seconds:.1f}s")
-
-
-def _evidence(e: Any) -> dict[str, Any]:
-    return {"message_id": e.message_id, "date": e.date.isoformat() if e.date else None, "direction": e.direction,
-            "subject": e.subject, "thread_id": e.thread_id, "bulk_or_automated": e.noisy}
 
 
 def _emit(app: AppContext, rows: list[dict[str, Any]], fmt: str, columns: list[str], title: str = "") -> None:

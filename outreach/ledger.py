@@ -8,6 +8,7 @@ Contract (shared by the signals/ledger code that writes it and the campaign code
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -195,9 +196,11 @@ class LedgerPolicy:
 
     Defaults (documented in the README too):
 
-    * balance: each of our asks -1 (a generic call to action or a mass ask -0.5), each of their asks we
-      fulfilled +1, each unprompted fulfilment of ours (attachment, intro, "as promised") +1, each offer
-      of help by us +0.5; every item decays with a half-life of ``balance_half_life_days`` = 365.
+    * balance: each of our asks -1 (a generic call to action, a mass ask or any ask in a bulk message of
+      ours -0.5), each of their asks we fulfilled +1, each unprompted fulfilment of ours (attachment,
+      intro, "as promised") +1, each offer of help by us +0.5 — fulfilments and offers in our bulk
+      messages count nothing (a broadcast is no favour); every item decays with a half-life of
+      ``balance_half_life_days`` = 365.
     * strength (0-100) = recency (25: half-life ``recency_half_life_days`` = 180 days since the last
       two-way exchange) + frequency (20: messages in two-way threads, full at 40) + two_way (40:
       two-way threads, full at 10) + reciprocity (15: positive balance, full at 3).
@@ -205,6 +208,7 @@ class LedgerPolicy:
       we never answered them, or they only sent bulk/automated mail); ``acquaintance`` at least one
       two-way thread; ``warm`` strength >= 40 and >= 2 two-way threads; ``strong`` strength >= 70
       and >= 5 two-way threads.
+    * ``last_ask_by_us`` is our latest personal ask in a message that is not bulk.
     * an ask counts as fulfilled by a later message of the other side in the same thread that
       carries a fulfilment signal, or — for asks of a subtype in ``reply_fulfils`` (reply,
       information, review, meet) — by any later personal reply that is not a decline.
@@ -245,7 +249,9 @@ class LedgerPolicy:
             default = getattr(cls(), name)
             try:
                 if name == "as_of":
-                    values[name] = _aware(raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw)))
+                    values[name] = _aware(
+                        raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+                    )
                 elif name == "reply_fulfils":
                     if isinstance(raw, str) or not isinstance(raw, Sequence):
                         raise TypeError("a list of ask subtypes")
@@ -286,6 +292,7 @@ class _Found:
     subtype: str | None
     personal: bool
     sentence: str
+    score: float = 1.0
 
 
 @dataclass(slots=True)
@@ -350,9 +357,9 @@ def _load_facts(session: Session, contact_ids: Sequence[int] | None) -> _Facts:
     location_query = select(MessageLocation.message_id, Folder.mailbox_id, MessageLocation.direction).join(
         Folder, Folder.id == MessageLocation.folder_id
     )
-    signal_query = select(Signal.message_id, Signal.kind, Signal.subtype, Signal.personal, Signal.sentence).order_by(
-        Signal.message_id, Signal.start, Signal.id
-    )
+    signal_query = select(
+        Signal.message_id, Signal.kind, Signal.subtype, Signal.personal, Signal.sentence, Signal.score
+    ).order_by(Signal.message_id, Signal.start, Signal.id)
     if contact_ids is not None:
         wanted = list(contact_ids)
         their_messages = select(Participant.message_id).where(Participant.contact_id.in_(wanted))
@@ -382,10 +389,10 @@ def _load_facts(session: Session, contact_ids: Sequence[int] | None) -> _Facts:
         slot = per_mailbox.setdefault(mid, {})
         if slot.get(mailbox_id) != "out":
             slot[mailbox_id] = direction
-    for mid, kind, subtype, personal, sentence in session.execute(signal_query):
+    for mid, kind, subtype, personal, sentence, score in session.execute(signal_query):
         msg = messages.get(mid)
         if msg is not None:
-            msg.signals.append(_Found(kind, subtype, bool(personal), sentence))
+            msg.signals.append(_Found(kind, subtype, bool(personal), sentence, float(score)))
     return _Facts(contacts, messages, team, per_mailbox, names)
 
 
@@ -410,7 +417,9 @@ def _line(event: _Event, sentence: str | None = None) -> EvidenceLine:
 class _Builder:
     """Computes one ledger from one contact's messages in one scope."""
 
-    def __init__(self, contact: _Contact, scope: str, events: list[_Event], policy: LedgerPolicy, now: datetime):
+    def __init__(
+        self, contact: _Contact, scope: str, events: list[_Event], policy: LedgerPolicy, now: datetime
+    ):
         self.policy = policy
         self.now = now
         self.events = sorted(events, key=lambda e: e.key)
@@ -427,7 +436,7 @@ class _Builder:
         return float(0.5 ** (age / half_life))
 
     def build(self) -> Ledger:
-        led, policy = self.ledger, self.policy
+        led = self.ledger
         sent = [e for e in self.events if e.direction == "out"]
         received = [e for e in self.events if e.direction == "in"]
         personal = [e for e in received if not e.msg.noisy]
@@ -454,7 +463,9 @@ class _Builder:
                 continue
             two_way.add(tid)
             exchanged += len(items)
-            replies += [cur for prev, cur in zip(items, items[1:], strict=False) if cur.direction != prev.direction]
+            replies += [
+                cur for prev, cur in zip(items, items[1:], strict=False) if cur.direction != prev.direction
+            ]
         led.two_way_threads = len(two_way)
         replies.sort(key=lambda e: e.key)
         for e in replies:
@@ -499,13 +510,21 @@ class _Builder:
         self.add(f"last_{what}", _line(dated[-1]))
 
     def _cap(self, figure: str, lines: list[EvidenceLine]) -> list[EvidenceLine]:
+        """The most recent lines of a figure, oldest first."""
         limit = max(1, self.policy.evidence_limit)
-        if figure == "balance":
-            limit *= 2
-        return lines[-limit:]
+        if figure in ("balance", "their_asks_fulfilled", "our_asks_fulfilled"):
+            limit *= 2  # these come in pairs (ask + delivery) or mix several kinds
+        ordered = sorted(
+            lines, key=lambda line: (line.date.timestamp() if line.date else 0.0, line.message_id)
+        )
+        return ordered[-limit:]
 
     def _signals(
-        self, sent: list[_Event], personal: list[_Event], received: list[_Event], by_thread: dict[int, list[_Event]]
+        self,
+        sent: list[_Event],
+        personal: list[_Event],
+        received: list[_Event],
+        by_thread: dict[int, list[_Event]],
     ) -> None:
         led, policy = self.ledger, self.policy
         half = policy.balance_half_life_days
@@ -534,7 +553,7 @@ class _Builder:
                 if found is not None:
                     setattr(led, figure, getattr(led, figure) + 1)
                     self.add(figure, _line(e, found.sentence))
-                    if figure == "offers_by_us":
+                    if figure == "offers_by_us" and not e.msg.noisy:  # a broadcast offer is no favour
                         weight = policy.offer_weight * self.decay(e.msg.date, half)
                         balance += weight
                         self.add("balance", _line(e, found.sentence))
@@ -542,9 +561,10 @@ class _Builder:
         # Their asks, and whether a later message of ours in the thread delivered.
         used_as_fulfilment: set[int] = set()
         for e in personal:
-            ask = e.msg.first("ask")
-            if ask is None:
+            their_asks = [f for f in e.msg.signals if f.kind == "ask"]
+            if not their_asks:
                 continue
+            ask = max(their_asks, key=lambda f: f.score)
             led.asks_by_them += 1
             self.add("asks_by_them", _line(e, ask.sentence))
             done = self._fulfilled_by(e, "out", by_thread)
@@ -557,7 +577,7 @@ class _Builder:
                 self.add("balance", _line(done[0], done[1]))
         for e in sent:
             help_given = e.msg.first("fulfilment")
-            if help_given is not None and e.msg.id not in used_as_fulfilment:
+            if help_given is not None and e.msg.id not in used_as_fulfilment and not e.msg.noisy:
                 balance += policy.help_weight * self.decay(e.msg.date, half)
                 self.add("balance", _line(e, help_given.sentence))
 
@@ -567,11 +587,15 @@ class _Builder:
             asks = [f for f in e.msg.signals if f.kind in ("ask", "mass_ask")]
             if not asks:
                 continue
-            personal_ask = next((f for f in asks if f.kind == "ask" and f.personal), None)
+            personal_asks = [f for f in asks if f.kind == "ask" and f.personal]
+            # the clearest ask of the message is its evidence ("Please set up …" over "Let me know if …")
+            personal_ask = max(personal_asks, key=lambda f: f.score) if personal_asks else None
             shown = personal_ask or asks[0]
             led.asks_by_us += 1
             self.add("asks_by_us", _line(e, shown.sentence))
-            weight = policy.ask_weight if personal_ask is not None else policy.generic_ask_weight
+            # a generic call to action, or any ask in a broadcast (bulk) message of ours, costs less
+            personal_weight = personal_ask is not None and not e.msg.noisy
+            weight = policy.ask_weight if personal_weight else policy.generic_ask_weight
             balance -= weight * self.decay(e.msg.date, half)
             self.add("balance", _line(e, shown.sentence))
             done = self._fulfilled_by(e, "in", by_thread)
@@ -579,7 +603,9 @@ class _Builder:
                 led.our_asks_fulfilled += 1
                 self.add("our_asks_fulfilled", _line(e, shown.sentence))
                 self.add("our_asks_fulfilled", _line(done[0], done[1]))
-            last_ask = (e, shown)
+            if personal_weight:
+                # "did they answer our last ask" is asked of personal asks: nobody answers a memo to all staff
+                last_ask = (e, shown)
         if last_ask is not None:
             e, shown = last_ask
             thread = by_thread.get(e.msg.thread_id) if e.msg.thread_id is not None else None
@@ -617,7 +643,9 @@ class _Builder:
         two_way = policy.two_way_points * _saturate(led.two_way_threads, policy.two_way_saturation)
         reciprocity = 0.0
         if policy.reciprocity_saturation > 0:
-            reciprocity = policy.reciprocity_points * min(1.0, max(0.0, led.balance) / policy.reciprocity_saturation)
+            reciprocity = policy.reciprocity_points * min(
+                1.0, max(0.0, led.balance) / policy.reciprocity_saturation
+            )
         parts = {"recency": recency, "frequency": frequency, "two_way": two_way, "reciprocity": reciprocity}
         led.strength_parts = {k: round(v, 1) for k, v in parts.items()}
         led.strength = max(0, min(100, round(sum(parts.values()))))
@@ -640,8 +668,25 @@ def _saturate(count: int, full_at: int) -> float:
     return min(1.0, math.log1p(count) / math.log1p(max(1, full_at)))
 
 
+# Local parts of addresses that only ever send machine mail.  Archives without list headers (Enron's
+# newsletters, ticket systems) are not flagged bulk by the parser; their senders still never answer.
+_MACHINE_SENDER_RE = re.compile(
+    r"^(?:no[-._]?reply|do[-._]?not[-._]?reply|no\.address|mailer[-._]daemon|postmaster|bounces?|webmaster"
+    r"|newsletters?|announcements?|notifications?|alerts?|arsystem|listserv|majordomo|mailman)(?:[-._+].*)?$"
+)
+
+
+def is_machine_sender(address: str) -> bool:
+    """An address whose mail is automated whatever its headers say (noreply@, webmaster@, …)."""
+    return _MACHINE_SENDER_RE.match(address.partition("@")[0]) is not None
+
+
 def _contact_ledgers(contact: _Contact, facts: _Facts, policy: LedgerPolicy, now: datetime) -> list[Ledger]:
     """The team-wide ledger and one per mailbox the contact appears in."""
+    if is_machine_sender(contact.address):
+        contact.roles = [(mid, role) for mid, role in contact.roles if role != "from"] + [
+            (mid, "from:machine") for mid, role in contact.roles if role == "from"
+        ]
     team: dict[int, _Event] = {}
     per_mailbox: dict[int, dict[int, _Event]] = {}
     for mid, role in contact.roles:
@@ -649,6 +694,9 @@ def _contact_ledgers(contact: _Contact, facts: _Facts, policy: LedgerPolicy, now
         direction = facts.team_direction.get(mid)
         if msg is None or direction is None:
             continue
+        if role == "from:machine":
+            msg = _Msg(msg.id, msg.date, msg.subject, msg.thread_id, True, True, msg.signals)
+            role = "from"
         if _counts(direction, role):
             team.setdefault(mid, _Event(msg, direction))
         for mailbox_id, mailbox_direction in facts.mailbox_direction.get(mid, {}).items():
@@ -702,7 +750,9 @@ def refresh_ledgers(
     session: Session, contact_ids: Iterable[int] | None = None, policy: LedgerPolicy | None = None
 ) -> RefreshSummary:
     """Recompute and store the ledgers of ``contact_ids`` (after a sync: the contacts it touched), or of
-    every contact when None.  Does not commit.  Both ways give the same rows for the same store."""
+    every contact when None.  Does not commit.  Both ways give the same rows for the same store and
+    ``policy.as_of``.  Decay is computed as of the refresh: contacts no sync touches keep the strength and
+    balance of their last refresh until a full one (``outreach ledger rebuild``, e.g. nightly)."""
     started = time.perf_counter()
     policy = policy or LedgerPolicy()
     summary = RefreshSummary()
@@ -794,17 +844,122 @@ def domain_rollup(session: Session, scope: str = TEAM_SCOPE) -> list[DomainSumma
         slot["contacts"] += 1
         if rank.get(tier, 0) > rank[slot["tier"]]:
             slot["tier"] = tier
-        if (strength, address) > slot["best"] and strength > slot["best"][1]:
+        best_address, best_strength = slot["best"]
+        if strength > best_strength or (strength == best_strength and address < best_address):
             slot["best"] = (address, strength)
         if last is not None and (slot["last"] is None or last > slot["last"]):
             slot["last"] = last
         slot["threads"] += int(threads or 0)
     result = [
-        DomainSummary(domain, s["contacts"], s["tier"], s["best"][0], max(0, s["best"][1]), s["last"], s["threads"])
+        DomainSummary(
+            domain, s["contacts"], s["tier"], s["best"][0], max(0, s["best"][1]), s["last"], s["threads"]
+        )
         for domain, s in acc.items()
     ]
     result.sort(key=lambda d: (-rank[d.best_tier], -d.strongest_strength, -d.two_way_threads, d.domain))
     return result
+
+
+# =============================================================================================== reading
+
+
+def stored_ledger_columns(session: Session, scope: str = TEAM_SCOPE) -> dict[int, dict[str, Any]]:
+    """contact id -> tier, strength, balance and last two-way exchange of the stored ledgers of ``scope``."""
+    rows = session.execute(
+        select(
+            ContactLedger.contact_id,
+            ContactLedger.tier,
+            ContactLedger.strength,
+            ContactLedger.balance,
+            ContactLedger.last_two_way,
+        ).where(ContactLedger.scope == scope)
+    )
+    return {
+        cid: {
+            "tier": tier,
+            "strength": strength,
+            "balance": balance,
+            "last_two_way": last.isoformat() if last else None,
+        }
+        for cid, tier, strength, balance, last in rows
+    }
+
+
+def ledger_for(
+    session: Session, address: str, scope: str = TEAM_SCOPE, policy: LedgerPolicy | None = None
+) -> Ledger | None:
+    """The ledger of one address: the stored one, else computed now (not stored); None when the address
+    is not a contact in the store.  A contact without mail in ``scope`` gets tier ``none``."""
+    address = address.strip().lower()
+    row = session.execute(select(Contact.id).where(Contact.address == address)).first()
+    if row is None:
+        return None
+    stored = session.scalar(
+        select(ContactLedger.data).where(ContactLedger.contact_id == row[0], ContactLedger.scope == scope)
+    )
+    if stored:
+        return Ledger.from_json(stored)
+    for ledger in compute_ledgers(session, [row[0]], policy).get(row[0], []):
+        if ledger.scope == scope:
+            return ledger
+    return Ledger.unknown(address, scope)
+
+
+_FIGURES = (
+    ("sent", "sent"),
+    ("received", "received"),
+    ("personal_received", None),
+    ("two_way_threads", "two_way_threads"),
+    ("unanswered_outbound", "unanswered_outbound"),
+    ("reply_rate", None),
+    ("asks_by_us", "asks_by_us"),
+    ("asks_by_them", "asks_by_them"),
+    ("offers_by_us", "offers_by_us"),
+    ("offers_by_them", "offers_by_them"),
+    ("thanks_received", "thanks_received"),
+    ("thanks_given", "thanks_given"),
+    ("their_asks_fulfilled", "their_asks_fulfilled"),
+    ("our_asks_fulfilled", "our_asks_fulfilled"),
+    ("opt_outs", "opt_outs"),
+    ("declines", "declines"),
+    ("balance", "balance"),
+)
+
+
+def format_ledger(ledger: Ledger) -> list[str]:
+    """A ledger as text: the verdict, the dates, then every figure with its dated evidence lines."""
+    name = f" ({ledger.name})" if ledger.name else ""
+    scope = "whole team" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}"
+    parts = ", ".join(f"{k} {v:g}" for k, v in ledger.strength_parts.items())
+    lines = [
+        f"{ledger.address}{name} — {scope}",
+        f"  tier {ledger.tier}, strength {ledger.strength}/100" + (f" ({parts})" if parts else ""),
+        f"  balance {ledger.balance:+.2f}",
+    ]
+    for key in _DATE_FIELDS:
+        value = getattr(ledger, key)
+        lines.append(f"  {key.replace('_', ' '):<22} {value.date().isoformat() if value else '-'}")
+    if ledger.last_ask_by_us is not None:
+        last = ledger.last_ask_by_us
+        lines.append(f"  last ask by us          {'answered' if last.answered else 'not answered'}")
+        lines.append("    " + _evidence_text(last.evidence))
+    for figure, evidence_key in _FIGURES:
+        value = getattr(ledger, figure)
+        shown = "-" if value is None else (f"{value:+.2f}" if figure == "balance" else f"{value:g}")
+        lines.append(f"  {figure.replace('_', ' '):<22} {shown}")
+        for line in ledger.evidence.get(evidence_key or "", []) if evidence_key else []:
+            lines.append("    " + _evidence_text(line))
+    return lines
+
+
+def _evidence_text(line: EvidenceLine) -> str:
+    arrow = "->" if line.direction == "out" else "<-"
+    when = line.date.date().isoformat() if line.date else "????-??-??"
+    text = f"{when} {arrow} {line.subject or '(no subject)'}  #{line.message_id}"
+    if line.sentence:
+        sentence = line.sentence if len(line.sentence) <= 160 else line.sentence[:157] + "..."
+        text += f'  "{sentence}"'
+    return text
 
 
 __all__ = [
@@ -818,8 +973,12 @@ __all__ = [
     "TIERS",
     "compute_ledgers",
     "domain_rollup",
+    "format_ledger",
+    "is_machine_sender",
+    "ledger_for",
     "ledger_row_values",
     "load_ledgers",
     "refresh_ledgers",
+    "stored_ledger_columns",
     "touched_contacts",
 ]

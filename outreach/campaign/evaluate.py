@@ -7,14 +7,16 @@ the rule cases and the benchmarks call it directly. Templates are compiled once 
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, func, type_coerce
+from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,7 @@ from outreach.campaign.model import (
     CampaignReport,
     InlineSuppression,
     Policy,
+    Recipient,
     RecipientReport,
     Rendered,
     SuppressedFinding,
@@ -34,8 +37,8 @@ from outreach.campaign.render import ContactFacts, RenderFailure, compiled, cont
 from outreach.config import Settings
 from outreach.errors import CampaignError
 from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, load_ledgers
-from outreach.lint.findings import SEVERITY_RANK, Evidence, Finding
-from outreach.lint.registry import get_rule, resolve_codes
+from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
+from outreach.lint.registry import all_rules, get_rule, resolve_codes
 from outreach.lint.text import Match, find_asks, find_familiarity, find_placeholders, html_to_text, line_of
 from outreach.models import Contact, ContactLedger, SendLog, Suppression
 
@@ -103,131 +106,137 @@ class StoreData:
     ledgers: Mapping[str, Ledger]
     suppressions: SuppressionList = field(default_factory=SuppressionList)
     sends: Mapping[str, Sequence[Send]] = field(default_factory=dict)
-    # loads the evidence lines of these addresses' ledgers, when the ledgers came without them
+    # with light ledgers (load_ledgers_light): reads the evidence lines of figures (address -> figure
+    # names) into them, called when a deferred finding is first shown
     evidence_loader: Callable[[Mapping[str, Iterable[str]]], None] | None = None
 
 
 # ---------------------------------------------------------------------------------------- store reads
 
 
-_LEDGER_FIELDS = frozenset(f.name for f in fields(Ledger))
-_LEDGER_DATES = (
-    "first_sent",
-    "last_sent",
-    "first_received",
-    "last_received",
-    "first_two_way",
-    "last_two_way",
-)
-
-
-def _date_of(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def _light_ledger(data: Mapping[str, Any], address: str, scope: str) -> Ledger:
-    """A :class:`Ledger` from its JSON without evidence (filled in later for the recipients that need it)."""
-    kwargs = {k: v for k, v in data.items() if k in _LEDGER_FIELDS and k != "evidence"}
-    for key in _LEDGER_DATES:
-        if key in kwargs:
-            kwargs[key] = _date_of(kwargs[key])
-    last = kwargs.get("last_ask_by_us")
-    kwargs["last_ask_by_us"] = (
-        None if not last else LastAsk(EvidenceLine.from_json(last), bool(last.get("answered")))
-    )
-    kwargs["strength_parts"] = dict(kwargs.get("strength_parts") or {})
-    kwargs["address"] = address
-    kwargs["scope"] = scope
-    return Ledger(**kwargs)
-
-
-# the ledger figures the rules read, besides the copied-out columns (tier, strength, balance, last_two_way)
-_RULE_FIGURES = (
+# What the recipient rules read from a ledger's JSON besides the copied-out columns (tier, strength,
+# balance, last_two_way): figures, our last ask, and the two kinds of evidence lines that decide or word a
+# finding: our asks (their dates decide R006) and opt-outs (R007 quotes the sentence). The other evidence
+# lines are only quoted; they are read when a finding is shown (see DeferredEvidence).
+_LIGHT_FIGURES = (
     "name",
-    "opt_outs",
     "sent",
     "received",
     "personal_received",
     "asks_by_us",
     "offers_by_us",
     "their_asks_fulfilled",
+    "opt_outs",
     "last_ask_by_us",
 )
+LIGHT_EVIDENCE = ("asks_by_us", "opt_outs")
+_CHUNK = 5000  # addresses per query (SQLite allows 32,766 bound parameters, PostgreSQL 65,535)
 
 
-def _json_part(session: Session, evidence: bool) -> Any:
-    """What to read of the ``data`` column: on SQLite only the figures the rules read (or only the
-    evidence), extracted by the database; elsewhere the whole document."""
-    if session.get_bind().dialect.name == "sqlite":
-        if evidence:
-            return type_coerce(func.json_extract(ContactLedger.data, "$.evidence"), JSON)
-        paths = [f"$.{name}" for name in _RULE_FIGURES]
-        return type_coerce(func.json_extract(ContactLedger.data, *paths), JSON)
-    return ContactLedger.data
+def _light_part(dialect: str) -> Any:
+    """One value per ledger row: the JSON array of the light figures and evidence, extracted by the
+    database (None where the dialect has no JSON functions: then the whole ``data`` document)."""
+    if dialect == "sqlite":
+        paths = [f"$.{name}" for name in _LIGHT_FIGURES] + [f"$.evidence.{f}" for f in LIGHT_EVIDENCE]
+        return func.json_extract(ContactLedger.data, *paths)
+    if dialect == "postgresql":
+        parts = [ContactLedger.data[name] for name in _LIGHT_FIGURES]
+        parts += [ContactLedger.data[("evidence", figure)] for figure in LIGHT_EVIDENCE]
+        return func.json_build_array(*parts)
+    return None
 
 
-def load_ledgers_fast(session: Session, addresses: Sequence[str], scope: str) -> dict[str, Ledger]:
-    """Like :func:`outreach.ledger.load_ledgers` (same query, unknown addresses get ``Ledger.unknown``),
-    but without the evidence lines: decoding thousands of them is what makes a large preview slow.
-    :func:`add_evidence` fills them in for the recipients a finding needs them for."""
+def _lines_of(values: Any) -> list[EvidenceLine]:
+    return [EvidenceLine.from_json(v) for v in values] if isinstance(values, list) else []
+
+
+def load_ledgers_light(session: Session, addresses: Sequence[str], scope: str) -> dict[str, Ledger]:
+    """The ledgers of ``addresses`` as the recipient rules need them: every figure they read, with the
+    evidence lines of :data:`LIGHT_EVIDENCE` only (unknown addresses get ``Ledger.unknown``).
+
+    One query per :data:`_CHUNK` addresses, reading only those parts of the JSON document; decoding the
+    evidence lines of thousands of ledgers is what made a large preview slow. :func:`add_evidence` reads
+    the rest for the recipients whose findings are shown.
+    """
+    dialect = session.get_bind().dialect.name
+    part = _light_part(dialect)
     found: dict[str, Ledger] = {}
-    part = _json_part(session, evidence=False)
-    for start in range(0, len(addresses), 500):
-        chunk = addresses[start : start + 500]
+    for start in range(0, len(addresses), _CHUNK):
+        chunk = addresses[start : start + _CHUNK]
+        columns = (
+            Contact.address,
+            ContactLedger.tier,
+            ContactLedger.strength,
+            ContactLedger.balance,
+            ContactLedger.last_two_way,
+            ContactLedger.data if part is None else part,
+        )
         rows = session.execute(
-            sql_select(
-                Contact.address,
-                part,
-                ContactLedger.tier,
-                ContactLedger.strength,
-                ContactLedger.balance,
-                ContactLedger.last_two_way,
-            )
+            sql_select(*columns)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
         )
-        if part is ContactLedger.data:
-            for address, data, *_ in rows:
-                found[address] = _light_ledger(data or {}, address, scope)
-        else:
-            for address, values, tier, strength, balance, last_two_way in rows:
-                data = dict(zip(_RULE_FIGURES, values, strict=True))
-                data.update(
-                    tier=tier,
-                    strength=strength,
-                    balance=balance,
-                    last_two_way=last_two_way,
-                    domain=address.rpartition("@")[2],
-                )
-                found[address] = _light_ledger(
-                    {k: v for k, v in data.items() if v is not None}, address, scope
-                )
+        for address, tier, strength, balance, last_two_way, values in rows:
+            if part is None:
+                document = values or {}
+                evidence = document.get("evidence") or {}
+                values = [document.get(name) for name in _LIGHT_FIGURES]
+                values += [evidence.get(figure) for figure in LIGHT_EVIDENCE]
+            elif isinstance(values, str):
+                values = json.loads(values)
+            name, sent, received, personal, asks, offers, honoured, opt_outs, last, *lines = values
+            found[address] = Ledger(
+                address=address,
+                scope=scope,
+                name=name,
+                domain=address.rpartition("@")[2],
+                last_two_way=last_two_way,
+                sent=sent or 0,
+                received=received or 0,
+                personal_received=personal or 0,
+                asks_by_us=asks or 0,
+                offers_by_us=offers or 0,
+                their_asks_fulfilled=honoured or 0,
+                opt_outs=opt_outs or 0,
+                balance=balance or 0.0,
+                strength=strength or 0,
+                tier=tier,
+                last_ask_by_us=(
+                    None if not last else LastAsk(EvidenceLine.from_json(last), bool(last.get("answered")))
+                ),
+                evidence={f: _lines_of(v) for f, v in zip(LIGHT_EVIDENCE, lines, strict=True) if v},
+            )
     return {a: found.get(a) or Ledger.unknown(a, scope) for a in addresses}
 
 
 def add_evidence(
     session: Session, ledgers: Mapping[str, Ledger], needed: Mapping[str, Iterable[str]], scope: str
 ) -> None:
-    """Load the evidence lines of the ledgers of ``needed`` (address -> figures) into ``ledgers``
-    (the last :data:`MAX_EVIDENCE` lines of each figure: what findings quote)."""
-    part = _json_part(session, evidence=True)
-    addresses = list(needed)
-    for start in range(0, len(addresses), 500):
-        chunk = addresses[start : start + 500]
+    """Read the evidence lines of ``needed`` (address -> figures) into the ledgers of ``ledgers``, next to
+    the lines they already have."""
+    dialect = session.get_bind().dialect.name
+    part: Any = ContactLedger.data
+    if dialect == "sqlite":
+        part = func.json_extract(ContactLedger.data, "$.evidence")
+    elif dialect == "postgresql":
+        part = ContactLedger.data["evidence"]
+    addresses = [a for a in needed if a in ledgers]
+    for start in range(0, len(addresses), _CHUNK):
+        chunk = addresses[start : start + _CHUNK]
         rows = session.execute(
             sql_select(Contact.address, part)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
         )
         for address, data in rows:
-            evidence = data if part is not ContactLedger.data else (data or {}).get("evidence")
-            evidence = evidence or {}
-            ledgers[address].evidence = {
-                figure: [EvidenceLine.from_json(e) for e in evidence[figure][-MAX_EVIDENCE:]]
-                for figure in needed[address]
-                if isinstance(evidence.get(figure), list)
+            if isinstance(data, str):
+                data = json.loads(data)
+            evidence = (data or {}).get("evidence") if part is ContactLedger.data else data
+            evidence = evidence if isinstance(evidence, dict) else {}
+            ledger = ledgers[address]
+            ledger.evidence = {
+                **ledger.evidence,
+                **{figure: _lines_of(evidence.get(figure)) for figure in needed[address]},
             }
 
 
@@ -593,6 +602,65 @@ def _verdict(findings: Sequence[Finding]) -> Verdict:
     return "BLOCKED" if worst >= 2 else "REVIEW" if worst == 1 else "READY"
 
 
+# the recipient findings whose evidence quotes lines that light ledgers do not carry
+DEFERRED_CODES = frozenset(
+    code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
+)
+
+
+class _EvidenceReader:
+    """Reads the evidence that light ledgers lack, when a deferred finding is first shown.
+
+    The first recipient asked for is read alone (``preview --show`` needs one); the next one reads every
+    recipient still pending, in one batch (JSON and HTML outputs show them all). The findings are then
+    computed again on the completed ledger, and each deferred finding takes the evidence of its twin.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[Mapping[str, Iterable[str]]], None],
+        findings_of: Callable[[str], list[Finding]],
+    ) -> None:
+        self.load = load
+        self.findings_of = findings_of
+        self.pending: dict[str, set[str]] = {}
+        self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
+
+    def defer(self, address: str, finding: Finding) -> Finding:
+        self.pending.setdefault(address, set()).update(EVIDENCE_FIGURES[finding.code])
+        light = finding.evidence
+        evidence = DeferredEvidence(lambda: self.evidence(address, finding.code, light))
+        return Finding(
+            finding.code, finding.name, finding.severity, finding.message, evidence, finding.path, finding.line
+        )
+
+    def evidence(self, address: str, code: str, light: Sequence[Evidence]) -> Sequence[Evidence]:
+        if address not in self.read:
+            if self.read:
+                batch, self.pending = self.pending, {}
+            else:
+                batch = {address: self.pending.pop(address, set())}
+            self.load(batch)
+            for each in batch:
+                self.read[each] = {f.code: f.evidence for f in self.findings_of(each)}
+        # the store changed in between and the rule no longer fires: keep what the finding said
+        return self.read[address].get(code, light)
+
+
+class _Row(NamedTuple):
+    recipient: Recipient
+    ledger: Ledger
+    findings: list[Finding]
+    rendered: Rendered | None
+    normal: str | None
+
+
+@cache
+def _finding_order() -> dict[str, tuple[int, bool, str]]:
+    """The sort key of the findings of a rule: most severe first, recipient rules before campaign rules."""
+    return {r.code: (-SEVERITY_RANK[r.severity], r.scope == "campaign", r.code) for r in all_rules()}
+
+
 def evaluate_data(
     campaign: Campaign,
     data: StoreData,
@@ -600,7 +668,11 @@ def evaluate_data(
     now: datetime | None = None,
     extra_warnings: Sequence[str] = (),
 ) -> CampaignReport:
-    """Evaluate ``campaign`` against ledgers and lists already read from the store (pure)."""
+    """Evaluate ``campaign`` against ledgers and lists already read from the store (pure).
+
+    With ``data.evidence_loader``, the ledgers are light (see :func:`load_ledgers_light`): the findings
+    that quote other evidence lines get a :class:`DeferredEvidence` that reads them when first shown.
+    """
     policy = policy or campaign.policy
     now = _now(now)
     enabled, warnings = resolve_codes(policy.select, policy.ignore, "select/ignore")
@@ -610,28 +682,53 @@ def evaluate_data(
     allow_entries = campaign.allow
     inline = campaign.inline_suppressions
     usage = _Usage()
+    ledgers = data.ledgers
+    suppressions = data.suppressions
+    sends = data.sends
+    reader: _EvidenceReader | None = None
+    if data.evidence_loader is not None:
+        loader = data.evidence_loader
+
+        def full_findings(address: str) -> list[Finding]:
+            ledger = ledgers.get(address) or Ledger.unknown(address)
+            found = sends.get(address, ())
+            return recipient_findings(address, ledger, policy, enabled, suppressions, found, now)
+
+        reader = _EvidenceReader(loader, full_findings)
+    subject_tpl, text_tpl, html_tpl = templates.subject, templates.text, templates.html
+    html_src = campaign.html if html_tpl is not None else None
+    t001 = "T001" in enabled
+    no_sends: tuple[Send, ...] = ()
 
     # -- per recipient: ledger rules, rendering, rendered-text rules
-    rows: list[tuple[Any, Ledger, list[Finding], Rendered | None, str | None]] = []
+    rows: list[_Row] = []
     for recipient in campaign.recipients:
         address = recipient.address
-        ledger = data.ledgers.get(address) or Ledger.unknown(address)
+        ledger = ledgers.get(address) or Ledger.unknown(address)
         findings = recipient_findings(
-            address, ledger, policy, enabled, data.suppressions, data.sends.get(address, ()), now
+            address, ledger, policy, enabled, suppressions, sends.get(address, no_sends), now
         )
+        if reader is not None and findings:
+            findings = [reader.defer(address, f) if f.code in DEFERRED_CODES else f for f in findings]
         context = context_for(recipient.row, ContactFacts.from_ledger(ledger))
-        results: list[str | RenderFailure] = [
-            render(templates.subject, campaign.subject, context),
-            render(templates.text, campaign.text, context),
-        ]
-        if templates.html is not None and campaign.html is not None:
-            results.append(render(templates.html, campaign.html, context))
-        failures = [r for r in results if isinstance(r, RenderFailure)]
+        subject = render(subject_tpl, campaign.subject, context)
+        text = render(text_tpl, campaign.text, context)
+        html = None if html_src is None or html_tpl is None else render(html_tpl, html_src, context)
         rendered: Rendered | None = None
         normal: str | None = None
-        if failures:
-            if "T001" in enabled:
-                for failure in failures:
+        if not (
+            isinstance(subject, RenderFailure)
+            or isinstance(text, RenderFailure)
+            or isinstance(html, RenderFailure)
+        ):
+            body = str(text)
+            rendered = Rendered(" ".join(str(subject).split()), body, None if html is None else str(html))
+            findings += rendered_findings(rendered, ledger.tier, enabled, locate)
+            facts_values = list(recipient.row.values()) + ([ledger.name] if ledger.name else [])
+            normal = _normalise(body, facts_values)
+        elif t001:
+            for failure in (subject, text, html):
+                if isinstance(failure, RenderFailure):
                     findings.append(
                         get_rule("T001").finding(
                             f"{failure.message} ({failure.location})",
@@ -640,43 +737,7 @@ def evaluate_data(
                             line=failure.line,
                         )
                     )
-        else:
-            subject, text = str(results[0]), str(results[1])
-            html = str(results[2]) if len(results) > 2 else None
-            rendered = Rendered(" ".join(subject.split()), text, html)
-            findings += rendered_findings(rendered, ledger.tier, enabled, locate)
-            facts_values = list(recipient.row.values()) + ([ledger.name] if ledger.name else [])
-            normal = _normalise(text, facts_values)
-        rows.append((recipient, ledger, findings, rendered, normal))
-
-    # -- the evidence lines, loaded only for the recipients whose findings quote them
-    if data.evidence_loader is not None:
-        needed: dict[str, set[str]] = {}
-        for recipient, _, found, *_ in rows:
-            for finding in found:
-                if finding.code in EVIDENCE_FIGURES:
-                    needed.setdefault(recipient.address, set()).update(EVIDENCE_FIGURES[finding.code])
-        if needed:
-            data.evidence_loader(needed)
-            wanted = set(needed)
-            for index, (recipient, ledger, found, rendered, normal) in enumerate(rows):
-                if recipient.address in wanted:
-                    fresh = recipient_findings(
-                        recipient.address,
-                        ledger,
-                        policy,
-                        enabled,
-                        data.suppressions,
-                        data.sends.get(recipient.address, ()),
-                        now,
-                    )
-                    rows[index] = (
-                        recipient,
-                        ledger,
-                        fresh + [f for f in found if not f.code.startswith("R")],
-                        rendered,
-                        normal,
-                    )
+        rows.append(_Row(recipient, ledger, findings, rendered, normal))
 
     # -- campaign rules
     campaign_findings: list[Finding] = []
@@ -765,6 +826,7 @@ def evaluate_data(
     shared = [f for f in campaign_findings if f.severity != "info"]
 
     # -- verdicts
+    order = _finding_order()
     reports: list[RecipientReport] = []
     counts = {"READY": 0, "REVIEW": 0, "BLOCKED": 0}
     for recipient, ledger, findings, rendered, _ in rows:
@@ -775,9 +837,7 @@ def evaluate_data(
             suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"] + suppressed
         verdict = _verdict(findings)
         counts[verdict] += 1
-        findings.sort(
-            key=lambda f: (-SEVERITY_RANK[f.severity], get_rule(f.code).scope == "campaign", f.code)
-        )
+        findings.sort(key=lambda f: order[f.code])
         reports.append(
             RecipientReport(
                 address=recipient.address,
@@ -812,7 +872,12 @@ def evaluate(
     *,
     now: datetime | None = None,
 ) -> CampaignReport:
-    """Lint every recipient of ``campaign`` against the store; one query batch, templates compiled once."""
+    """Lint every recipient of ``campaign`` against the store; one query batch, templates compiled once.
+
+    The evidence lines that findings quote but no rule decides on are read from the store (through
+    ``session``) when a finding's evidence is first used: JSON, HTML and ``--show`` outputs read them, a
+    table does not. Call :meth:`CampaignReport.load_evidence` to read them all while the store is open.
+    """
     policy = effective_policy(campaign, settings, select, ignore)
     now = _now(now)
     scope = TEAM_SCOPE if policy.scope == "team" else campaign.mailbox
@@ -825,12 +890,13 @@ def evaluate(
             raise CampaignError(
                 f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store"
             )
+    ledgers = load_ledgers_light(session, addresses, scope)
     data = StoreData(
-        ledgers=load_ledgers_fast(session, addresses, scope),
+        ledgers=ledgers,
         suppressions=load_suppressions(session),
         sends=load_sends(session, now - timedelta(days=policy.cooldown_days), campaign.name, addresses),
+        evidence_loader=lambda needed: add_evidence(session, ledgers, needed, scope),
     )
-    data.evidence_loader = lambda needed: add_evidence(session, data.ledgers, needed, scope)
     return evaluate_data(campaign, data, policy, now, warnings)
 
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from outreach.errors import CampaignError
 from outreach.ledger import Ledger
-from outreach.lint.findings import SEVERITY_RANK, Finding
+from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Finding
 
 Verdict = Literal["READY", "REVIEW", "BLOCKED"]
 VERDICTS: tuple[Verdict, ...] = ("READY", "REVIEW", "BLOCKED")
@@ -293,6 +293,14 @@ class CampaignReport:
     def recipient(self, address: str) -> RecipientReport | None:
         wanted = address.strip().lower()
         return next((r for r in self.recipients if r.address == wanted), None)
+
+    def load_evidence(self) -> None:
+        """Read now the evidence that :func:`~outreach.campaign.evaluate` left to be read when first shown
+        (it reads from the store the report came from: call this before closing it)."""
+        for r in self.recipients:
+            for finding in [*r.findings, *(s.finding for s in r.suppressed)]:
+                if isinstance(finding.evidence, DeferredEvidence):
+                    finding.evidence.resolve()
 
     def to_json(self, include_rendered: bool = True) -> dict[str, Any]:
         recipients = []

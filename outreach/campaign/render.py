@@ -244,13 +244,16 @@ def _error_line(exc: BaseException, tpl: TemplateSource) -> int | None:
 def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> str | RenderFailure:
     """The rendered text, or a :class:`RenderFailure`; unsafe templates raise :class:`CampaignError`."""
     try:
+        env = template.environment
         try:
-            # Template.render() without copying the environment's globals (a ChainMap) for every call:
-            # the context already holds them (see context_for).
-            ctx = template.new_context(context, shared=True)
-            return template.environment.concat(template.root_render_func(ctx))
+            # Template.render() without copying the environment's globals (a ChainMap) into a new dict and
+            # into the context's set of global names for every call: ``context`` already holds them (see
+            # context_for), and that set only matters to ``{% import %}`` of a template whose globals
+            # differ from the environment's, which no campaign template has.
+            ctx = env.context_class(env, context, template.name, template.blocks)
+            return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
         except Exception:
-            template.environment.handle_exception()
+            env.handle_exception()
     except SecurityError as exc:
         line = _error_line(exc, tpl)
         where = f"{_file(tpl)}:{line}" if line else _file(tpl)

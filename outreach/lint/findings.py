@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from outreach.ledger import EvidenceLine
 
@@ -55,18 +56,72 @@ class Evidence:
         }
 
 
+class DeferredEvidence(Sequence[Evidence]):
+    """The evidence of a finding, read from the store the first time it is used.
+
+    A campaign preview printed as a table shows verdicts and messages only; quoting the messages behind
+    thousands of findings is work for the outputs that show them (JSON, HTML, ``--show``). This is a
+    read-only sequence like the tuple it stands for: iterating, indexing, ``len`` or comparing it calls
+    ``load`` once and keeps the result.
+    """
+
+    __slots__ = ("_load", "_items")
+
+    def __init__(self, load: Callable[[], Sequence[Evidence]]) -> None:
+        self._load: Callable[[], Sequence[Evidence]] | None = load
+        self._items: tuple[Evidence, ...] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._items is not None
+
+    def resolve(self) -> tuple[Evidence, ...]:
+        if self._items is None:
+            assert self._load is not None
+            self._items = tuple(self._load())
+            self._load = None
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> Evidence: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Evidence, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Evidence | tuple[Evidence, ...]:
+        return self.resolve()[index]
+
+    def __len__(self) -> int:
+        return len(self.resolve())
+
+    def __iter__(self) -> Iterator[Evidence]:
+        return iter(self.resolve())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DeferredEvidence):
+            other = other.resolve()
+        return isinstance(other, tuple) and self.resolve() == other
+
+    def __hash__(self) -> int:
+        return hash(self.resolve())
+
+    def __repr__(self) -> str:
+        return repr(self.resolve()) if self.loaded else "DeferredEvidence(<not loaded>)"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One rule that fired, with a one-line message and its evidence.
 
     ``path``/``line`` locate template findings (``file:line: CODE message`` in ``outreach lint``).
+    ``evidence`` is a tuple, or a :class:`DeferredEvidence` that reads it from the store when first used.
     """
 
     code: str
     name: str
     severity: Severity
     message: str
-    evidence: tuple[Evidence, ...] = ()
+    evidence: Sequence[Evidence] = ()
     path: str | None = None
     line: int | None = None
 
@@ -88,4 +143,4 @@ class Finding:
         }
 
 
-__all__ = ["Evidence", "Finding", "SEVERITIES", "SEVERITY_RANK", "Severity"]
+__all__ = ["DeferredEvidence", "Evidence", "Finding", "SEVERITIES", "SEVERITY_RANK", "Severity"]

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any, Literal, cast
 
 from outreach.errors import UsageError
-from outreach.lint.findings import SEVERITIES, Evidence, Finding, Severity
+from outreach.lint.findings import SEVERITIES, DeferredEvidence, Evidence, Finding, Severity
 
 Scope = Literal["recipient", "campaign"]
 _CODE = re.compile(r"^[A-Z][0-9]{3}$")
@@ -52,7 +52,8 @@ class Rule:
         path: str | None = None,
         line: int | None = None,
     ) -> Finding:
-        return Finding(self.code, self.name, self.severity, message, tuple(evidence), path, line)
+        quoted = evidence if isinstance(evidence, DeferredEvidence) else tuple(evidence)
+        return Finding(self.code, self.name, self.severity, message, quoted, path, line)
 
 
 _RULE_KEYS = {"code", "name", "severity", "scope", "doc", "overridable", "options", "cases"}

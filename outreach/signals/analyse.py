@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from outreach.models import Message, Signal
 from outreach.signals.ask import MODEL_VERSION
-from outreach.signals.pipeline import MAX_CHARS, SignalHit, bounded, find_signals, normalise
+from outreach.signals.pipeline import MAX_CHARS, SignalHit, bounded, detect_language, find_signals, normalise
 
 #: Stored with every signal and on every analysed message; bump when the patterns or the logic change
 #: (the ask model's own version is part of it).  ``outreach signals rebuild`` recomputes older ones.
@@ -59,8 +59,9 @@ def analyse_texts(texts: Sequence[str | None], batch_size: int = 256) -> list[Me
     owns = [own_text(t or "") for t in texts]
     results = find_signals(owns, batch_size=batch_size)
     return [
-        MessageSignals(language if own.strip() else "unknown", tuple(hits), len(own))
-        for own, (language, hits) in zip(owns, results, strict=True)
+        # a bare forward has no own text: its language is that of what it forwards
+        MessageSignals(language if own.strip() else detect_language(text or ""), tuple(hits), len(own))
+        for text, own, (language, hits) in zip(texts, owns, results, strict=True)
     ]
 
 
@@ -98,7 +99,9 @@ def store_signals(session: Session, message_ids: Sequence[int]) -> Counter[str]:
         message_values: list[dict[str, object]] = []
         for (mid, _), result in zip(rows, results, strict=True):
             signal_values += signal_rows(mid, result)
-            message_values.append({"b_id": mid, "language": result.language, "signals_version": PIPELINE_VERSION})
+            message_values.append(
+                {"b_id": mid, "language": result.language, "signals_version": PIPELINE_VERSION}
+            )
             counts.update(hit.kind for hit in result.signals)
         if signal_values:
             conn.execute(insert(Signal), signal_values)

@@ -24,7 +24,12 @@ interested"`` is no opt-out).
 Pattern file lines (JSON):  ``{"pattern": "thanks for", "subtype": ..., "unless": REGEX,
 "requires": REGEX, "score": 1.0, "sentence_start": false, "bare": false}`` or the same with
 ``"regex"`` instead of ``"pattern"``.  ``bare`` means the phrase must be the whole sentence (a bare
-"Thanks!"), which counts as thanks only when it is neither in the sign-off nor the last sentence.
+"Thanks!"), which counts as thanks only when it is not in the sign-off and a sentence of substance
+(four words or more) follows it: the closing "Thanks," is no gratitude.
+
+Speed (Enron mail, one core): the tokenizer uses smaller affix rules than spaCy's English ones and sees
+the text with white-space runs collapsed (:class:`TextKeepingTokenizer`, offsets mapped back), which
+made it about twice as fast; ask scores are cached per sentence within a process.
 """
 
 from __future__ import annotations
@@ -54,8 +59,11 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": 
 _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # English mail words that are not in spaCy's stop-word list but make a short text English.
 _SHORT_EN = frozenset(
-    "thanks thank thx ok okay yes yep sure great good fine please pls regards best cheers hi hello hey "
-    "sounds agreed done attached call me".split()
+    {
+        "thanks", "thank", "thx", "ok", "okay", "yes", "yep", "sure", "great", "good", "fine", "please",
+        "pls", "regards", "best", "cheers", "hi", "hello", "hey", "sounds", "agreed", "done", "attached",
+        "call", "me",
+    }
 )
 _BARE_STRIP = " \t\r\n.,!:;-~*()"
 _FLAT_SPACE = str.maketrans({"\n": " ", "\r": " ", "\t": " ", "\x0b": " ", "\x0c": " "})
@@ -347,11 +355,16 @@ class SignalTagger:
             starts = [s for s, _ in sents]
             self._patterns(doc, text, sents, starts, signoff, hits)
             for start, end in sents:
-                if _inside(start, end, signoff) or _inside(start, end, greeting) or end - start > MAX_SENTENCE_CHARS:
+                if (
+                    _inside(start, end, signoff)
+                    or _inside(start, end, greeting)
+                    or end - start > MAX_SENTENCE_CHARS
+                ):
                     continue
                 sentence = text[start:end]
                 if " " not in sentence and "?" not in sentence and "\n" not in sentence:
-                    continue  # one word without "?": never an ask on Enron mail (0 of 2,237), 12 % of sentences
+                    # one word without "?": never an ask in Enron mail (0 of 2,237), yet 12 % of sentences
+                    continue
                 ask_sentences.append(sentence)
                 ask_slots.append((index, start, end))
         if ask_sentences:
@@ -402,7 +415,9 @@ class SignalTagger:
             elif rule.kind == "thanks" and _inside(start, end, signoff):
                 return  # the closing "Thanks," is a sign-off, not gratitude
             seen.add((rule.kind, start))
-            hits.append(SignalHit(rule.kind, rule.subtype, rule.personal, _tidy(sentence), start, end, rule.score))
+            hits.append(
+                SignalHit(rule.kind, rule.subtype, rule.personal, _tidy(sentence), start, end, rule.score)
+            )
 
         for match_id, token_start, _token_end in self.matcher(doc):
             rule = self.rules[self.strings[match_id]]
@@ -440,7 +455,15 @@ class SignalTagger:
             if score >= threshold:
                 subtype = ask_subtype(sentence)
                 found[index].append(
-                    SignalHit("ask", str(subtype), is_personal(sentence), _tidy(sentence), start, end, round(score, 4))
+                    SignalHit(
+                        "ask",
+                        str(subtype),
+                        is_personal(sentence),
+                        _tidy(sentence),
+                        start,
+                        end,
+                        round(score, 4),
+                    )
                 )
 
 
@@ -498,7 +521,9 @@ def build_nlp(base: str | None = None, asks: AskScorer | None = None) -> Any:
     _register_factories()
     if base:
         if not spacy.util.is_package(base):
-            raise OutreachError(f"spaCy pipeline {base!r} is not installed (the blank English one needs nothing)")
+            raise OutreachError(
+                f"spaCy pipeline {base!r} is not installed (the blank English one needs nothing)"
+            )
         nlp = spacy.load(base, exclude=["parser", "ner", "tagger", "lemmatizer", "attribute_ruler", "senter"])
     else:
         nlp = spacy.blank("en")
@@ -519,7 +544,9 @@ def build_nlp(base: str | None = None, asks: AskScorer | None = None) -> Any:
 # punctuation as tokens of their own.
 _PREFIX_RE = re.compile(r"""^[\[\("'`<*_~>#=|{-]""")
 _SUFFIX_RE = re.compile(r"""(?:[\]\)"'`>*_~,.;:!?%|}-]|'s|'S|n't)$""")
-_INFIX_RE = re.compile(r"""\.{2,}|[!?]+(?=[A-Za-z])|(?<=[A-Za-z])[,;:/()"](?=[A-Za-z])|(?<=[a-z])\.(?=[A-Z])|--+""")
+_INFIX_RE = re.compile(
+    r"""\.{2,}|[!?]+(?=[A-Za-z])|(?<=[A-Za-z])[,;:/()"](?=[A-Za-z])|(?<=[a-z])\.(?=[A-Z])|--+"""
+)
 
 
 def lean_tokenizer(nlp: Any) -> Any:
@@ -598,11 +625,16 @@ def get_nlp(base: str | None = None) -> Any:
     return nlp
 
 
-def find_signals(texts: Sequence[str], batch_size: int = 256, nlp: Any = None) -> list[tuple[str, list[SignalHit]]]:
+def find_signals(
+    texts: Sequence[str], batch_size: int = 256, nlp: Any = None
+) -> list[tuple[str, list[SignalHit]]]:
     """(language, hits) for each own text (already zoned; normalised and bounded here)."""
     nlp = nlp or get_nlp()
     prepared = [bounded(normalise(t or "")) for t in texts]
-    return [(doc._.language or "unknown", list(doc._.signals or [])) for doc in nlp.pipe(prepared, batch_size=batch_size)]
+    return [
+        (doc._.language or "unknown", list(doc._.signals or []))
+        for doc in nlp.pipe(prepared, batch_size=batch_size)
+    ]
 
 
 __all__ = [
