@@ -36,8 +36,15 @@ class ImportSummary:
 
 
 class SignalsHook:
-    """The ``after_batch`` hook of a sync: stores the signals of each batch's new messages (before the
-    batch commits), then — once the run is done — refreshes the ledgers of the contacts it touched."""
+    """The ``after_batch`` hook of a sync: makes sure each batch's new messages have their signals
+    (computed in the sync's worker process when it had one, here otherwise) before the batch commits;
+    once the run is done, refreshes the ledgers of the contacts whose mail this mailbox gained.
+
+    What the mailbox gained is every location added since the run started (new messages and a
+    colleague's copies of mail already stored), found by a location-id watermark.  If an earlier run of
+    this mailbox crashed, its batches were committed without a ledger refresh, so every ledger is
+    refreshed instead.
+    """
 
     def __init__(
         self,
@@ -46,50 +53,70 @@ class SignalsHook:
         policy: LedgerPolicy | None = None,
         then: Callable[[Session, list[int]], None] | None = None,
     ) -> None:
+        from sqlalchemy import func, select
+
+        from outreach.models import Mailbox, MessageLocation, SyncRun
+
         self.sessions = sessions
         self.mailbox_name = mailbox_name
         self.policy = policy
         self.then = then
-        self.new_ids: list[int] = []
         with sessions() as session:
-            # Messages already stored that this mailbox sees for the first time (a colleague's copy)
-            # change its per-mailbox ledgers too, so the mailbox's messages are compared before/after.
-            self.located_before = _located(session, mailbox_name)
+            self.watermark = session.scalar(select(func.max(MessageLocation.id))) or 0
+            self.crashed_runs = list(
+                session.scalars(
+                    select(SyncRun.id)
+                    .join(Mailbox, Mailbox.id == SyncRun.mailbox_id)
+                    .where(Mailbox.name == mailbox_name, SyncRun.status == "running")
+                )
+            )
+            self.full_refresh = bool(self.crashed_runs)
 
     def __call__(self, session: Session, new_message_ids: list[int]) -> None:
+        from sqlalchemy import select
+
+        from outreach.models import Message
         from outreach.signals.analyse import store_signals
 
-        store_signals(session, new_message_ids)
-        self.new_ids += new_message_ids
+        missing = []
+        for start in range(0, len(new_message_ids), 500):
+            chunk = new_message_ids[start : start + 500]
+            missing += session.scalars(
+                select(Message.id).where(Message.id.in_(chunk), Message.signals_version.is_(None))
+            ).all()
+        if missing:
+            store_signals(session, missing)
         if self.then is not None:
             self.then(session, new_message_ids)
 
     def finish(self) -> int:
-        """Refresh the ledgers of every contact the run touched; the number of contacts refreshed."""
+        """Refresh the ledgers the run changed; the number of contacts refreshed (-1: all of them)."""
+        from sqlalchemy import select
+
+        from sqlalchemy import update
+
         from outreach.ledger import refresh_ledgers, touched_contacts
+        from outreach.models import Folder, Mailbox, MessageLocation, SyncRun
 
         with self.sessions() as session:
-            located = _located(session, self.mailbox_name) - self.located_before
-            contacts = touched_contacts(session, set(self.new_ids) | located)
+            if self.full_refresh:
+                refresh_ledgers(session, None, self.policy)
+                session.execute(
+                    update(SyncRun).where(SyncRun.id.in_(self.crashed_runs)).values(status="interrupted")
+                )
+                session.commit()
+                return -1
+            gained = session.scalars(
+                select(MessageLocation.message_id)
+                .join(Folder, Folder.id == MessageLocation.folder_id)
+                .join(Mailbox, Mailbox.id == Folder.mailbox_id)
+                .where(Mailbox.name == self.mailbox_name, MessageLocation.id > self.watermark)
+            ).all()
+            contacts = touched_contacts(session, gained)
             if contacts:
                 refresh_ledgers(session, contacts, self.policy)
             session.commit()
         return len(contacts)
-
-
-def _located(session: Session, mailbox_name: str) -> set[int]:
-    from sqlalchemy import select
-
-    from outreach.models import Folder, Mailbox, MessageLocation
-
-    return set(
-        session.scalars(
-            select(MessageLocation.message_id)
-            .join(Folder, Folder.id == MessageLocation.folder_id)
-            .join(Mailbox, Mailbox.id == Folder.mailbox_id)
-            .where(Mailbox.name == mailbox_name)
-        )
-    )
 
 
 def sync_mailbox(
@@ -108,6 +135,7 @@ def sync_mailbox(
         then = options.pop("after_batch", None)
         hook = SignalsHook(sessions, config.name, ledger_policy, then)  # type: ignore[arg-type]
         options["after_batch"] = hook
+        options["analyse"] = True
     summary = ImapSync(sessions, config, password, progress=progress, **options).run()  # type: ignore[arg-type]
     if hook is not None:
         hook.finish()

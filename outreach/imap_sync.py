@@ -38,7 +38,7 @@ from outreach.errors import AuthenticationError, MailServerError
 from outreach.importers import is_sent_name, owner_addresses
 from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
 from outreach.models import Folder, SyncRun, utcnow
-from outreach.parsing import ParsedMessage, parse_batch
+from outreach.ingest import Prepared, prepare_batch
 
 MAX_FETCH_BYTES = 256 * 1024  # per message: 500 of them stay well inside the memory budget
 RETRIES = 5
@@ -164,6 +164,7 @@ class ImapSync:
         after_batch: Callable[[Session, list[int]], None] | None = None,
         quoted_subjects: Callable[[str], list[str]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        analyse: bool = False,
     ) -> None:
         self.sessions = sessions
         self.config = config
@@ -173,6 +174,7 @@ class ImapSync:
         self.after_batch = after_batch
         self.quoted_subjects = quoted_subjects
         self.sleep = sleep
+        self.analyse = analyse  # compute signals in the worker too (the store hook fills in the rest)
         self.client: IMAPClient | None = None
         self.pool: ProcessPoolExecutor | None = None
 
@@ -260,10 +262,11 @@ class ImapSync:
         self.progress.folder(folder.name, len(uids))
         pool = self._pool() if len(uids) >= PARALLEL_THRESHOLD else None
         # Pipeline: while batch k is parsed (in the pool, or at once without one), batch k+1 is fetched.
-        pending: tuple[list[RawMessage], Future[list[ParsedMessage | None]] | None] | None = None
+        pending: tuple[list[RawMessage], Future[list[Prepared]] | None] | None = None
         for batch in self._plan(client, uids):
             raw = self._fetch(client, folder.name, batch)
-            future = pool.submit(parse_batch, [(m.raw, m.internal_date) for m in raw]) if pool else None
+            items = [(m.raw, m.internal_date) for m in raw]
+            future = pool.submit(prepare_batch, items, self.analyse) if pool else None
             if pending is not None:
                 self._store(ingestor, folder, pending, result)
             pending = (raw, future)
@@ -276,12 +279,12 @@ class ImapSync:
         self,
         ingestor: Ingestor,
         folder: Folder,
-        pending: tuple[list[RawMessage], Future[list[ParsedMessage | None]] | None],
+        pending: tuple[list[RawMessage], Future[list[Prepared]] | None],
         result: FolderSummary,
     ) -> None:
         raw, future = pending
-        parsed = future.result() if future is not None else None
-        result.stats.merge(ingestor.ingest(folder, raw, parsed))
+        prepared = future.result() if future is not None else None
+        result.stats.merge(ingestor.ingest(folder, raw, prepared))
         self.progress.advance(len(raw))
 
     def _pool(self) -> ProcessPoolExecutor | None:

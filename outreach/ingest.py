@@ -10,14 +10,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from outreach.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, Participant, Thread
+from outreach.models import (
+    Contact,
+    Folder,
+    Mailbox,
+    MailboxAddress,
+    Message,
+    MessageLocation,
+    Participant,
+    Signal,
+    Thread,
+)
 from outreach.parsing import ParsedMessage, parse_message
 from outreach.threads import ThreadIndex, ThreadInfo, subject_key
 
@@ -58,6 +68,24 @@ class IngestStats:
 
 
 QuotedSubjects = Callable[[str], list[str]]
+
+if TYPE_CHECKING:
+    from outreach.signals.analyse import MessageSignals
+
+#: A parsed message and, when they were computed alongside (in a worker), its signals.
+Prepared = tuple["ParsedMessage | None", "MessageSignals | None"]
+
+
+def prepare_batch(items: list[tuple[bytes | None, datetime | None]], analyse: bool) -> list[Prepared]:
+    """Parse a batch and, with ``analyse``, find its signals: the CPU-heavy half of ingesting, pure and
+    picklable so that a sync can run it in a worker process while it fetches and writes."""
+    parsed = [parse_message(raw, date) if raw else None for raw, date in items]
+    if not analyse:
+        return [(p, None) for p in parsed]
+    from outreach.signals.analyse import analyse_texts
+
+    texts = [p.body_text if p is not None and not p.parse_error else None for p in parsed]
+    return list(zip(parsed, analyse_texts(texts), strict=True))
 
 
 def ensure_mailbox(session: Session, name: str, addresses: Sequence[str] = ()) -> Mailbox:
@@ -113,19 +141,25 @@ class Ingestor:
         self.threads = ThreadIndex(self.team)
         self.quoted_subjects = quoted_subjects
         self.after_batch = after_batch
+        self._signals: dict[str, MessageSignals] = {}
 
     def ingest(
         self,
         folder: Folder,
         batch: Sequence[RawMessage],
-        parsed: Sequence[ParsedMessage | None] | None = None,
+        prepared: Sequence[Prepared] | None = None,
     ) -> IngestStats:
-        """Store one batch and commit it together with the folder's highest UID."""
+        """Store one batch and commit it together with the folder's highest UID.
+
+        ``prepared`` comes from :func:`prepare_batch` when the caller parsed (and analysed) the batch
+        elsewhere; signals found there are stored with the new messages.
+        """
         stats = IngestStats(fetched=len(batch))
-        if parsed is None:
-            parsed = [parse_message(m.raw, m.internal_date) if m.raw else None for m in batch]
+        if prepared is None:
+            prepared = [(parse_message(m.raw, m.internal_date) if m.raw else None, None) for m in batch]
+        self._signals = {p.message_key: sig for p, sig in prepared if p is not None and sig is not None}
         items: list[tuple[RawMessage, ParsedMessage]] = []
-        for raw, msg in zip(batch, parsed, strict=True):
+        for raw, msg in zip(batch, [p for p, _ in prepared], strict=True):
             if msg is None:
                 stats.skipped["no message body returned by the server"] += 1
                 stats.problems.append(f"{raw.origin}: no message body returned by the server")
@@ -190,6 +224,7 @@ class Ingestor:
                     "body_text": msg.body_text,
                     "text_truncated": msg.text_truncated,
                     "parse_error": msg.parse_error,
+                    **self._analysis_columns(msg.message_key),
                 }
             )
         new_ids: dict[str, int] = {}
@@ -211,10 +246,27 @@ class Ingestor:
                     {"message_id": mid, "contact_id": contact_ids[addr.address], "role": role, "display_name": addr.name}
                 )
         bulk_insert(conn, Participant.__table__, participant_rows)  # type: ignore[arg-type]
+        if self._signals:
+            from outreach.signals.analyse import signal_rows
+
+            rows: list[dict[str, Any]] = []
+            for key, mid in new_ids.items():
+                found = self._signals.get(key)
+                if found is not None:
+                    rows += signal_rows(mid, found)
+            bulk_insert(conn, Signal.__table__, rows)  # type: ignore[arg-type]
         stats.new = len(new_list)
         stats.new_message_ids = list(new_ids.values())
         all_ids = {**existing, **new_ids}
         self._locations(folder, new_list + seen_again, all_ids, stats)
+
+    def _analysis_columns(self, key: str) -> dict[str, Any]:
+        found = self._signals.get(key)
+        if found is None:
+            return {"language": None, "signals_version": None}
+        from outreach.signals.analyse import PIPELINE_VERSION
+
+        return {"language": found.language, "signals_version": PIPELINE_VERSION}
 
     def _locations(
         self,

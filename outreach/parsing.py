@@ -488,7 +488,3 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
     )
     return parsed
 
-
-def parse_batch(items: list[tuple[bytes | None, datetime | None]]) -> list[ParsedMessage | None]:
-    """Parse a batch of (raw, fallback date); ``None`` stays ``None``.  Runs in a worker process."""
-    return [parse_message(raw, date) if raw else None for raw, date in items]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.api import sync_mailbox
 from outreach.config import MailboxConfig
 from outreach.history import histories
+from outreach.ledger import LedgerPolicy, refresh_ledgers
 from outreach.models import Folder, Message, MessageLocation
 from outreach.store import open_store, session_factory
 from outreach.threads import subject_key
@@ -259,6 +260,55 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == len(messages)
         assert session.scalar(select(func.count()).select_from(MessageLocation)) == len(messages)
+        # The killed run committed batches without refreshing their contacts' ledgers; the rerun noticed
+        # the crashed run and refreshed everything, so the stored ledgers equal a full rebuild.
+        stored = _ledger_rows(session)
+        assert stored
+        refresh_ledgers(session, None, LedgerPolicy(as_of=_as_of(session)))
+        assert _ledger_rows(session) == stored
+        from outreach.models import SyncRun
+
+        statuses = sorted(session.scalars(select(SyncRun.status)))
+        assert statuses == ["done", "interrupted"]  # the crash is handled once, not at every later sync
+
+
+def _as_of(session: Session) -> object:
+    from outreach.models import ContactLedger
+
+    return session.scalar(select(func.max(ContactLedger.computed_at)))
+
+
+def _ledger_rows(session: Session) -> dict[tuple[int, str], tuple[str, int]]:
+    from outreach.models import ContactLedger
+
+    return {
+        (cid, scope): (tier, strength)
+        for cid, scope, tier, strength in session.execute(
+            select(ContactLedger.contact_id, ContactLedger.scope, ContactLedger.tier, ContactLedger.strength)
+        )
+    }
+
+
+def test_signals_from_the_worker_equal_those_computed_in_process(imap_account: object, tmp_path: Path) -> None:
+    from outreach import imap_sync
+    from outreach.models import Signal
+    from outreach.signals.analyse import rebuild
+
+    messages = _generated(imap_sync.PARALLEL_THRESHOLD + 200)
+    imap_account.write_messages(messages)  # type: ignore[attr-defined]
+    sessions = session_factory(open_store(f"sqlite:///{tmp_path / 'w.db'}"))
+    sync_mailbox(sessions, config_for(imap_account, addresses=("owner@example.org",)), imap_account.password)  # type: ignore[attr-defined]
+
+    def signals() -> list[tuple[int, str, str]]:
+        with sessions() as session:
+            return sorted(session.execute(select(Signal.message_id, Signal.kind, Signal.sentence)).tuples())
+
+    from_worker = signals()
+    assert len(from_worker) > 100
+    with sessions() as session:
+        rebuild(session)
+        session.commit()
+    assert signals() == from_worker
 
 
 def _run_cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
