@@ -3,7 +3,7 @@
 #   make test       venv + system test deps (Dovecot, PostgreSQL, Chromium), then the whole pytest suite
 #   make lint       ruff + mypy --strict on outreach/
 #   make bench      sync benchmark (benchmarks/bench_sync.py)
-#   make demo       the demo (outreach demo)
+#   make demo       the demo: sample mailbox -> contacts -> campaign preview (demo/)
 #   make clean      caches and build leftovers (make distclean also removes .venv)
 
 SHELL := /bin/bash
@@ -39,8 +39,23 @@ lint: venv
 	$(VENV)/bin/ruff check outreach tests benchmarks
 	$(VENV)/bin/mypy --strict outreach
 
+# The demo: the sample mailbox (invented correspondence, outreach/data/sample-mailbox) imported into a
+# fresh SQLite store in demo/, its contacts and one ledger, then the example campaign previewed and
+# dry-run sent. preview/send exit 1 when recipients are blocked or need review, which is the point here.
+# --as-of pins "today" to the day the sample story was written, so the demo reads the same in a year.
+DEMO_DB := $(CURDIR)/demo/outreach.db
+OUTREACH_DEMO := $(VENV)/bin/outreach --database-url sqlite:///$(DEMO_DB) --as-of 2026-11-21
+
 demo: venv
-	$(VENV)/bin/outreach demo
+	@mkdir -p demo && rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(OUTREACH_DEMO) import outreach/data/sample-mailbox --mailbox alex --quiet
+	$(OUTREACH_DEMO) contacts
+	$(OUTREACH_DEMO) contact maya@techdaily.example
+	$(OUTREACH_DEMO) preview templates/warm-pitch --format html --output demo/report.html || [ $$? -eq 1 ]
+	$(OUTREACH_DEMO) send templates/warm-pitch || [ $$? -eq 1 ]
+	@echo
+	@echo "HTML report: demo/report.html   (open it in a browser)"
+	$(OUTREACH_DEMO) preview templates/warm-pitch || [ $$? -eq 1 ]
 
 bench: venv
 	$(PY) benchmarks/bench_sync.py

@@ -96,11 +96,13 @@ class SignalsHook:
         from sqlalchemy import update
 
         from outreach.ledger import refresh_ledgers, touched_contacts
-        from outreach.models import Folder, Mailbox, MessageLocation, SyncRun
+        from outreach.models import Contact, Folder, Mailbox, MessageLocation, SyncRun
 
         with self.sessions() as session:
             if self.full_refresh:
-                refresh_ledgers(session, None, self.policy)
+                # All contacts, but in chunks: refresh_ledgers(None) would hold the whole store's facts.
+                everyone = session.scalars(select(Contact.id)).all()
+                refresh_ledgers(session, everyone, self.policy)
                 session.execute(
                     update(SyncRun).where(SyncRun.id.in_(self.crashed_runs)).values(status="interrupted")
                 )

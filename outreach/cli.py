@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ class AppContext:
     settings: Settings
     console: Console
     err: Console
+    as_of: datetime | None = None  # --as-of: the "today" of ledgers and lint; None is now
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
@@ -71,15 +73,27 @@ class OutreachGroup(click.Group):
 @click.option("--database-url", envvar=None, help="Store URL (default: SQLite in the user data dir; "
               "env OUTREACH_DATABASE_URL).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (env OUTREACH_CONFIG).")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Compute ledgers and lint as if today were DATE (YYYY-MM-DD[THH:MM]): to see how a preview "
+                   "will look next week, or to reproduce one. Not allowed when really sending.")
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None, config_path: str | None) -> None:
+def main(ctx: click.Context, database_url: str | None, config_path: str | None, as_of: str | None) -> None:
     """outreach: see whether you have earned the right to ask, before you ask."""
     try:
         settings = load_settings(config_path, database_url)
+        when = _parse_as_of(as_of) if as_of else None
     except OutreachError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(exc.exit_code)
-    ctx.obj = AppContext(settings, Console(), Console(stderr=True))
+    ctx.obj = AppContext(settings, Console(), Console(stderr=True), as_of=when)
+
+
+def _parse_as_of(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--as-of {value!r}: not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------------------------- db
@@ -293,7 +307,12 @@ def _ledger_policy(app: AppContext) -> Any:
     from outreach.ledger import LedgerPolicy
 
     where = f"{app.settings.config_path}: [ledger]" if app.settings.config_path else "[ledger]"
-    return LedgerPolicy.from_mapping(app.settings.section("ledger"), origin=where)
+    policy = LedgerPolicy.from_mapping(app.settings.section("ledger"), origin=where)
+    if app.as_of is not None:
+        from dataclasses import replace
+
+        policy = replace(policy, as_of=app.as_of)
+    return policy
 
 
 @main.group()
@@ -417,6 +436,8 @@ def send(
     from outreach.send import SendOptions, analyse_and_refresh, resolve_limits, resolve_smtp, send_campaign
 
     app: AppContext = ctx.obj
+    if app.as_of is not None and not dry_run:
+        raise UsageError("--as-of only goes with a dry run: a real send is linted as of now")
     campaign = load_campaign(campaign_path)
     options = SendOptions(dry_run=dry_run, accept_review=accept_review, resend_unconfirmed=resend_unconfirmed,
                           retry_failed=retry_failed, append_sent=append_sent, select=select_rules,
@@ -433,9 +454,16 @@ def send(
             click.echo(f"campaign {campaign.name} from {smtp.from_address or '?'} "
                        f"(mailbox {campaign.mailbox}): "
                        f"{mode}; at most {limits.rate_per_minute}/min, {limits.daily_cap}/24 h")
+        evaluator = None
+        if app.as_of is not None:
+            from functools import partial
+
+            from outreach.campaign import evaluate
+
+            evaluator = partial(evaluate, now=app.as_of)
         result = send_campaign(session, campaign, app.settings, options, smtp=smtp, limits=limits,
                                prompt=_prompt_password, on_outcome=_print_outcome if text else None,
-                               after_ingest=analyse_and_refresh)
+                               after_ingest=analyse_and_refresh, evaluator=evaluator)
     if not text:
         click.echo(json.dumps(result.to_json(), indent=2))
         ctx.exit(result.exit_code)
@@ -543,7 +571,7 @@ def preview(
     campaign = load_campaign(campaign_path)
     with app.sessions()() as session:
         report = evaluate(session, campaign, app.settings, present.split_option(select_rules),
-                          present.split_option(ignore_rules))
+                          present.split_option(ignore_rules), now=app.as_of)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if show_address:

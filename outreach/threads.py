@@ -60,7 +60,7 @@ class ThreadInfo:
 class ThreadIndex:
     """Candidate threads by subject key, loaded from the store on demand and cached for a run."""
 
-    def __init__(self, own_addresses: set[str], max_keys: int = 20_000) -> None:
+    def __init__(self, own_addresses: set[str], max_keys: int = 5_000) -> None:
         self.own = own_addresses
         self.max_keys = max_keys
         self.by_key: OrderedDict[str, list[ThreadInfo]] = OrderedDict()

@@ -148,13 +148,18 @@ _LIGHT_FIGURES = (
     "opt_outs",
     "last_ask_by_us",
 )
-LIGHT_EVIDENCE = ("asks_by_us", "opt_outs")
+LIGHT_EVIDENCE = ("asks_by_us", "opt_outs")  # in this order: see load_ledgers_light
+# the recipient findings that quote evidence lines light ledgers do not carry: RecipientRules.check defers them
+DEFERRED_CODES = frozenset(
+    code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
+)
 _CHUNK = 5000  # addresses per query (SQLite allows 32,766 bound parameters, PostgreSQL 65,535)
 
 
 def _light_part(dialect: str) -> Any:
-    """One value per ledger row: the JSON array of the light figures and evidence, extracted by the
-    database (None where the dialect has no JSON functions: then the whole ``data`` document)."""
+    """One value per ledger row: the JSON array of the light figures and evidence lines, extracted by
+    the database in one pass over the document (None where the dialect has no JSON functions: then the
+    whole ``data`` document is read)."""
     if dialect == "sqlite":
         paths = [f"$.{name}" for name in _LIGHT_FIGURES] + [f"$.evidence.{f}" for f in LIGHT_EVIDENCE]
         return func.json_extract(ContactLedger.data, *paths)
@@ -196,8 +201,7 @@ def load_ledgers_light(
     evidence lines of thousands of ledgers is what made a large preview slow. :func:`add_evidence` reads
     the rest for the recipients whose findings are shown.
     """
-    dialect = session.get_bind().dialect.name
-    part = _light_part(dialect)
+    part = _light_part(session.get_bind().dialect.name)
     found: dict[str, Ledger] = {}
     for start in range(0, len(addresses), _CHUNK):
         chunk = addresses[start : start + _CHUNK]
@@ -223,11 +227,11 @@ def load_ledgers_light(
             elif isinstance(values, str):
                 values = json.loads(values)
             name, sent, received, personal, asks, offers, honoured, opt_outs, last, ask_lines, opt_lines = values
-            evidence = {}
+            lines = {}
             if ask_lines:
-                evidence["asks_by_us"] = _lines_of(ask_lines, asks_since)
+                lines["asks_by_us"] = _lines_of(ask_lines, asks_since)
             if opt_lines:
-                evidence["opt_outs"] = _lines_of(opt_lines)
+                lines["opt_outs"] = _lines_of(opt_lines)
             found[address] = Ledger(
                 address=address,
                 scope=scope,
@@ -247,7 +251,7 @@ def load_ledgers_light(
                 last_ask_by_us=(
                     None if not last else LastAsk(EvidenceLine.from_json(last), bool(last.get("answered")))
                 ),
-                evidence=evidence,
+                evidence=lines,
             )
     return {a: found.get(a) or Ledger.unknown(a, scope) for a in addresses}
 
@@ -358,6 +362,170 @@ def _day(value: datetime | None) -> str:
     return value.date().isoformat() if value else "never"
 
 
+class RecipientRules:
+    """R001–R008, set up once for an evaluation (policy, enabled rules, suppression list, time)."""
+
+    def __init__(
+        self, policy: Policy, enabled: frozenset[str], suppressions: SuppressionList, now: datetime
+    ) -> None:
+        self.policy = policy
+        self.enabled = enabled
+        self.suppressions = suppressions
+        self.now = now
+        self.since = now - timedelta(days=policy.cooldown_days)  # R006: asks and sends from then on
+        self.until = now + timedelta(days=1)
+        self.r001, self.r002, self.r003, self.r004, self.r005, self.r006 = (
+            code in enabled for code in ("R001", "R002", "R003", "R004", "R005", "R006")
+        )
+        self.deficit = -policy.deficit_margin
+
+    def check(
+        self, address: str, ledger: Ledger, sends: Sequence[Send], reader: _EvidenceReader | None = None
+    ) -> list[Finding]:
+        """The findings of one recipient; with ``reader``, the ledger is light and the findings that quote
+        evidence lines it lacks (:data:`DEFERRED_CODES`) get them from the reader when first shown."""
+        out: list[Finding] = []
+        tier = ledger.tier
+        policy = self.policy
+        if tier == "none" and self.r001:
+            scope = "the team's mail" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}'s mail"
+            facts = [Evidence(f"no personal mail exchanged with {address} in {scope}")]
+            if ledger.received and not ledger.personal_received:
+                facts.append(
+                    Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail")
+                )
+            out.append(get_rule("R001").finding("never exchanged personal mail (tier none)", facts))
+        if tier == "one-way" and self.r002:
+            facts = [
+                Evidence(
+                    f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
+                    "message(s); no two-way thread"
+                )
+            ]
+            if ledger.sent and not ledger.personal_received:
+                message = f"mail only went one way: we wrote {ledger.sent} time(s), they never answered"
+            elif ledger.personal_received and not ledger.sent:
+                message = (
+                    f"mail only went one way: they wrote {ledger.personal_received} time(s), "
+                    "we never answered"
+                )
+            else:
+                message = "mail only went one way (tier one-way)"
+            facts += (
+                _lines(ledger, "unanswered_outbound", "we wrote, no answer") or _lines(ledger, "sent", "we wrote")
+            ) + _lines(ledger, "received", "they wrote")
+            out.append(
+                get_rule("R002").finding(
+                    message, facts if reader is None else reader.defer(address, "R002", facts)
+                )
+            )
+        last_two_way = _aware(ledger.last_two_way)
+        if self.r003 and last_two_way is not None:
+            age = (self.now - last_two_way).days
+            if age > policy.stale_days:
+                evidence = [
+                    Evidence(
+                        f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
+                        f"(stale after {policy.stale_days} days)",
+                        date=last_two_way,
+                    )
+                ]
+                evidence += (
+                    _lines(ledger, "last_two_way", "last two-way exchange")
+                    or _lines(ledger, "two_way_threads", "last two-way exchange")
+                )[-1:]
+                out.append(
+                    get_rule("R003").finding(
+                        f"last two-way exchange {age // 30} months ago ({_day(last_two_way)})",
+                        evidence if reader is None else reader.defer(address, "R003", evidence),
+                    )
+                )
+        balance = ledger.balance
+        if self.r004 and balance <= self.deficit and balance < 0:
+            evidence = [
+                Evidence(
+                    f"reciprocity balance {balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
+                    f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks "
+                    f"honoured (margin {policy.deficit_margin:g})"
+                )
+            ]
+            evidence += _lines(ledger, "asks_by_us", "our ask") + _lines(ledger, "offers_by_us", "our offer")
+            out.append(
+                get_rule("R004").finding(
+                    f"we asked more than we gave (balance {balance:+.1f}, {ledger.asks_by_us} asks by us)",
+                    evidence if reader is None else reader.defer(address, "R004", evidence),
+                )
+            )
+        last_ask = ledger.last_ask_by_us
+        if self.r005 and last_ask is not None and not last_ask.answered:
+            line = last_ask.evidence
+            out.append(
+                get_rule("R005").finding(
+                    f'our last ask ({_day(line.date)}, "{line.subject or "(no subject)"}") got no reply',
+                    [Evidence.from_line(line, "our unanswered ask")],
+                )
+            )
+        asks = ledger.evidence.get("asks_by_us")
+        if self.r006 and (asks or last_ask is not None or sends):
+            finding = self._recent_ask(asks or [], last_ask, sends)
+            if finding is not None:
+                out.append(finding)
+        if ledger.opt_outs > 0:  # R007 is always enabled
+            evidence = _lines(ledger, "opt_outs", "they asked us to stop") or [
+                Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")
+            ]
+            sentence = next((e.sentence for e in evidence if e.sentence), None)
+            message = "they asked us to stop writing" + (f': "{sentence}"' if sentence else "")
+            out.append(get_rule("R007").finding(message, evidence))
+        blocked = self.suppressions.match(address)
+        if blocked is not None:  # R008 is always enabled
+            who = f", added by {blocked.added_by}" if blocked.added_by else ""
+            when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
+            reason = f" ({blocked.reason})" if blocked.reason else ""
+            out.append(
+                get_rule("R008").finding(
+                    f"on the team's suppression list: {blocked.kind} {blocked.value}{reason}",
+                    [
+                        Evidence(
+                            f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}",
+                            date=blocked.added_at,
+                        )
+                    ],
+                )
+            )
+        return out
+
+    def _recent_ask(
+        self, asks: Sequence[EvidenceLine], last_ask: LastAsk | None, sends: Sequence[Send]
+    ) -> Finding | None:
+        """R006: our asks and campaign sends within the cooldown."""
+        since, until = self.since, self.until
+        recent: list[tuple[datetime, Evidence]] = []
+        candidates: list[EvidenceLine] = list(asks)
+        if last_ask is not None:
+            candidates.append(last_ask.evidence)
+        for ask in candidates:
+            date = _aware(ask.date)
+            if date is not None and since <= date <= until:
+                recent.append((date, Evidence.from_line(ask, "our ask")))
+        for send in sends:
+            date = _aware(send.date)
+            if date is not None and date >= since:
+                recent.append(
+                    (date, Evidence(f"campaign {send.campaign!r} sent to them on {_day(date)}", date=date))
+                )
+        if not recent:
+            return None
+        recent.sort(key=lambda item: item[0])
+        latest = recent[-1][0]
+        days = max((self.now - latest).days, 0)
+        evidence = list(dict.fromkeys(e for _, e in recent))[-MAX_EVIDENCE:]
+        return get_rule("R006").finding(
+            f"we asked them {days} day(s) ago ({_day(latest)}; cooldown {self.policy.cooldown_days} days)",
+            evidence,
+        )
+
+
 def recipient_findings(
     address: str,
     ledger: Ledger,
@@ -368,137 +536,7 @@ def recipient_findings(
     now: datetime,
 ) -> list[Finding]:
     """R001–R008 for one recipient."""
-    out: list[Finding] = []
-    tier = ledger.tier
-    scope = "the team's mail" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}'s mail"
-    if tier == "none" and "R001" in enabled:
-        facts = [Evidence(f"no personal mail exchanged with {address} in {scope}")]
-        if ledger.received and not ledger.personal_received:
-            facts.append(
-                Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail")
-            )
-        out.append(get_rule("R001").finding("never exchanged personal mail (tier none)", facts))
-    if tier == "one-way" and "R002" in enabled:
-        facts = [
-            Evidence(
-                f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
-                "message(s); no two-way thread"
-            )
-        ]
-        if ledger.sent and not ledger.personal_received:
-            message = f"mail only went one way: we wrote {ledger.sent} time(s), they never answered"
-        elif ledger.personal_received and not ledger.sent:
-            message = (
-                f"mail only went one way: they wrote {ledger.personal_received} time(s), we never answered"
-            )
-        else:
-            message = "mail only went one way (tier one-way)"
-        out.append(
-            get_rule("R002").finding(
-                message,
-                facts
-                + (
-                    _lines(ledger, "unanswered_outbound", "we wrote, no answer")
-                    or _lines(ledger, "sent", "we wrote")
-                )
-                + _lines(ledger, "received", "they wrote"),
-            )
-        )
-    last_two_way = _aware(ledger.last_two_way)
-    if "R003" in enabled and last_two_way is not None:
-        age = (now - last_two_way).days
-        if age > policy.stale_days:
-            evidence = [
-                Evidence(
-                    f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
-                    f"(stale after {policy.stale_days} days)",
-                    date=last_two_way,
-                )
-            ]
-            evidence += (
-                _lines(ledger, "last_two_way", "last two-way exchange")
-                or _lines(ledger, "two_way_threads", "last two-way exchange")
-            )[-1:]
-            out.append(
-                get_rule("R003").finding(
-                    f"last two-way exchange {age // 30} months ago ({_day(last_two_way)})", evidence
-                )
-            )
-    if "R004" in enabled and ledger.balance <= -policy.deficit_margin and ledger.balance < 0:
-        evidence = [
-            Evidence(
-                f"reciprocity balance {ledger.balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
-                f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks honoured "
-                f"(margin {policy.deficit_margin:g})"
-            )
-        ]
-        evidence += _lines(ledger, "asks_by_us", "our ask") + _lines(ledger, "offers_by_us", "our offer")
-        out.append(
-            get_rule("R004").finding(
-                f"we asked more than we gave (balance {ledger.balance:+.1f}, {ledger.asks_by_us} asks by us)",
-                evidence,
-            )
-        )
-    last_ask = ledger.last_ask_by_us
-    if "R005" in enabled and last_ask is not None and not last_ask.answered:
-        line = last_ask.evidence
-        out.append(
-            get_rule("R005").finding(
-                f'our last ask ({_day(line.date)}, "{line.subject or "(no subject)"}") got no reply',
-                [Evidence.from_line(line, "our unanswered ask")],
-            )
-        )
-    if "R006" in enabled:
-        since = now - timedelta(days=policy.cooldown_days)
-        recent: list[tuple[datetime, Evidence]] = []
-        candidates: list[EvidenceLine] = list(ledger.evidence.get("asks_by_us", []))
-        if last_ask is not None:
-            candidates.append(last_ask.evidence)
-        for ask in candidates:
-            date = _aware(ask.date)
-            if date is not None and since <= date <= now + timedelta(days=1):
-                recent.append((date, Evidence.from_line(ask, "our ask")))
-        for send in sends:
-            date = _aware(send.date)
-            if date is not None and date >= since:
-                recent.append(
-                    (date, Evidence(f"campaign {send.campaign!r} sent to them on {_day(date)}", date=date))
-                )
-        if recent:
-            recent.sort(key=lambda item: item[0])
-            latest = recent[-1][0]
-            days = max((now - latest).days, 0)
-            evidence = list(dict.fromkeys(e for _, e in recent))[-MAX_EVIDENCE:]
-            out.append(
-                get_rule("R006").finding(
-                    f"we asked them {days} day(s) ago ({_day(latest)}; cooldown {policy.cooldown_days} days)",
-                    evidence,
-                )
-            )
-    if ledger.opt_outs > 0:  # R007 is always enabled
-        evidence = _lines(ledger, "opt_outs", "they asked us to stop") or [
-            Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")
-        ]
-        sentence = next((e.sentence for e in evidence if e.sentence), None)
-        message = "they asked us to stop writing" + (f': "{sentence}"' if sentence else "")
-        out.append(get_rule("R007").finding(message, evidence))
-    blocked = suppressions.match(address)
-    if blocked is not None:  # R008 is always enabled
-        who = f", added by {blocked.added_by}" if blocked.added_by else ""
-        when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
-        reason = f" ({blocked.reason})" if blocked.reason else ""
-        out.append(
-            get_rule("R008").finding(
-                f"on the team's suppression list: {blocked.kind} {blocked.value}{reason}",
-                [
-                    Evidence(
-                        f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}",
-                        date=blocked.added_at,
-                    )
-                ],
-            )
-        )
-    return out
+    return RecipientRules(policy, enabled, suppressions, now).check(address, ledger, sends)
 
 
 # ---------------------------------------------------------------------------------------- template rules
@@ -645,12 +683,6 @@ def _verdict(findings: Sequence[Finding]) -> Verdict:
     return "BLOCKED" if worst >= 2 else "REVIEW" if worst == 1 else "READY"
 
 
-# the recipient findings whose evidence quotes lines that light ledgers do not carry
-DEFERRED_CODES = frozenset(
-    code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
-)
-
-
 class _EvidenceReader:
     """Reads the evidence that light ledgers lack, when a deferred finding is first shown.
 
@@ -669,13 +701,14 @@ class _EvidenceReader:
         self.pending: dict[str, set[str]] = {}
         self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
 
-    def defer(self, address: str, finding: Finding) -> Finding:
-        self.pending.setdefault(address, set()).update(EVIDENCE_FIGURES[finding.code])
-        light = finding.evidence
-        evidence = DeferredEvidence(lambda: self.evidence(address, finding.code, light))
-        return Finding(
-            finding.code, finding.name, finding.severity, finding.message, evidence, finding.path, finding.line
-        )
+    def defer(self, address: str, code: str, light: Sequence[Evidence]) -> DeferredEvidence:
+        """The evidence of ``code`` for ``address``, read when first used (``light`` if it cannot be)."""
+        pending = self.pending.get(address)
+        if pending is None:
+            self.pending[address] = set(EVIDENCE_FIGURES[code])
+        else:
+            pending.update(EVIDENCE_FIGURES[code])
+        return DeferredEvidence(lambda: self.evidence(address, code, light))
 
     def evidence(self, address: str, code: str, light: Sequence[Evidence]) -> Sequence[Evidence]:
         if address not in self.read:
@@ -728,14 +761,13 @@ def evaluate_data(
     ledgers = data.ledgers
     suppressions = data.suppressions
     sends = data.sends
+    rules = RecipientRules(policy, enabled, suppressions, now)
     reader: _EvidenceReader | None = None
     if data.evidence_loader is not None:
         loader = data.evidence_loader
 
         def full_findings(address: str) -> list[Finding]:
-            ledger = ledgers.get(address) or Ledger.unknown(address)
-            found = sends.get(address, ())
-            return recipient_findings(address, ledger, policy, enabled, suppressions, found, now)
+            return rules.check(address, ledgers.get(address) or Ledger.unknown(address), sends.get(address, ()))
 
         reader = _EvidenceReader(loader, full_findings)
     subject_tpl, text_tpl, html_tpl = templates.subject, templates.text, templates.html
@@ -748,11 +780,7 @@ def evaluate_data(
     for recipient in campaign.recipients:
         address = recipient.address
         ledger = ledgers.get(address) or Ledger.unknown(address)
-        findings = recipient_findings(
-            address, ledger, policy, enabled, suppressions, sends.get(address, no_sends), now
-        )
-        if reader is not None and findings:
-            findings = [reader.defer(address, f) if f.code in DEFERRED_CODES else f for f in findings]
+        findings = rules.check(address, ledger, sends.get(address, no_sends), reader)
         context = context_for(recipient.row, ContactFacts.from_ledger(ledger))
         subject = render(subject_tpl, campaign.subject, context)
         text = render(text_tpl, campaign.text, context)
@@ -999,6 +1027,7 @@ __all__ = [
     "evaluate_data",
     "load_sends",
     "load_suppressions",
+    "RecipientRules",
     "recipient_findings",
     "template_asks",
 ]

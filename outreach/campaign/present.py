@@ -64,15 +64,24 @@ def table_text(report: CampaignReport, color: bool = True) -> str:
     widths = {c: max([len(headers[c])] + [len(row[c]) for row in rows]) for c in COLUMNS[:-1]}
     widths["address"] = min(widths["address"], 48)
     out = []
+    # each cell cut and padded to its column's width ("{tier:<12.12}"); the verdict cell, which may be
+    # styled, is made once for each verdict
+    template = "  ".join(
+        "{verdict}" if c == "verdict" else f"{{{c}:<{widths[c]}.{widths[c]}}}" for c in COLUMNS[:-1]
+    )
+    template += "  {reason}"
+    verdict_cells: dict[str, str] = {}
 
     def line(values: dict[str, str], styled: bool) -> str:
-        cells = []
-        for c in COLUMNS[:-1]:
-            cell = values[c][: widths[c]].ljust(widths[c])
-            if styled and c == "verdict" and color:
-                cell = click.style(cell, fg=_COLORS.get(values[c]), bold=True)
-            cells.append(cell)
-        return "  ".join(cells + [values["reason"]]).rstrip()
+        verdict = values["verdict"]
+        cell = verdict_cells.get(verdict) if styled else None
+        if cell is None:
+            cell = verdict[: widths["verdict"]].ljust(widths["verdict"])
+            if styled and color:
+                cell = click.style(cell, fg=_COLORS.get(verdict), bold=True)
+            if styled:
+                verdict_cells[verdict] = cell
+        return template.format_map({**values, "verdict": cell}).rstrip()
 
     out.append(line(headers, False))
     out += [line(row, True) for row in rows]

@@ -52,7 +52,7 @@ class Rule:
         path: str | None = None,
         line: int | None = None,
     ) -> Finding:
-        quoted = evidence if isinstance(evidence, DeferredEvidence) else tuple(evidence)
+        quoted = evidence if type(evidence) is DeferredEvidence else tuple(evidence)
         return Finding(self.code, self.name, self.severity, message, quoted, path, line)
 
 
