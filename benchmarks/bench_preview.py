@@ -1,35 +1,45 @@
-"""Benchmark: preview (load + evaluate) of a 10,000-recipient campaign over a store of 50,000 messages.
+"""Benchmark: preview of a 10,000-recipient campaign over a store of 50,000 messages.
 
 Builds a throw-away SQLite store: MESSAGES synthetic messages, RECIPIENTS contacts with computed-looking
 ledger rows (tiers, balances, asks, opt-outs and evidence lines, bulk-inserted), a few suppressions and
 campaign sends; a campaign folder with a text and an HTML template and a RECIPIENTS-row CSV. Then it
 times, in the same run:
 
-- baseline: compiling the templates and rendering them for every recipient (rendering alone);
-- preview: ``load_campaign`` + ``evaluate`` (CSV parsing, ledger query, every rule, rendering);
-- table: formatting the preview table as ``outreach preview`` prints it.
+- baseline: compiling the templates and rendering subject, text and HTML body for every recipient with
+  Jinja2's own ``Template.render`` (rendering alone), and, for reference, with outreach's render path;
+- preview: what ``outreach preview CAMPAIGN`` does for its default table: ``load_campaign`` (CSV and
+  templates), ``evaluate`` (ledger query, every rule, rendering) and the table, styled as the command
+  styles it and written out (to /dev/null), with the time of each phase;
+- the other outputs, for the record: ``--format json`` and ``--format html`` (which read the evidence
+  lines of every finding) and ``--show ADDRESS`` (one recipient's).
 
-Target: preview <= 1 s. Usage: ``python benchmarks/bench_preview.py [--recipients N] [--messages N]``.
+One untimed run first (imports, the ask detector's model); then each figure is the median of REPEAT runs.
+Target: preview (table) <= 1 s. Usage:
+``python benchmarks/bench_preview.py [--recipients N] [--messages N] [--repeat N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import click
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from outreach.campaign import evaluate, load_campaign  # noqa: E402
-from outreach.campaign.present import table_text  # noqa: E402
-from outreach.campaign.render import ContactFacts, compile_templates, context_for  # noqa: E402
+from outreach.campaign.present import json_text, show_text, table_text  # noqa: E402
+from outreach.campaign.render import ContactFacts, compile_templates, context_for, render  # noqa: E402
 from outreach.ledger import EvidenceLine, LastAsk, Ledger, ledger_row_values  # noqa: E402
 from outreach.models import Contact, ContactLedger, Message, SendLog, Suppression  # noqa: E402
 from outreach.store import open_store, session_factory  # noqa: E402
@@ -164,8 +174,17 @@ def write_campaign(folder: Path, addresses: list[str]) -> None:
     (folder / "recipients.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def best(times: list[float]) -> float:
-    return min(times)
+def timed(repeat: int, run: Callable[[], Any]) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def ms(times: list[float]) -> str:
+    return f"{statistics.median(times) * 1000:6.0f} ms (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f})"
 
 
 def main() -> int:
@@ -174,26 +193,26 @@ def main() -> int:
     )
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w", encoding="utf-8") as devnull:
         root = Path(tmp)
         url = f"sqlite:///{root / 'bench.db'}"
         started = time.perf_counter()
         addresses = build_store(url, args.recipients, args.messages, now)
-        write_campaign(root / "campaign", addresses)
+        folder = root / "campaign"
+        write_campaign(folder, addresses)
         print(
             f"store: {args.messages:,} messages, {args.recipients:,} contacts with ledgers "
             f"(built in {time.perf_counter() - started:.1f}s)"
         )
 
-        campaign = load_campaign(root / "campaign")
+        campaign = load_campaign(folder)
         rows = [r.row for r in campaign.recipients]
         facts = ContactFacts("warm", None, 0.0, 50, "Person")
-        baseline_times = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
+
+        def jinja_render() -> None:
             compiled = compile_templates(campaign.subject, campaign.text, campaign.html)
             assert compiled.html is not None
             for row in rows:
@@ -201,36 +220,77 @@ def main() -> int:
                 compiled.subject.render(ctx)
                 compiled.text.render(ctx)
                 compiled.html.render(ctx)
-            baseline_times.append(time.perf_counter() - t0)
+
+        def outreach_render() -> None:
+            compiled = compile_templates(campaign.subject, campaign.text, campaign.html)
+            assert compiled.html is not None and campaign.html is not None
+            for row in rows:
+                ctx = context_for(row, facts)
+                render(compiled.subject, campaign.subject, ctx)
+                render(compiled.text, campaign.text, ctx)
+                render(compiled.html, campaign.html, ctx)
+
+        baseline_times = timed(args.repeat, jinja_render)
+        render_times = timed(args.repeat, outreach_render)
 
         engine = open_store(url)
         sessions = session_factory(engine)
-        preview_times, table_times = [], []
-        report = None
-        for _ in range(args.repeat):
+        phases: dict[str, list[float]] = {"load": [], "evaluate": [], "table": []}
+        state: dict[str, Any] = {}
+
+        def preview() -> None:
             t0 = time.perf_counter()
-            campaign = load_campaign(root / "campaign")
-            with sessions() as session:
-                report = evaluate(session, campaign, now=now)
+            loaded = load_campaign(folder)
             t1 = time.perf_counter()
-            table_text(report, color=False)
+            with sessions() as session:  # as the command does: the session is closed before printing
+                report = evaluate(session, loaded, now=now)
             t2 = time.perf_counter()
-            preview_times.append(t1 - t0)
-            table_times.append(t2 - t1)
+            click.echo(table_text(report), file=devnull, nl=False)  # styled; echo strips it for a file
+            t3 = time.perf_counter()
+            for name, spent in zip(phases, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+                phases[name].append(spent)
+            state["report"] = report
+
+        first = timed(1, preview)
+        for times in phases.values():
+            times.clear()
+        preview_times = timed(args.repeat, preview)
+        report = state["report"]
+
+        def preview_as(output: Callable[[Any], str]) -> Callable[[], None]:
+            def run() -> None:
+                loaded = load_campaign(folder)
+                with sessions() as session:
+                    found = evaluate(session, loaded, now=now)
+                click.echo(output(found), file=devnull, nl=False)
+
+            return run
+
+        from outreach.report import render_html
+
+        json_times = timed(args.repeat, preview_as(json_text))
+        html_times = timed(args.repeat, preview_as(lambda r: render_html(r, now)))
+        show_times = timed(args.repeat, preview_as(lambda r: show_text(r, addresses[21])[0]))
         engine.dispose()
-        assert report is not None
-        baseline, preview, table = best(baseline_times), best(preview_times), best(table_times)
+
+        baseline = statistics.median(baseline_times)
+        median = statistics.median(preview_times)
         print(f"recipients: {len(report.recipients):,}  verdicts: {report.counts}")
-        print(f"baseline (compile + render subject/text/html for every recipient): {baseline * 1000:7.0f} ms")
-        print(
-            f"preview  (load_campaign + evaluate, all rules, one query batch):   {preview * 1000:7.0f} ms "
-            f"(median {statistics.median(preview_times) * 1000:.0f} ms)"
-        )
-        print(f"table    (formatting the preview table):                          {table * 1000:7.0f} ms")
-        print(f"ratio preview / rendering alone: {preview / baseline:.2f}x")
-        verdict = "OK" if preview <= 1.0 else "SLOW"
-        print(f"target preview <= 1000 ms: {verdict}")
-        return 0 if preview <= 1.0 else 1
+        print(f"medians of {args.repeat} runs (min, max):")
+        print(f"baseline: compile + render subject/text/html, Jinja2's render   {ms(baseline_times)}")
+        print(f"          the same with outreach's render path (for reference) {ms(render_times)}")
+        print(f"preview:  load + evaluate + table, as `outreach preview`      {ms(preview_times)}")
+        print(f"            load_campaign (CSV, templates)                     {ms(phases['load'])}")
+        print(f"            evaluate (ledger query, every rule, rendering)    {ms(phases['evaluate'])}")
+        print(f"            table (formatting, styling, writing)               {ms(phases['table'])}")
+        print(f"          first run in the process (imports, ask detector)    {first[0] * 1000:6.0f} ms")
+        print(f"preview --format json (evidence of every finding read)        {ms(json_times)}")
+        print(f"preview --format html (evidence of every finding read)        {ms(html_times)}")
+        print(f"preview --show ADDRESS (one recipient's evidence read)        {ms(show_times)}")
+        print(f"ratio preview / rendering alone: {median / baseline:.2f}x")
+        verdict = "OK" if median <= 1.0 else "SLOW"
+        print(f"target preview <= 1000 ms (median): {verdict}")
+        return 0 if median <= 1.0 else 1
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def test_example_campaigns_load(name):
     assert campaign.mailbox == "alex"
     for r in campaign.recipients:
         domain = r.address.rpartition("@")[2]
-        assert domain in ("example.com", "example.org", "example.net")
+        # Only names reserved for examples (RFC 2606): no real person or outlet in shipped campaigns.
+        assert domain in ("example.com", "example.org", "example.net") or domain.endswith(".example")
 
 
 def test_campaign_toml_path_and_folder_are_the_same(tmp_path):

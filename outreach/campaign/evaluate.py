@@ -133,12 +133,17 @@ def collector_paused() -> Iterator[None]:
 # ---------------------------------------------------------------------------------------- store reads
 
 
-# What the recipient rules read from a ledger's JSON besides the copied-out columns (tier, strength,
-# balance, last_two_way): figures, our last ask, and the two kinds of evidence lines that decide or word a
-# finding: our asks (their dates decide R006) and opt-outs (R007 quotes the sentence). The other evidence
-# lines are only quoted; they are read when a finding is shown (see DeferredEvidence).
+# What the recipient rules read from a ledger's JSON document: figures, our last ask, and the two kinds of
+# evidence lines that decide or word a finding: our asks (their dates decide R006) and opt-outs (R007
+# quotes the sentence). The other evidence lines are only quoted; they are read when a finding is shown
+# (see DeferredEvidence). Like outreach.ledger.load_ledgers, the document is the source (not the columns
+# copied out of it).
 _LIGHT_FIGURES = (
     "name",
+    "tier",
+    "strength",
+    "balance",
+    "last_two_way",
     "sent",
     "received",
     "personal_received",
@@ -205,20 +210,12 @@ def load_ledgers_light(
     found: dict[str, Ledger] = {}
     for start in range(0, len(addresses), _CHUNK):
         chunk = addresses[start : start + _CHUNK]
-        columns = (
-            Contact.address,
-            ContactLedger.tier,
-            ContactLedger.strength,
-            ContactLedger.balance,
-            ContactLedger.last_two_way,
-            ContactLedger.data if part is None else part,
-        )
-        rows = session.execute(
-            sql_select(*columns)
+        rows = session.connection().execute(  # plain rows: no ORM processing needed
+            sql_select(Contact.address, ContactLedger.data if part is None else part)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
         )
-        for address, tier, strength, balance, last_two_way, values in rows:
+        for address, values in rows:
             if part is None:
                 document = values or {}
                 evidence = document.get("evidence") or {}
@@ -226,7 +223,10 @@ def load_ledgers_light(
                 values += [evidence.get(figure) for figure in LIGHT_EVIDENCE]
             elif isinstance(values, str):
                 values = json.loads(values)
-            name, sent, received, personal, asks, offers, honoured, opt_outs, last, ask_lines, opt_lines = values
+            (
+                name, tier, strength, balance, last_two_way, sent, received, personal, asks, offers,
+                honoured, opt_outs, last, ask_lines, opt_lines,
+            ) = values  # fmt: skip
             lines = {}
             if ask_lines:
                 lines["asks_by_us"] = _lines_of(ask_lines, asks_since)
@@ -237,7 +237,7 @@ def load_ledgers_light(
                 scope=scope,
                 name=name,
                 domain=address.rpartition("@")[2],
-                last_two_way=last_two_way,
+                last_two_way=_date_of(last_two_way),
                 sent=sent or 0,
                 received=received or 0,
                 personal_received=personal or 0,
@@ -247,7 +247,7 @@ def load_ledgers_light(
                 opt_outs=opt_outs or 0,
                 balance=balance or 0.0,
                 strength=strength or 0,
-                tier=tier,
+                tier=tier or "none",
                 last_ask_by_us=(
                     None if not last else LastAsk(EvidenceLine.from_json(last), bool(last.get("answered")))
                 ),
@@ -900,15 +900,22 @@ def evaluate_data(
     order = _finding_order()
     reports: list[RecipientReport] = []
     counts = {"READY": 0, "REVIEW": 0, "BLOCKED": 0}
+    suppressing = bool(inline or allow_entries)
+    shared_suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"]
     for recipient, ledger, findings, rendered, _ in rows:
-        findings, suppressed = _apply_suppressions(
-            findings + shared, recipient.address, inline, allow_entries, usage
-        )
-        if campaign_suppressed:
-            suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"] + suppressed
+        suppressed: list[SuppressedFinding] = []
+        if shared:
+            findings = findings + shared
+        if suppressing:
+            findings, suppressed = _apply_suppressions(
+                findings, recipient.address, inline, allow_entries, usage
+            )
+        if shared_suppressed:
+            suppressed = shared_suppressed + suppressed
         verdict = _verdict(findings)
         counts[verdict] += 1
-        findings.sort(key=lambda f: order[f.code])
+        if len(findings) > 1:
+            findings.sort(key=lambda f: order[f.code])
         reports.append(
             RecipientReport(
                 address=recipient.address,

@@ -68,6 +68,7 @@ _ADDRESS = re.compile(
 )
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START + (" ",))  # what a formula-like cell can start with
 _DIRECTIVE = re.compile(r"\{#-?\s*outreach:(?P<body>.*?)-?#\}", re.DOTALL)
 _DISABLE = re.compile(
     r"""^\s*disable\s*=\s*(?P<codes>[A-Za-z0-9,\s]+?)\s*(?:reason\s*=\s*(?:"(?P<r1>[^"]*)"|'(?P<r2>[^']*)'))?\s*$"""
@@ -115,14 +116,15 @@ def parse_rows(
     seen: dict[str, int] = {}
     width = len(names)
     for line, cells in records:
-        if not any(c.strip() for c in cells):
+        stripped = [c.strip() for c in cells]
+        if not any(stripped):
             continue
         problems = []
         if len(cells) != width:
             problems.append(f"expected {width} fields, found {len(cells)}")
-        row = {names[i]: cells[i].strip() for i in range(min(width, len(cells)))}
+        row = dict(zip(names, stripped))
         for key, value in row.items():
-            if formula_like(value):
+            if value[:1] in _FORMULA_FIRST and formula_like(value):
                 problems.append(f"{key}: {value[:30]!r} starts like a spreadsheet formula (=, +, -, @)")
         raw = row.get("email", "")
         address = ""
