@@ -202,6 +202,7 @@ _EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 
 # A line of only separator characters ("-----", "_____", "*****", "=====").
 _SEPARATOR_RE = re.compile(r"(?:[-_=*~#+.][ \t]*+){3,}+$")
+_SEPARATOR_FIRST = frozenset("-_=*~#+.")
 # "inal Message-----": an Original Message marker whose start got lost
 _BROKEN_MARKER_RE = re.compile(r"[^\n]{0,30}message[ \t]*-{3,}+[ \t]*+$", re.IGNORECASE)
 _STARS_FRAME_RE = re.compile(r"[*=#~]{5,}+[ \t]*+$")
@@ -262,16 +263,67 @@ _BOILER_PATTERNS = [
     r"do you yahoo!?\?",
     r"(?:msn|hotmail)[^.\n]{0,60}(?:https?://|www\.)",
 ]
-_BOILER_STRONG_SRC = (
-    "|".join(_BOILER_PATTERNS)
-    # an automated notification's own first paragraph is its content, not a footer
-    + r"|(?P<notfirst>you (?:are |were )?receiv(?:ing|ed) this "
-    r"(?:e-?mail |message |newsletter |notification |alert )?because)"
+# an automated notification's own first paragraph is its content, not a footer
+_BOILER_NOTFIRST = (
+    r"you (?:are |were )?receiv(?:ing|ed) this (?:e-?mail |message |newsletter |notification |alert )?because"
 )
+_BOILER_STRONG_SRC = "|".join(_BOILER_PATTERNS) + f"|(?P<notfirst>{_BOILER_NOTFIRST})"
 # The patterns are lower case and run on lower-cased text: re.IGNORECASE with non-ASCII letters in
 # a pattern is ten times slower.  The IGNORECASE twins serve texts whose length lower() changes.
 _BOILER_STRONG_RE = re.compile(_BOILER_STRONG_SRC, re.MULTILINE)
 _BOILER_STRONG_CI_RE = re.compile(_BOILER_STRONG_SRC, re.MULTILINE | re.IGNORECASE)
+# The same alternatives one by one, each with the literals (lower case) one of which every match of
+# it holds: an alternative whose literals are all missing from a window cannot match there, and the
+# others run on their own (far faster than the whole alternation, which tries every alternative at
+# every position).  Same order as _BOILER_PATTERNS, then "notfirst".
+_BOILER_LITERALS: tuple[tuple[str, ...], ...] = (
+    ("intended",),
+    ("use of the",),
+    ("not the ",),
+    ("error", "mistake"),
+    ("prohibited",),
+    ("notice", "disclaimer", "warning"),
+    ("disclaimer",),
+    ("confidential",),
+    ("privileged",),
+    ("confidentiality",),
+    ("confidential", "privileged"),
+    ("profile",),
+    ("confidential", "privileged", "proprietary"),
+    ("information ",),
+    ("property of",),
+    ("the sender",),
+    ("print",),
+    ("virus",),
+    ("confidentiel", "exclusiv"),
+    ("si vous",),
+    ("diese ",),
+    ("nicht der ", "mlich erhalten"),
+    ("unsubscribe",),
+    ("unsubscribe",),
+    ("unsubscribe ",),
+    ("unsubscribe",),
+    ("click ",),
+    ("to be removed from ",),
+    ("no longer ",),
+    ("preferences", "subscription", "settings"),
+    ("mailman/listinfo",),
+    ("browser",),
+    ("all rights reserved",),
+    ("get your ",),
+    ("do you yahoo",),
+    ("msn", "hotmail"),
+    ("because",),
+)
+_BOILER_PARTS: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = tuple(
+    (re.compile(src, re.MULTILINE), literals, notfirst)
+    for src, literals, notfirst in zip(
+        [*_BOILER_PATTERNS, _BOILER_NOTFIRST],
+        _BOILER_LITERALS,
+        [False] * len(_BOILER_PATTERNS) + [True],
+        strict=True,
+    )
+)
 
 
 # Every strong pattern holds one of these words; the strong patterns only run near them.
@@ -291,6 +343,10 @@ _BOILER_TRIGGERS = tuple(
 _BOILER_GATE_WORD = {"before print": "print", "get your": "get"}
 _BOILER_GATE = tuple(
     sorted({_BOILER_GATE_WORD.get(w) or max(w.replace("-", " ").split(), key=len) for w in _BOILER_TRIGGERS})
+)
+# (trigger, its gate word): a run that lacks the gate word lacks the trigger
+_BOILER_TRIGGER_GATES = tuple(
+    (w, _BOILER_GATE_WORD.get(w) or max(w.replace("-", " ").split(), key=len)) for w in _BOILER_TRIGGERS
 )
 _BOILER_WINDOW = 260
 _BOILER_WEAK_RE = re.compile(
@@ -906,27 +962,25 @@ def _boilerplate_run(
     contents: list[str], labels: list[int], a: int, b: int, n: int, first_para: bool
 ) -> bool:
     # paragraphs of the run: (first line, end line)
+    # cheap gate: no trigger word anywhere in the run -> no boilerplate, and no text to build (a run
+    # without paragraphs has no letters, so no trigger either)
+    raw = "\n".join(contents[a:b]).replace("\u0130", "i").lower()
+    gate = [word for word in _BOILER_GATE if word in raw]
+    if not gate:
+        return first_para if not any(_is_text_line(contents[k]) for k in range(a, b)) else False
     paras: list[tuple[int, int]] = []
     k = a
     while k < b:
-        s = contents[k].strip()
-        if not s or _SEPARATOR_RE.match(s):
+        if not _is_text_line(contents[k]):
             k += 1
             continue
         e = k
-        while e < b:
-            se = contents[e].strip()
-            if not se or _SEPARATOR_RE.match(se):
-                break
+        while e < b and _is_text_line(contents[e]):
             e += 1
         paras.append((k, e))
         k = e
     if not paras:
         return first_para
-    # cheap gate: no trigger word anywhere in the run -> no boilerplate, and no text to build
-    raw = "\n".join(contents[a:b]).replace("\u0130", "i").lower()
-    if not any(word in raw for word in _BOILER_GATE):
-        return False
     # the run's text, with the char span of every line
     pieces: list[str] = []
     spans: list[tuple[int, int, int]] = []  # (line, start, end)
@@ -966,7 +1020,10 @@ def _boilerplate_run(
     # windows of text around trigger words (str.find is far faster than a regex alternation);
     # the strong patterns only run there
     hits: list[tuple[int, int]] = []
-    for word in _BOILER_TRIGGERS:
+    present = set(gate)
+    for word, gate_word in _BOILER_TRIGGER_GATES:
+        if gate_word not in present:
+            continue  # the trigger holds its gate word, which the run does not
         p = text.find(word)
         while p >= 0:
             hits.append((p, p + len(word)))
@@ -982,9 +1039,12 @@ def _boilerplate_run(
             windows.append((lo, hi))
     if not windows:
         return False
-    matches: list[re.Match[str]] = []
+    matches: list[tuple[int, int, bool]] = []  # (start, end, is "notfirst")
     for lo, hi in windows:
-        matches.extend(strong_re.finditer(text, lo, hi))
+        if strong_re is _BOILER_STRONG_CI_RE:
+            matches.extend((m.start(), m.end(), m.lastgroup == "notfirst") for m in strong_re.finditer(text, lo, hi))
+        else:
+            matches.extend(_strong_matches(text, lo, hi))
     marked: set[int] = set()
     para_of: dict[int, int] = {}
     for pi, (ps, pe) in enumerate(paras):
@@ -995,24 +1055,24 @@ def _boilerplate_run(
     tail_start = paras[-2][0] if len(paras) >= 2 else paras[-1][0]
     if first_para and len(paras) <= 2:
         tail_start = paras[-1][1] if len(paras) == 1 else paras[1][0]
-    for m in matches:
-        if m.lastgroup == "notfirst" and _line_at(spans, m.start()) < tail_start:
+    for m_start, m_end, notfirst in matches:
+        if notfirst and _line_at(spans, m_start) < tail_start:
             # "You are receiving this because ..." is a footer only near the end, never the
             # opening paragraph of a notification
             continue
         # from the start of the sentence holding the match
-        if m.start() < covered:
+        if m_start < covered:
             continue
-        lo = max(0, m.start() - 300)
+        lo = max(0, m_start - 300)
         cut = max(
-            text.rfind(".", lo, m.start()),
-            text.rfind("!", lo, m.start()),
-            text.rfind("?", lo, m.start()),
-            text.rfind("\n", lo, m.start()),
+            text.rfind(".", lo, m_start),
+            text.rfind("!", lo, m_start),
+            text.rfind("?", lo, m_start),
+            text.rfind("\n", lo, m_start),
         )
         cut = cut + 1 if cut >= 0 else lo
         first_line = _line_at(spans, cut + (1 if text[cut : cut + 1] == " " else 0))
-        last_line = _line_at(spans, max(m.start(), m.end() - 1))
+        last_line = _line_at(spans, max(m_start, m_end - 1))
         # to the end of the paragraph holding the match end
         ps, pe = paras[para_of[last_line]]
         last_line = pe - 1
@@ -1054,6 +1114,51 @@ def _boilerplate_run(
         if flags[pi]:
             _absorb_frame(contents, labels, ps, pe, n)
     return False
+
+
+def _is_text_line(line: str) -> bool:
+    """Neither blank nor a separator line ("-----", "* * *")."""
+    s = line.strip()
+    return bool(s) and (s[0] not in _SEPARATOR_FIRST or _SEPARATOR_RE.match(s) is None)
+
+
+def _strong_matches(text: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
+    """(start, end, is "notfirst") of what ``_BOILER_STRONG_RE.finditer(text, lo, hi)`` finds, without
+    running the whole alternation: only the alternatives whose literals occur in the window run, and
+    their matches are merged the way the alternation picks them (leftmost first; at the same start,
+    the earlier alternative; the next search starts where a match ends)."""
+    found: dict[str, bool] = {}
+    parts: list[tuple[re.Pattern[str], bool]] = []
+    for rx, literals, notfirst in _BOILER_PARTS:
+        for literal in literals:
+            present = found.get(literal)
+            if present is None:
+                present = found[literal] = text.find(literal, lo, hi) >= 0
+            if present:
+                parts.append((rx, notfirst))
+                break
+    if not parts:
+        return []
+    if len(parts) == 1:
+        rx, notfirst = parts[0]
+        return [(m.start(), m.end(), notfirst) for m in rx.finditer(text, lo, hi)]
+    nexts = [rx.search(text, lo, hi) for rx, _ in parts]
+    out: list[tuple[int, int, bool]] = []
+    while True:
+        best = -1
+        best_start = hi + 1
+        for k, m in enumerate(nexts):
+            if m is not None and m.start() < best_start:
+                best, best_start = k, m.start()
+        if best < 0:
+            return out
+        m = nexts[best]
+        assert m is not None
+        pos = m.end() if m.end() > m.start() else m.end() + 1  # (no alternative matches empty)
+        out.append((m.start(), m.end(), parts[best][1]))
+        for k, mk in enumerate(nexts):
+            if mk is not None and mk.start() < pos:
+                nexts[k] = parts[k][0].search(text, pos, hi) if pos <= hi else None
 
 
 def _line_at(spans: list[tuple[int, int, int]], offset: int) -> int:

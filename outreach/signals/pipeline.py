@@ -304,6 +304,10 @@ class SignalTagger:
                 else:
                     self.regex_rules.append(rule)
         self.strings = nlp.vocab.strings
+        self._regex_gate = _joined_gate(self.regex_rules)
+        # Per-process caches keyed by the sentence text: mail repeats itself (one-line replies, notices)
+        self._regex_cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._ask_info_cache: dict[str, tuple[str, bool]] = {}
         self._asks = asks
         self._ask_lock = threading.Lock()
         self._score_cache: dict[str, float] = {}
@@ -424,13 +428,30 @@ class SignalTagger:
             char = doc[token_start].idx
             consider(rule, char if offsets is None else offsets.to_source(char))
         if self.regex_rules:
+            regex_rules = self.regex_rules
+            cache = self._regex_cache
             for start, end in sents:
                 sentence = text[start:end]
-                for rule in self.regex_rules:
-                    assert rule.regex is not None
-                    m = rule.regex.search(sentence)
-                    if m is not None:
-                        consider(rule, start + m.start())
+                found = cache.get(sentence)
+                if found is None:
+                    found = self._regex_hits(sentence)
+                    if len(cache) >= SCORE_CACHE_SIZE:
+                        cache.clear()
+                    cache[sentence] = found
+                for index, offset in found:
+                    consider(regex_rules[index], start + offset)
+
+    def _regex_hits(self, sentence: str) -> tuple[tuple[int, int], ...]:
+        """(index into ``regex_rules``, match offset) of every regex rule that matches ``sentence``."""
+        if self._regex_gate is not None and self._regex_gate.search(sentence) is None:
+            return ()
+        hits: list[tuple[int, int]] = []
+        for index, rule in enumerate(self.regex_rules):
+            assert rule.regex is not None
+            m = rule.regex.search(sentence)
+            if m is not None:
+                hits.append((index, m.start()))
+        return tuple(hits)
 
     def _score_asks(
         self,
@@ -451,20 +472,38 @@ class SignalTagger:
                 cache.clear()
             cache.update(zip(todo, detector.score(todo), strict=True))
         scores = [cache[s] for s in sentences]
+        info_cache = self._ask_info_cache
         for sentence, (index, start, end), score in zip(sentences, slots, scores, strict=True):
             if score >= threshold:
-                subtype = ask_subtype(sentence)
+                info = info_cache.get(sentence)
+                if info is None:
+                    if len(info_cache) >= SCORE_CACHE_SIZE:
+                        info_cache.clear()
+                    info = info_cache[sentence] = (str(ask_subtype(sentence)), is_personal(sentence))
                 found[index].append(
                     SignalHit(
                         "ask",
-                        str(subtype),
-                        is_personal(sentence),
+                        info[0],
+                        info[1],
                         _tidy(sentence),
                         start,
                         end,
                         round(score, 4),
                     )
                 )
+
+
+_UNJOINABLE_RE = re.compile(r"\\[1-9]|\(\?P=|\(\?[aiLmsux-]+\)")
+
+
+def _joined_gate(rules: Sequence[Rule]) -> re.Pattern[str] | None:
+    """One regex that matches a sentence wherever one of ``rules`` does: a sentence it does not match
+    needs no rule-by-rule search.  The rules are case-insensitive, so is the gate; ``None`` when there
+    are no rules or one cannot be joined with others (back-references, inline global flags)."""
+    sources = [rule.regex.pattern for rule in rules if rule.regex is not None]
+    if not sources or any(_UNJOINABLE_RE.search(src) for src in sources):
+        return None
+    return re.compile("|".join(f"(?:{src})" for src in sources), re.IGNORECASE)
 
 
 def _tidy(sentence: str) -> str:
