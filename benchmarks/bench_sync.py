@@ -3,9 +3,11 @@
 Builds an N-message mailbox (default 50,000) in a real Dovecot on 127.0.0.1, then in one run measures:
   * baseline: imapclient batch ``FETCH BODY.PEEK[]`` of every message (nothing else done with them);
   * ours: ``outreach sync`` of the same mailbox into a fresh SQLite store, in a child process so that its
-    peak RSS is its own (signals on, as a user runs it);
+    memory is its own: once with ``--no-signals`` (the sync itself) and once as a user runs it (signals and
+    ledgers on);
   * the no-change resync time (median of 5);
-and prints the ratio ours/baseline.  Targets: ratio >= 0.5, resync <= 0.3 s, peak memory (PSS of the sync and its worker) <= 150 MB.
+and prints the ratios ours/baseline.  Targets: ratio >= 0.5 (with and without signals), resync <= 0.3 s, peak
+memory (PSS of the sync and its worker) <= 150 MB.
 
     .venv/bin/python benchmarks/bench_sync.py [--messages 50000] [--json results.json]
 """
@@ -76,12 +78,12 @@ def _tree_memory_mb(root: int) -> tuple[float, float]:
     return pss, rss
 
 
-def our_sync(port: int, db: Path) -> tuple[int, float, float, str]:
+def our_sync(port: int, db: Path, signals: bool) -> tuple[int, float, float, str]:
     """Run `outreach sync` in a child; return (fetched, seconds, peak PSS MB of the tree, summary line)."""
     env = {**os.environ, "OUTREACH_IMAP_PASSWORD": PASSWORD}
     cmd = [sys.executable, "-m", "outreach", "--database-url", f"sqlite:///{db}", "sync", "--host", "127.0.0.1",
            "--port", str(port), "--user", USER, "--security", "plain", "--address", "owner@example.org",
-           "--name", "bench", "--quiet"]
+           "--name", "bench", "--quiet"] + ([] if signals else ["--no-signals"])
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
@@ -96,8 +98,9 @@ def our_sync(port: int, db: Path) -> tuple[int, float, float, str]:
         raise SystemExit(f"outreach sync failed: {err or out}")
     line = out.splitlines()[0]
     fetched = int(line.split("fetched ")[1].split(",")[0])
-    sync_seconds = float(line.split(" in ")[1].split("s")[0])
-    return fetched, sync_seconds, peak, line if elapsed else line
+    # Wall time of the whole command (start-up and the ledger refresh included), against the baseline's
+    # fetch loop alone: the honest, slightly unfavourable comparison.
+    return fetched, elapsed, peak, line
 
 
 def resync_seconds(port: int, db: Path, runs: int = 5) -> float:
@@ -125,24 +128,23 @@ def main() -> None:
         plain_fetch(server.port)  # warm-up: Dovecot builds its index and the page cache fills before timing
         print(f"mailbox of {args.messages} messages built in {time.perf_counter() - t0:.1f}s", flush=True)
         base_count, base_seconds = plain_fetch(server.port)
-        db = Path(tmp) / "bench.db"
-        fetched, ours_seconds, rss_mb, line = our_sync(server.port, db)
-        resync = resync_seconds(server.port, db)
+        plain = our_sync(server.port, Path(tmp) / "plain.db", signals=False)
+        full = our_sync(server.port, Path(tmp) / "full.db", signals=True)
+        resync = resync_seconds(server.port, Path(tmp) / "full.db")
     base_rate = base_count / base_seconds
-    our_rate = fetched / ours_seconds
-    figures = {
-        "messages": args.messages,
-        "baseline_fetch_msgs_per_s": round(base_rate),
-        "outreach_sync_msgs_per_s": round(our_rate),
-        "ratio": round(our_rate / base_rate, 3),
-        "no_change_resync_s": round(resync, 3),
-        "peak_memory_mb (PSS, sync + parse worker)": round(rss_mb, 1),
-    }
-    print(line)
+    figures: dict[str, float] = {"messages": args.messages, "baseline_fetch_msgs_per_s": round(base_rate)}
+    for label, (fetched, seconds, memory, line) in (("sync", plain), ("sync_with_signals", full)):
+        print(line)
+        figures[f"{label}_msgs_per_s"] = round(fetched / seconds)
+        figures[f"{label}_ratio"] = round(fetched / seconds / base_rate, 3)
+        figures[f"{label}_peak_memory_mb"] = round(memory, 1)
+    figures["no_change_resync_s"] = round(resync, 3)
     for key, value in figures.items():
-        print(f"{key:>44}: {value}")
-    verdicts = [figures["ratio"] >= 0.5, resync <= 0.3, rss_mb <= 150]
-    print("targets (ratio >= 0.5, resync <= 0.3 s, RSS <= 150 MB):", "met" if all(verdicts) else "NOT met")
+        print(f"{key:>36}: {value}")
+    met = figures["sync_ratio"] >= 0.5 and resync <= 0.3 and figures["sync_peak_memory_mb"] <= 150
+    print("issue-2 targets (ratio >= 0.5, resync <= 0.3 s, memory <= 150 MB):", "met" if met else "NOT met")
+    met = figures["sync_with_signals_ratio"] >= 0.5 and figures["sync_with_signals_peak_memory_mb"] <= 150
+    print("with signals (ratio >= 0.5, memory <= 150 MB):", "met" if met else "NOT met")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -138,9 +138,11 @@ def sync_mailbox(
         hook = SignalsHook(sessions, config.name, ledger_policy, then)  # type: ignore[arg-type]
         options["after_batch"] = hook
         options["analyse"] = True
+    started = time.perf_counter()
     summary = ImapSync(sessions, config, password, progress=progress, **options).run()  # type: ignore[arg-type]
     if hook is not None:
         hook.finish()
+    summary.seconds = time.perf_counter() - started  # the ledger refresh is part of the sync's time
     return summary
 
 

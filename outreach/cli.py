@@ -148,12 +148,14 @@ def _prompt_password(label: str) -> str:
 @click.option("--folder", "folders", multiple=True, help="Extra folder to sync besides INBOX and Sent.")
 @click.option("--name", default=None, help="Mailbox name in the store for --host (default: USER@HOST).")
 @click.option("--batch-size", type=int, default=500, show_default=True)
+@click.option("--no-signals", is_flag=True,
+              help="Store the mail only; analyse it later with `outreach signals rebuild --stale-only`.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output, only the summary.")
 @pass_app
 def sync(
     app: AppContext, mailbox_names: tuple[str, ...], host: str | None, port: int | None, username: str | None,
     security: str, addresses: tuple[str, ...], folders: tuple[str, ...], name: str | None, batch_size: int,
-    quiet: bool,
+    no_signals: bool, quiet: bool,
 ) -> None:
     """Fetch new mail over IMAP (read-only, incremental, resumable) into the store."""
     from outreach.api import sync_mailbox
@@ -176,7 +178,7 @@ def sync(
         password = app.settings.password(config, prompt=_prompt_password)
         with make_progress(app.err, quiet) as progress:
             summary = sync_mailbox(app.sessions(), config, password, progress=progress,
-                                   ledger_policy=_ledger_policy(app))
+                                   signals=not no_signals, ledger_policy=_ledger_policy(app))
         _print_summary(app, f"{config.name} ({config.host})", summary.totals, summary.seconds,
                        [(f.name, f.status) for f in summary.folders], summary.retries)
 
@@ -202,16 +204,20 @@ def _print_summary(
 @click.option("--mailbox", "mailbox_name", required=True, help="Mailbox (team member) the export belongs to.")
 @click.option("--address", "addresses", multiple=True,
               help="The owner's own address (repeat for aliases; default: guessed from the Sent folder).")
+@click.option("--no-signals", is_flag=True,
+              help="Store the mail only; analyse it later with `outreach signals rebuild --stale-only`.")
 @click.option("--quiet", "-q", is_flag=True)
 @pass_app
-def import_(app: AppContext, path: Path, mailbox_name: str, addresses: tuple[str, ...], quiet: bool) -> None:
+def import_(
+    app: AppContext, path: Path, mailbox_name: str, addresses: tuple[str, ...], no_signals: bool, quiet: bool
+) -> None:
     """Import an mbox file (e.g. Gmail Takeout) or a Maildir tree through the sync pipeline."""
     from outreach.api import import_path
     from outreach.progress import make_progress
 
     with make_progress(app.err, quiet) as progress:
         result = import_path(app.sessions(), path, mailbox_name, list(addresses), progress=progress,
-                             ledger_policy=_ledger_policy(app))
+                             signals=not no_signals, ledger_policy=_ledger_policy(app))
     _print_summary(app, f"{mailbox_name} ({path})", result.totals, result.seconds,
                    [(f.name, f.status) for f in result.folders])
 

@@ -154,7 +154,7 @@ _LIGHT_FIGURES = (
     "last_ask_by_us",
 )
 LIGHT_EVIDENCE = ("asks_by_us", "opt_outs")  # in this order: see load_ledgers_light
-# the recipient findings that quote evidence lines light ledgers do not carry: RecipientRules.check defers them
+# the recipient findings that quote evidence lines light ledgers do not carry
 DEFERRED_CODES = frozenset(
     code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
 )
@@ -214,7 +214,7 @@ def load_ledgers_light(
             sql_select(Contact.address, ContactLedger.data if part is None else part)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
-        )
+        ).all()
         for address, values in rows:
             if part is None:
                 document = values or {}
@@ -363,7 +363,11 @@ def _day(value: datetime | None) -> str:
 
 
 class RecipientRules:
-    """R001–R008, set up once for an evaluation (policy, enabled rules, suppression list, time)."""
+    """R001–R008, set up once for an evaluation (policy, enabled rules, suppression list, time).
+
+    Each rule decides and words its finding from the ledger's figures; its evidence is built by the
+    matching ``_evidence_*`` method, right away or, with an :class:`_EvidenceReader`, when first shown.
+    """
 
     def __init__(
         self, policy: Policy, enabled: frozenset[str], suppressions: SuppressionList, now: datetime
@@ -382,26 +386,19 @@ class RecipientRules:
     def check(
         self, address: str, ledger: Ledger, sends: Sequence[Send], reader: _EvidenceReader | None = None
     ) -> list[Finding]:
-        """The findings of one recipient; with ``reader``, the ledger is light and the findings that quote
-        evidence lines it lacks (:data:`DEFERRED_CODES`) get them from the reader when first shown."""
+        """The findings of one recipient; with ``reader``, their evidence is left to it (see
+        :class:`_EvidenceReader`), and the ledger may be light (see :func:`load_ledgers_light`)."""
         out: list[Finding] = []
         tier = ledger.tier
         policy = self.policy
         if tier == "none" and self.r001:
-            scope = "the team's mail" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}'s mail"
-            facts = [Evidence(f"no personal mail exchanged with {address} in {scope}")]
-            if ledger.received and not ledger.personal_received:
-                facts.append(
-                    Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail")
+            out.append(
+                get_rule("R001").finding(
+                    "never exchanged personal mail (tier none)",
+                    self._evidence_r001(address, ledger) if reader is None else reader.defer(address, "R001"),
                 )
-            out.append(get_rule("R001").finding("never exchanged personal mail (tier none)", facts))
+            )
         if tier == "one-way" and self.r002:
-            facts = [
-                Evidence(
-                    f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
-                    "message(s); no two-way thread"
-                )
-            ]
             if ledger.sent and not ledger.personal_received:
                 message = f"mail only went one way: we wrote {ledger.sent} time(s), they never answered"
             elif ledger.personal_received and not ledger.sent:
@@ -411,49 +408,29 @@ class RecipientRules:
                 )
             else:
                 message = "mail only went one way (tier one-way)"
-            facts += (
-                _lines(ledger, "unanswered_outbound", "we wrote, no answer") or _lines(ledger, "sent", "we wrote")
-            ) + _lines(ledger, "received", "they wrote")
             out.append(
                 get_rule("R002").finding(
-                    message, facts if reader is None else reader.defer(address, "R002", facts)
+                    message, self._evidence_r002(ledger) if reader is None else reader.defer(address, "R002")
                 )
             )
         last_two_way = _aware(ledger.last_two_way)
         if self.r003 and last_two_way is not None:
             age = (self.now - last_two_way).days
             if age > policy.stale_days:
-                evidence = [
-                    Evidence(
-                        f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
-                        f"(stale after {policy.stale_days} days)",
-                        date=last_two_way,
-                    )
-                ]
-                evidence += (
-                    _lines(ledger, "last_two_way", "last two-way exchange")
-                    or _lines(ledger, "two_way_threads", "last two-way exchange")
-                )[-1:]
                 out.append(
                     get_rule("R003").finding(
                         f"last two-way exchange {age // 30} months ago ({_day(last_two_way)})",
-                        evidence if reader is None else reader.defer(address, "R003", evidence),
+                        self._evidence_r003(ledger, last_two_way, age)
+                        if reader is None
+                        else reader.defer(address, "R003"),
                     )
                 )
         balance = ledger.balance
         if self.r004 and balance <= self.deficit and balance < 0:
-            evidence = [
-                Evidence(
-                    f"reciprocity balance {balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
-                    f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks "
-                    f"honoured (margin {policy.deficit_margin:g})"
-                )
-            ]
-            evidence += _lines(ledger, "asks_by_us", "our ask") + _lines(ledger, "offers_by_us", "our offer")
             out.append(
                 get_rule("R004").finding(
                     f"we asked more than we gave (balance {balance:+.1f}, {ledger.asks_by_us} asks by us)",
-                    evidence if reader is None else reader.defer(address, "R004", evidence),
+                    self._evidence_r004(ledger) if reader is None else reader.defer(address, "R004"),
                 )
             )
         last_ask = ledger.last_ask_by_us
@@ -462,68 +439,132 @@ class RecipientRules:
             out.append(
                 get_rule("R005").finding(
                     f'our last ask ({_day(line.date)}, "{line.subject or "(no subject)"}") got no reply',
-                    [Evidence.from_line(line, "our unanswered ask")],
+                    [Evidence.from_line(line, "our unanswered ask")]
+                    if reader is None
+                    else reader.defer(address, "R005"),
                 )
             )
         asks = ledger.evidence.get("asks_by_us")
         if self.r006 and (asks or last_ask is not None or sends):
-            finding = self._recent_ask(asks or [], last_ask, sends)
-            if finding is not None:
-                out.append(finding)
+            recent = self._recent(asks or (), last_ask, sends)
+            if recent:
+                latest = recent[-1][0]
+                days = max((self.now - latest).days, 0)
+                out.append(
+                    get_rule("R006").finding(
+                        f"we asked them {days} day(s) ago ({_day(latest)}; "
+                        f"cooldown {policy.cooldown_days} days)",
+                        self._evidence_r006(recent) if reader is None else reader.defer(address, "R006"),
+                    )
+                )
         if ledger.opt_outs > 0:  # R007 is always enabled
-            evidence = _lines(ledger, "opt_outs", "they asked us to stop") or [
-                Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")
-            ]
-            sentence = next((e.sentence for e in evidence if e.sentence), None)
-            message = "they asked us to stop writing" + (f': "{sentence}"' if sentence else "")
-            out.append(get_rule("R007").finding(message, evidence))
+            lines = ledger.evidence.get("opt_outs", [])[-MAX_EVIDENCE:]
+            sentence = next((line.sentence for line in lines if line.sentence), None)
+            out.append(
+                get_rule("R007").finding(
+                    "they asked us to stop writing" + (f': "{sentence}"' if sentence else ""),
+                    self._evidence_r007(ledger) if reader is None else reader.defer(address, "R007"),
+                )
+            )
         blocked = self.suppressions.match(address)
         if blocked is not None:  # R008 is always enabled
-            who = f", added by {blocked.added_by}" if blocked.added_by else ""
-            when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
             reason = f" ({blocked.reason})" if blocked.reason else ""
             out.append(
                 get_rule("R008").finding(
                     f"on the team's suppression list: {blocked.kind} {blocked.value}{reason}",
-                    [
-                        Evidence(
-                            f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}",
-                            date=blocked.added_at,
-                        )
-                    ],
+                    self._evidence_r008(blocked) if reader is None else reader.defer(address, "R008"),
                 )
             )
         return out
 
-    def _recent_ask(
+    def _evidence_r001(self, address: str, ledger: Ledger) -> list[Evidence]:
+        scope = "the team's mail" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}'s mail"
+        facts = [Evidence(f"no personal mail exchanged with {address} in {scope}")]
+        if ledger.received and not ledger.personal_received:
+            facts.append(
+                Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail")
+            )
+        return facts
+
+    def _evidence_r002(self, ledger: Ledger) -> list[Evidence]:
+        facts = [
+            Evidence(
+                f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
+                "message(s); no two-way thread"
+            )
+        ]
+        return (
+            facts
+            + (_lines(ledger, "unanswered_outbound", "we wrote, no answer") or _lines(ledger, "sent", "we wrote"))
+            + _lines(ledger, "received", "they wrote")
+        )
+
+    def _evidence_r003(self, ledger: Ledger, last_two_way: datetime, age: int) -> list[Evidence]:
+        stale_days = self.policy.stale_days
+        evidence = [
+            Evidence(
+                f"last two-way exchange on {_day(last_two_way)}, {age} days ago (stale after {stale_days} days)",
+                date=last_two_way,
+            )
+        ]
+        return (
+            evidence
+            + (
+                _lines(ledger, "last_two_way", "last two-way exchange")
+                or _lines(ledger, "two_way_threads", "last two-way exchange")
+            )[-1:]
+        )
+
+    def _evidence_r004(self, ledger: Ledger) -> list[Evidence]:
+        evidence = [
+            Evidence(
+                f"reciprocity balance {ledger.balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
+                f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks "
+                f"honoured (margin {self.policy.deficit_margin:g})"
+            )
+        ]
+        return evidence + _lines(ledger, "asks_by_us", "our ask") + _lines(ledger, "offers_by_us", "our offer")
+
+    def _recent(
         self, asks: Sequence[EvidenceLine], last_ask: LastAsk | None, sends: Sequence[Send]
-    ) -> Finding | None:
-        """R006: our asks and campaign sends within the cooldown."""
+    ) -> list[tuple[datetime, EvidenceLine | Send]]:
+        """R006: our asks and the campaign sends within the cooldown, with their dates, oldest first."""
         since, until = self.since, self.until
-        recent: list[tuple[datetime, Evidence]] = []
-        candidates: list[EvidenceLine] = list(asks)
-        if last_ask is not None:
-            candidates.append(last_ask.evidence)
-        for ask in candidates:
+        recent: list[tuple[datetime, EvidenceLine | Send]] = []
+        for ask in [*asks, last_ask.evidence] if last_ask is not None else asks:
             date = _aware(ask.date)
             if date is not None and since <= date <= until:
-                recent.append((date, Evidence.from_line(ask, "our ask")))
+                recent.append((date, ask))
         for send in sends:
             date = _aware(send.date)
             if date is not None and date >= since:
-                recent.append(
-                    (date, Evidence(f"campaign {send.campaign!r} sent to them on {_day(date)}", date=date))
-                )
-        if not recent:
-            return None
+                recent.append((date, send))
         recent.sort(key=lambda item: item[0])
-        latest = recent[-1][0]
-        days = max((self.now - latest).days, 0)
-        evidence = list(dict.fromkeys(e for _, e in recent))[-MAX_EVIDENCE:]
-        return get_rule("R006").finding(
-            f"we asked them {days} day(s) ago ({_day(latest)}; cooldown {self.policy.cooldown_days} days)",
-            evidence,
+        return recent
+
+    def _evidence_r006(self, recent: Sequence[tuple[datetime, EvidenceLine | Send]]) -> list[Evidence]:
+        evidence = (
+            Evidence(f"campaign {item.campaign!r} sent to them on {_day(date)}", date=date)
+            if isinstance(item, Send)
+            else Evidence.from_line(item, "our ask")
+            for date, item in recent
         )
+        return list(dict.fromkeys(evidence))[-MAX_EVIDENCE:]
+
+    def _evidence_r007(self, ledger: Ledger) -> list[Evidence]:
+        return _lines(ledger, "opt_outs", "they asked us to stop") or [
+            Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")
+        ]
+
+    def _evidence_r008(self, blocked: Blocked) -> list[Evidence]:
+        who = f", added by {blocked.added_by}" if blocked.added_by else ""
+        when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
+        reason = f" ({blocked.reason})" if blocked.reason else ""
+        return [
+            Evidence(
+                f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}", date=blocked.added_at
+            )
+        ]
 
 
 def recipient_findings(
@@ -684,11 +725,13 @@ def _verdict(findings: Sequence[Finding]) -> Verdict:
 
 
 class _EvidenceReader:
-    """Reads the evidence that light ledgers lack, when a deferred finding is first shown.
+    """Builds the evidence of recipient findings when it is first shown, reading from the store the
+    evidence lines that light ledgers lack.
 
-    The first recipient asked for is read alone (``preview --show`` needs one); the next one reads every
-    recipient still pending, in one batch (JSON and HTML outputs show them all). The findings are then
-    computed again on the completed ledger, and each deferred finding takes the evidence of its twin.
+    The first recipient asked for is done alone (``preview --show`` shows one); the next one does every
+    recipient still pending, with one batch of queries (JSON and HTML outputs show them all). The
+    recipient's findings are computed again with evidence, on the completed ledger, and each deferred
+    finding takes the evidence of its twin.
     """
 
     def __init__(
@@ -698,29 +741,33 @@ class _EvidenceReader:
     ) -> None:
         self.load = load
         self.findings_of = findings_of
-        self.pending: dict[str, set[str]] = {}
+        self.pending: dict[str, set[str]] = {}  # address -> evidence figures to read
         self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
+        self._evidence = self.evidence
 
-    def defer(self, address: str, code: str, light: Sequence[Evidence]) -> DeferredEvidence:
-        """The evidence of ``code`` for ``address``, read when first used (``light`` if it cannot be)."""
+    def defer(self, address: str, code: str) -> DeferredEvidence:
+        """The evidence of the finding ``code`` of ``address``, built when first used."""
+        figures = EVIDENCE_FIGURES.get(code, ()) if code in DEFERRED_CODES else ()
         pending = self.pending.get(address)
         if pending is None:
-            self.pending[address] = set(EVIDENCE_FIGURES[code])
-        else:
-            pending.update(EVIDENCE_FIGURES[code])
-        return DeferredEvidence(lambda: self.evidence(address, code, light))
+            self.pending[address] = set(figures)
+        elif figures:
+            pending.update(figures)
+        return DeferredEvidence(self._evidence, address, code)
 
-    def evidence(self, address: str, code: str, light: Sequence[Evidence]) -> Sequence[Evidence]:
+    def evidence(self, address: str, code: str) -> Sequence[Evidence]:
         if address not in self.read:
             if self.read:
                 batch, self.pending = self.pending, {}
             else:
                 batch = {address: self.pending.pop(address, set())}
-            self.load(batch)
+            needed = {a: figures for a, figures in batch.items() if figures}
+            if needed:
+                self.load(needed)
             for each in batch:
                 self.read[each] = {f.code: f.evidence for f in self.findings_of(each)}
-        # the store changed in between and the rule no longer fires: keep what the finding said
-        return self.read[address].get(code, light)
+        # (empty if the store changed in between and the rule no longer fires)
+        return self.read[address].get(code, ())
 
 
 class _Row(NamedTuple):

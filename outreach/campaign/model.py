@@ -209,7 +209,7 @@ class SuppressedFinding:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class RecipientReport:
     """The verdict for one recipient.
 

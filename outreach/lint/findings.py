@@ -62,13 +62,14 @@ class DeferredEvidence(Sequence[Evidence]):
     A campaign preview printed as a table shows verdicts and messages only; quoting the messages behind
     thousands of findings is work for the outputs that show them (JSON, HTML, ``--show``). This is a
     read-only sequence like the tuple it stands for: iterating, indexing, ``len`` or comparing it calls
-    ``load`` once and keeps the result.
+    ``load(*args)`` once and keeps the result.
     """
 
-    __slots__ = ("_load", "_items")
+    __slots__ = ("_load", "_args", "_items")
 
-    def __init__(self, load: Callable[[], Sequence[Evidence]]) -> None:
-        self._load: Callable[[], Sequence[Evidence]] | None = load
+    def __init__(self, load: Callable[..., Sequence[Evidence]], *args: Any) -> None:
+        self._load: Callable[..., Sequence[Evidence]] | None = load
+        self._args = args  # ``load(*args)``: no closure for each of thousands of findings
         self._items: tuple[Evidence, ...] | None = None
 
     @property
@@ -78,8 +79,8 @@ class DeferredEvidence(Sequence[Evidence]):
     def resolve(self) -> tuple[Evidence, ...]:
         if self._items is None:
             assert self._load is not None
-            self._items = tuple(self._load())
-            self._load = None
+            self._items = tuple(self._load(*self._args))
+            self._load, self._args = None, ()
         return self._items
 
     @overload

@@ -135,9 +135,10 @@ _PLACEHOLDER_HINTS = ("[", "<", "{", "*|", "%", "XXX", "TODO", "TBD", "&lt;")
 
 def find_placeholders(text: str) -> list[Match]:
     """Leftover placeholders (``[Name]``, ``<FIRST NAME>``, ``{{…}}``, ``XXX`` …) in a rendered text."""
-    if not any(hint in text for hint in _PLACEHOLDER_HINTS):  # the common case, without the regex
-        return []
-    return _matches(_placeholder_re(), text)
+    for hint in _PLACEHOLDER_HINTS:
+        if hint in text:
+            return _matches(_placeholder_re(), text)
+    return []  # the common case, without the regex
 
 
 @cache
@@ -148,9 +149,10 @@ def _familiarity_phrases() -> tuple[str, ...]:
 def find_familiarity(text: str) -> list[Match]:
     """Phrases that claim a prior relationship ("as we discussed", "thanks again for" …)."""
     flat = " ".join(text.lower().split())
-    if not any(phrase in flat for phrase in _familiarity_phrases()):  # substring pre-filter, then the regex
-        return []
-    return _matches(_familiarity_re(), text)
+    for phrase in _familiarity_phrases():  # substring pre-filter, then the regex
+        if phrase in flat:
+            return _matches(_familiarity_re(), text)
+    return []
 
 
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
