@@ -81,9 +81,27 @@ def _tree_memory_mb(root: int) -> tuple[float, float]:
 def our_sync(port: int, db: Path, signals: bool) -> tuple[int, float, float, str]:
     """Run `outreach sync` in a child; return (fetched, seconds, peak PSS MB of the tree, summary line)."""
     env = {**os.environ, "OUTREACH_IMAP_PASSWORD": PASSWORD}
-    cmd = [sys.executable, "-m", "outreach", "--database-url", f"sqlite:///{db}", "sync", "--host", "127.0.0.1",
-           "--port", str(port), "--user", USER, "--security", "plain", "--address", "owner@example.org",
-           "--name", "bench", "--quiet"] + ([] if signals else ["--no-signals"])
+    cmd = [
+        sys.executable,
+        "-m",
+        "outreach",
+        "--database-url",
+        f"sqlite:///{db}",
+        "sync",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--user",
+        USER,
+        "--security",
+        "plain",
+        "--address",
+        "owner@example.org",
+        "--name",
+        "bench",
+        "--quiet",
+    ] + ([] if signals else ["--no-signals"])
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
@@ -105,8 +123,9 @@ def our_sync(port: int, db: Path, signals: bool) -> tuple[int, float, float, str
 
 def resync_seconds(port: int, db: Path, runs: int = 5) -> float:
     sessions = session_factory(open_store(f"sqlite:///{db}"))
-    config = MailboxConfig(name="bench", host="127.0.0.1", port=port, username=USER, security="plain",
-                           addresses=("owner@example.org",))
+    config = MailboxConfig(
+        name="bench", host="127.0.0.1", port=port, username=USER, security="plain", addresses=("owner@example.org",)
+    )
     times = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -78,7 +78,7 @@ class SignalsHook:
         from outreach.models import Message
         from outreach.signals.analyse import store_signals
 
-        missing = []
+        missing: list[int] = []
         for start in range(0, len(new_message_ids), 500):
             chunk = new_message_ids[start : start + 500]
             missing += session.scalars(
@@ -91,9 +91,7 @@ class SignalsHook:
 
     def finish(self) -> int:
         """Refresh the ledgers the run changed; the number of contacts refreshed (-1: all of them)."""
-        from sqlalchemy import select
-
-        from sqlalchemy import update
+        from sqlalchemy import select, update
 
         from outreach.ledger import refresh_ledgers, touched_contacts
         from outreach.models import Contact, Folder, Mailbox, MessageLocation, SyncRun
@@ -103,9 +101,7 @@ class SignalsHook:
                 # All contacts, but in chunks: refresh_ledgers(None) would hold the whole store's facts.
                 everyone = session.scalars(select(Contact.id)).all()
                 refresh_ledgers(session, everyone, self.policy)
-                session.execute(
-                    update(SyncRun).where(SyncRun.id.in_(self.crashed_runs)).values(status="interrupted")
-                )
+                session.execute(update(SyncRun).where(SyncRun.id.in_(self.crashed_runs)).values(status="interrupted"))
                 session.commit()
                 return -1
             gained = session.scalars(
@@ -182,11 +178,11 @@ def import_path(
         session.commit()
         ingestor = Ingestor(session, mailbox, after_batch=after_batch)
         for source in folders:
-            folder = ensure_folder(session, mailbox, source.name, source.kind, source.is_sent)
+            target = ensure_folder(session, mailbox, source.name, source.kind, source.is_sent)
             result = FolderSummary(source.name, "imported")
             progress.folder(source.name, source.count())
             for batch in source.read(batch_size):
-                result.stats.merge(ingestor.ingest(folder, batch))
+                result.stats.merge(ingestor.ingest(target, batch))
                 progress.advance(len(batch))
             summary.folders.append(result)
         totals = summary.totals

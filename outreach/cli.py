@@ -570,8 +570,7 @@ def preview(
     Exit 0 when every recipient is READY, 1 when some are blocked or need review, 2 on bad input
     (including bad rows of the recipients CSV, which are reported and left out).
     """
-    from outreach.campaign import evaluate, load_campaign
-    from outreach.campaign import present
+    from outreach.campaign import evaluate, load_campaign, present
 
     app: AppContext = ctx.obj
     campaign = load_campaign(campaign_path)
@@ -622,8 +621,7 @@ def lint_cmd(
     A TEMPLATE is a template file or a campaign (folder or campaign.toml). Exit 1 if a finding blocks or
     needs review, 2 on a syntax error or an unsafe template.
     """
-    from outreach.campaign import lint_path
-    from outreach.campaign import present
+    from outreach.campaign import lint_path, present
 
     app: AppContext = ctx.obj
     section = app.settings.section("lint")

@@ -69,9 +69,7 @@ class Settings:
             known = ", ".join(sorted(self.mailboxes)) or "none"
             raise ConfigError(f"{where}: no mailbox named {name!r} (configured: {known})") from None
 
-    def password(
-        self, mailbox: MailboxConfig, prompt: Callable[[str], str] | None = None
-    ) -> str:
+    def password(self, mailbox: MailboxConfig, prompt: Callable[[str], str] | None = None) -> str:
         """The account password from an environment variable, the keyring, or the prompt (in that order)."""
         for var in _password_env_names(mailbox):
             value = self.environ.get(var)

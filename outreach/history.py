@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from outreach.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, Participant
 from outreach.errors import UsageError
+from outreach.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, Participant
 
 RECIPIENT_ROLES = ("to", "cc", "bcc")
 
@@ -171,8 +171,15 @@ def _sort_key(evidence: Evidence) -> tuple[float, int]:
 
 
 SORT_FIELDS = (
-    "address", "domain", "first_sent", "last_sent", "first_received", "last_received",
-    "sent", "received", "two_way_threads",
+    "address",
+    "domain",
+    "first_sent",
+    "last_sent",
+    "first_received",
+    "last_received",
+    "sent",
+    "received",
+    "two_way_threads",
 )
 
 

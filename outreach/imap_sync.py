@@ -17,6 +17,7 @@ passed as explicit lists.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import multiprocessing
 import os
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -36,9 +37,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.config import MailboxConfig
 from outreach.errors import AuthenticationError, MailServerError
 from outreach.importers import is_sent_name, owner_addresses
-from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
+from outreach.ingest import Ingestor, IngestStats, Prepared, RawMessage, ensure_folder, ensure_mailbox, prepare_batch
 from outreach.models import Folder, SyncRun, utcnow
-from outreach.ingest import Prepared, prepare_batch
 
 MAX_FETCH_BYTES = 256 * 1024  # per message: 500 of them stay well inside the memory budget
 RETRIES = 5
@@ -116,7 +116,7 @@ def connect(config: MailboxConfig, password: str, timeout: float = 30.0) -> IMAP
         raise MailServerError(host, f"TLS certificate not trusted: {exc.verify_message}") from exc
     except ssl.SSLError as exc:
         raise MailServerError(host, f"TLS error: {exc.reason or exc}") from exc
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise MailServerError(host, f"port {config.effective_port}: connection timed out") from exc
     except ConnectionRefusedError as exc:
         raise MailServerError(host, f"port {config.effective_port}: connection refused") from exc
@@ -319,7 +319,9 @@ class ImapSync:
             if item is None:
                 continue  # expunged since the search
             raw = item.get(b"BODY[]<0>") or item.get(b"BODY[]")
-            flags = " ".join(f.decode("ascii", "replace") if isinstance(f, bytes) else str(f) for f in item.get(b"FLAGS", ()))
+            flags = " ".join(
+                f.decode("ascii", "replace") if isinstance(f, bytes) else str(f) for f in item.get(b"FLAGS", ())
+            )
             out.append(
                 RawMessage(
                     raw=raw if isinstance(raw, bytes) else None,
@@ -355,10 +357,8 @@ class ImapSync:
 
     def _logout(self) -> None:
         if self.client is not None:
-            try:
+            with contextlib.suppress(Exception):  # the connection may already be gone
                 self.client.logout()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                pass
             self.client = None
 
 
@@ -382,7 +382,5 @@ def append_to_sent(config: MailboxConfig, password: str, raw: bytes) -> None:
     except IMAPClientError as exc:
         raise MailServerError(config.host, f"APPEND to the Sent folder failed: {_text(exc)}") from exc
     finally:
-        try:
+        with contextlib.suppress(Exception):  # the connection may already be gone
             client.logout()
-        except Exception:  # noqa: BLE001 - the connection may already be gone
-            pass

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -243,7 +243,12 @@ class Ingestor:
             mid = new_ids[msg.message_key]
             for role, addr in msg.participants():
                 participant_rows.append(
-                    {"message_id": mid, "contact_id": contact_ids[addr.address], "role": role, "display_name": addr.name}
+                    {
+                        "message_id": mid,
+                        "contact_id": contact_ids[addr.address],
+                        "role": role,
+                        "display_name": addr.name,
+                    }
                 )
         bulk_insert(conn, Participant.__table__, participant_rows)  # type: ignore[arg-type]
         if self._signals:
@@ -475,8 +480,8 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     cached = _INSERT_CACHE.get(key)
     if cached is None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
-        cached = _INSERT_CACHE[key] = (str(compiled), processors)
+        found: list[Callable[[Any], Any] | None] = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        cached = _INSERT_CACHE[key] = (str(compiled), found)
     sql, processors = cached
     # Only the columns whose type converts values (dates, JSON, …) cost anything per row.
     convert = [(i, p) for i, p in enumerate(processors) if p is not None]

@@ -121,9 +121,26 @@ def _decode_bytes(data: bytes, charset: str | None = None) -> str:
 
 # The headers outreach reads; everything else (Received, DKIM, …) is skipped by the scanner below.
 WANTED_HEADERS = (
-    "from", "sender", "to", "cc", "bcc", "reply-to", "date", "subject", "message-id", "in-reply-to",
-    "references", "list-id", "list-unsubscribe", "precedence", "auto-submitted", "x-autoreply",
-    "x-autorespond", "content-type", "content-transfer-encoding", "content-disposition",
+    "from",
+    "sender",
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "date",
+    "subject",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "list-id",
+    "list-unsubscribe",
+    "precedence",
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
 )
 _HEADER_LINE = re.compile(
     r"^(" + "|".join(re.escape(h) for h in WANTED_HEADERS) + r")[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)",
@@ -238,7 +255,9 @@ def _params(value: str) -> tuple[str, dict[str, str]]:
     main = value.split(";", 1)[0].strip().lower()
     if ";" not in value:
         return main, {}
-    params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)) for m in _PARAM.finditer(value)}
+    params = {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)) for m in _PARAM.finditer(value)
+    }
     return main, params
 
 
@@ -345,11 +364,8 @@ def _walk(headers: dict[str, list[str]], body: bytes, parts: _TextParts, depth: 
                 _walk(parse_headers(head), sub_body, parts, depth + 1)
             return
         ctype = "text/plain"  # multipart without a boundary: read it as text rather than lose it
-    if disposition.startswith("attachment") or not ctype.startswith("text/") and ctype != "":
-        return
-    if ctype not in ("text/plain", "text/html", "text/enriched", "text/"):
-        if not ctype.startswith("text/"):
-            return
+    if disposition.startswith("attachment") or not ctype.startswith("text/"):
+        return  # attachments and non-text parts are skipped unread
     limit = MAX_TEXT_CHARS * 4  # bytes are decoded before the character cap is applied
     if len(body) > limit:
         body = body[:limit]
@@ -394,9 +410,9 @@ def extract_text(headers: dict[str, list[str]], body: bytes) -> tuple[str, bool]
 # --------------------------------------------------------------------------- noise
 
 
-def classify_noise(headers: dict[str, list[str]], sender: Address | None, recipient_count: int) -> tuple[
-    bool, bool, bool, list[str]
-]:
+def classify_noise(
+    headers: dict[str, list[str]], sender: Address | None, recipient_count: int
+) -> tuple[bool, bool, bool, list[str]]:
     """(is_bulk, is_list, is_automated, reasons) from headers, sender and the number of recipients."""
     reasons: list[str] = []
     is_list = is_bulk = is_automated = False
@@ -466,10 +482,7 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
     subject = decode_words(first.get("subject", ""))[:2000]
     text, truncated = extract_text(headers, body)
     ids = message_ids(first.get("message-id"))
-    if ids:
-        key = ids[0]
-    else:
-        key = _content_key(sender.address if sender else "", date_raw or "", subject, text)
+    key = ids[0] if ids else _content_key(sender.address if sender else "", date_raw or "", subject, text)
     parsed = ParsedMessage(
         message_key=key,
         size=len(raw),
@@ -478,7 +491,7 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
         subject=subject,
         sender=sender,
         recipients={k: v for k, v in recipients.items() if v},
-        in_reply_to=(message_ids(first.get("in-reply-to")) or [None])[-1],
+        in_reply_to=next(reversed(message_ids(first.get("in-reply-to"))), None),
         references=message_ids(first.get("references"))[-20:],
         body_text=text,
         text_truncated=truncated,
@@ -487,4 +500,3 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
         headers, sender, parsed.recipient_count
     )
     return parsed
-

@@ -31,7 +31,10 @@ EXPECTED = {
 def outreach(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "outreach", "--database-url", f"sqlite:///{db}", "--as-of", AS_OF, *args],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
     )
 
 

@@ -49,33 +49,53 @@ def test_subject_key_strips_reply_prefixes_and_tags() -> None:
     "headers, body, check",
     [
         # declared charset is wrong: bytes are latin-1
-        ("From: a@example.org\nContent-Type: text/plain; charset=utf-8", "caf\xe9 ol\xe9".encode("latin-1"),
-         lambda p: "caf" in p.body_text and p.parse_error is None),
+        (
+            "From: a@example.org\nContent-Type: text/plain; charset=utf-8",
+            "caf\xe9 ol\xe9".encode("latin-1"),
+            lambda p: "caf" in p.body_text and p.parse_error is None,
+        ),
         # unknown charset name
-        ("From: a@example.org\nContent-Type: text/plain; charset=x-unknown-42", b"plain words",
-         lambda p: p.body_text == "plain words"),
+        (
+            "From: a@example.org\nContent-Type: text/plain; charset=x-unknown-42",
+            b"plain words",
+            lambda p: p.body_text == "plain words",
+        ),
         # 8-bit raw header bytes
-        ("From: J\xfcrgen <j@example.de>\nSubject: Gr\xfc\xdfe", b"hi",
-         lambda p: p.sender is not None and p.sender.address == "j@example.de"),
+        (
+            "From: J\xfcrgen <j@example.de>\nSubject: Gr\xfc\xdfe",
+            b"hi",
+            lambda p: p.sender is not None and p.sender.address == "j@example.de",
+        ),
         # encoded-word garbage
-        ("From: =?utf-8?B?!!!notbase64?= <x@example.org>\nSubject: =?bogus?Q?=ZZ?=", b"hi",
-         lambda p: p.sender is not None and p.sender.address == "x@example.org" and p.parse_error is None),
+        (
+            "From: =?utf-8?B?!!!notbase64?= <x@example.org>\nSubject: =?bogus?Q?=ZZ?=",
+            b"hi",
+            lambda p: p.sender is not None and p.sender.address == "x@example.org" and p.parse_error is None,
+        ),
         # missing From, Date and Message-ID: content-hash key, no sender
         ("Subject: orphan", b"text", lambda p: p.sender is None and p.message_key.startswith("sha1:")),
         # duplicate headers: the first wins, no crash
-        ("From: a@example.org\nFrom: b@example.org\nSubject: one\nSubject: two", b"x",
-         lambda p: p.sender is not None and p.sender.address == "a@example.org" and p.subject == "one"),
+        (
+            "From: a@example.org\nFrom: b@example.org\nSubject: one\nSubject: two",
+            b"x",
+            lambda p: p.sender is not None and p.sender.address == "a@example.org" and p.subject == "one",
+        ),
         # broken multipart: no boundary parameter
-        ("From: a@example.org\nContent-Type: multipart/mixed", b"just text really",
-         lambda p: "just text" in p.body_text),
+        (
+            "From: a@example.org\nContent-Type: multipart/mixed",
+            b"just text really",
+            lambda p: "just text" in p.body_text,
+        ),
         # multipart whose boundary never appears
-        ("From: a@example.org\nContent-Type: multipart/mixed; boundary=XYZ", b"no parts here",
-         lambda p: p.parse_error is None),
+        (
+            "From: a@example.org\nContent-Type: multipart/mixed; boundary=XYZ",
+            b"no parts here",
+            lambda p: p.parse_error is None,
+        ),
         # invalid date
         ("From: a@example.org\nDate: yesterday-ish", b"x", lambda p: p.date is None),
         # addresses that are not addresses
-        ("From: a@example.org\nTo: undisclosed-recipients:;, nobody, <>", b"x",
-         lambda p: p.recipient_count == 0),
+        ("From: a@example.org\nTo: undisclosed-recipients:;, nobody, <>", b"x", lambda p: p.recipient_count == 0),
     ],
 )
 def test_messy_mail_never_stops_parsing(headers: str, body: bytes, check: object) -> None:
@@ -146,5 +166,5 @@ def test_noreply_sender_and_many_recipients_are_noise() -> None:
 def test_address_helpers() -> None:
     assert normalise_address(" <Bob@Example.COM> ") == "bob@example.com"
     assert normalise_address("not an address") is None
-    assert [a.address for a in parse_address_list(["a@x.org (Al), \"B, C\" <b@y.org>"])] == ["a@x.org", "b@y.org"]
+    assert [a.address for a in parse_address_list(['a@x.org (Al), "B, C" <b@y.org>'])] == ["a@x.org", "b@y.org"]
     assert "Hello" in html_to_text("<div>Hello<br>World</div>")

@@ -68,7 +68,9 @@ def test_contacts_keep_display_names_and_domains(database_url: str) -> None:
         folder = ensure_folder(session, box, "INBOX", "imap")
         ingestor = Ingestor(session, box)
         ingestor.ingest(folder, [RawMessage(_raw("a@x", "Sam Lee <Sam@Press.example.com>", "me@example.org"), uid=1)])
-        ingestor.ingest(folder, [RawMessage(_raw("b@x", "Samuel Lee <sam@press.example.com>", "me@example.org"), uid=2)])
+        ingestor.ingest(
+            folder, [RawMessage(_raw("b@x", "Samuel Lee <sam@press.example.com>", "me@example.org"), uid=2)]
+        )
         contact = session.scalars(select(Contact).where(Contact.address == "sam@press.example.com")).one()
         assert contact.domain == "press.example.com"
         assert set(contact.display_names) == {"Sam Lee", "Samuel Lee"}
@@ -82,7 +84,8 @@ def test_unparseable_messages_are_kept_with_the_reason(database_url: str) -> Non
         box = ensure_mailbox(session, "me", ["me@example.org"])
         folder = ensure_folder(session, box, "INBOX", "imap")
         stats = Ingestor(session, box).ingest(
-            folder, [RawMessage(b"\x00garbage", uid=1, origin="INBOX UID 1"), RawMessage(None, uid=2, origin="INBOX UID 2")]
+            folder,
+            [RawMessage(b"\x00garbage", uid=1, origin="INBOX UID 1"), RawMessage(None, uid=2, origin="INBOX UID 2")],
         )
         assert stats.skipped == {"unparseable": 1, "no message body returned by the server": 1}
         assert any("INBOX UID 1" in p for p in stats.problems)

@@ -32,8 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def config_for(account: object, name: str = "me", **extra: object) -> MailboxConfig:
     return MailboxConfig(
-        name=name, host=account.host, port=account.port, username=account.user,  # type: ignore[attr-defined]
-        security="plain", **extra,  # type: ignore[arg-type]
+        name=name,
+        host=account.host,
+        port=account.port,
+        username=account.user,  # type: ignore[attr-defined]
+        security="plain",
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -118,6 +122,7 @@ def test_no_message_is_stored_twice(enron_synced: dict[str, object]) -> None:
 
 def _two_way_from_files(enron_dir: Path, user: str) -> set[str]:
     """Independent reading of the files: contacts we wrote to and who wrote back under the same subject."""
+
     def read(folder: Path) -> list[email.message.Message]:
         return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.iterdir())]
 
@@ -151,7 +156,9 @@ def test_two_way_contacts_match_the_mail(enron_synced: dict[str, object], enron_
     for user in ENRON_USERS:
         expected = _two_way_from_files(enron_dir, user)
         with sessions() as session:
-            found = {h.address for h in histories(session, mailbox_id=mailbox_id_for(session, user)) if h.two_way_threads}
+            found = {
+                h.address for h in histories(session, mailbox_id=mailbox_id_for(session, user)) if h.two_way_threads
+            }
         # Every pair the files show is found; threading by time window may find a few more or split none.
         assert expected <= found, (user, expected - found)
         assert expected, user
@@ -185,7 +192,10 @@ def test_incremental_sync_fetches_only_new_mail(imap_account: object, enron_dir:
 
 
 def test_sync_never_changes_the_server_mailbox(imap_account: object) -> None:
-    raw = [f"Message-ID: <u{i}@example.org>\r\nFrom: a@example.org\r\nSubject: s{i}\r\n\r\nbody\r\n".encode() for i in range(5)]
+    raw = [
+        f"Message-ID: <u{i}@example.org>\r\nFrom: a@example.org\r\nSubject: s{i}\r\n\r\nbody\r\n".encode()
+        for i in range(5)
+    ]
     imap_account.write_messages(raw, flags="")  # type: ignore[attr-defined]
     before = imap_account.status("INBOX")  # type: ignore[attr-defined]
     sessions = session_factory(open_store("sqlite://"))
@@ -207,7 +217,11 @@ def test_uidvalidity_change_resyncs_without_duplicates(imap_account: object, enr
     summary = sync_mailbox(sessions, config, imap_account.password)  # type: ignore[attr-defined]
     sent = next(f for f in summary.folders if f.name == "Sent_reconstructed")
     assert sent.status == "resynced (UIDVALIDITY changed)"
-    assert (sent.stats.fetched, sent.stats.new, sent.stats.duplicates) == (files["Sent_reconstructed"], 0, files["Sent_reconstructed"])
+    assert (sent.stats.fetched, sent.stats.new, sent.stats.duplicates) == (
+        files["Sent_reconstructed"],
+        0,
+        files["Sent_reconstructed"],
+    )
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == before
     assert location_counts(sessions, "me") == files
@@ -218,8 +232,14 @@ def test_dropped_connection_is_retried_and_the_sync_completes(
 ) -> None:
     files = load_enron(imap_account, enron_dir, "kaminski-v")
     proxy = make_flaky_proxy(imap_account.host, imap_account.port, cut_after_bytes=400_000)  # type: ignore[attr-defined]
-    config = MailboxConfig(name="me", host="127.0.0.1", port=proxy.port, username=imap_account.user,  # type: ignore[attr-defined]
-                           security="plain", batch_size=50)
+    config = MailboxConfig(
+        name="me",
+        host="127.0.0.1",
+        port=proxy.port,
+        username=imap_account.user,  # type: ignore[attr-defined]
+        security="plain",
+        batch_size=50,
+    )
     sessions = session_factory(open_store("sqlite://"))
     from outreach import imap_sync
 
@@ -239,9 +259,29 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
     imap_account.write_messages(messages)  # type: ignore[attr-defined]
     db = tmp_path / "kill.db"
     env = {**os.environ, "OUTREACH_IMAP_PASSWORD": imap_account.password}  # type: ignore[attr-defined]
-    cmd = [sys.executable, "-m", "outreach", "--database-url", f"sqlite:///{db}", "sync", "--host",
-           imap_account.host, "--port", str(imap_account.port), "--user", imap_account.user,  # type: ignore[attr-defined]
-           "--security", "plain", "--address", "owner@example.org", "--batch-size", "100", "--quiet", "--name", "me"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "outreach",
+        "--database-url",
+        f"sqlite:///{db}",
+        "sync",
+        "--host",
+        imap_account.host,
+        "--port",
+        str(imap_account.port),
+        "--user",
+        imap_account.user,  # type: ignore[attr-defined]
+        "--security",
+        "plain",
+        "--address",
+        "owner@example.org",
+        "--batch-size",
+        "100",
+        "--quiet",
+        "--name",
+        "me",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     sessions = session_factory(open_store(f"sqlite:///{db}"))
     deadline = time.monotonic() + 60
@@ -313,13 +353,28 @@ def test_signals_from_the_worker_equal_those_computed_in_process(imap_account: o
 
 def _run_cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "outreach", "--database-url", "sqlite://", *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "outreach", "--database-url", "sqlite://", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_wrong_password_is_a_one_line_error_naming_the_host(imap_account: object) -> None:
-    done = _run_cli("sync", "--host", "127.0.0.1", "--port", str(imap_account.port), "--user", imap_account.user,  # type: ignore[attr-defined]
-                    "--security", "plain", env_extra={"OUTREACH_IMAP_PASSWORD": "wrong"})
+    done = _run_cli(
+        "sync",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(imap_account.port),
+        "--user",
+        imap_account.user,  # type: ignore[attr-defined]
+        "--security",
+        "plain",
+        env_extra={"OUTREACH_IMAP_PASSWORD": "wrong"},
+    )
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
     assert done.stderr.startswith("error: 127.0.0.1: login failed")
@@ -328,10 +383,22 @@ def test_wrong_password_is_a_one_line_error_naming_the_host(imap_account: object
 def test_unknown_host_and_tls_errors_name_the_host(imap_account: object) -> None:
     done = _run_cli("sync", "--host", "no-such-host.invalid", "--user", "x", env_extra={"OUTREACH_IMAP_PASSWORD": "x"})
     assert done.returncode == 1
-    assert done.stderr.strip() == "error: no-such-host.invalid: unknown host (Name or service not known)" or \
-        done.stderr.startswith("error: no-such-host.invalid: unknown host")
+    assert (
+        done.stderr.strip() == "error: no-such-host.invalid: unknown host (Name or service not known)"
+        or done.stderr.startswith("error: no-such-host.invalid: unknown host")
+    )
     # IMAPS against a plaintext port: the TLS handshake fails, and the error says where.
-    done = _run_cli("sync", "--host", "127.0.0.1", "--port", str(imap_account.port), "--user", "x",  # type: ignore[attr-defined]
-                    "--security", "ssl", env_extra={"OUTREACH_IMAP_PASSWORD": "x"})
+    done = _run_cli(
+        "sync",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(imap_account.port),
+        "--user",
+        "x",  # type: ignore[attr-defined]
+        "--security",
+        "ssl",
+        env_extra={"OUTREACH_IMAP_PASSWORD": "x"},
+    )
     assert done.returncode == 1
     assert done.stderr.startswith("error: 127.0.0.1: TLS error"), done.stderr

@@ -743,7 +743,6 @@ class _EvidenceReader:
         self.findings_of = findings_of
         self.pending: dict[str, set[str]] = {}  # address -> evidence figures to read
         self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
-        self._evidence = self.evidence
 
     def defer(self, address: str, code: str) -> DeferredEvidence:
         """The evidence of the finding ``code`` of ``address``, built when first used."""
@@ -753,7 +752,8 @@ class _EvidenceReader:
             self.pending[address] = set(figures)
         elif figures:
             pending.update(figures)
-        return DeferredEvidence(self._evidence, address, code)
+        # the plain function and its arguments: no bound method (or closure) for each finding
+        return DeferredEvidence(_EvidenceReader.evidence, self, address, code)
 
     def evidence(self, address: str, code: str) -> Sequence[Evidence]:
         if address not in self.read:

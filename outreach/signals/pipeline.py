@@ -178,7 +178,7 @@ def detect_language(text: str) -> str:
     words = _WORD_RE.findall(text[:2000].lower())
     if not words:
         return "unknown"
-    stop = sum(1 for w in words if w in STOP_WORDS)
+    stop = sum(map(STOP_WORDS.__contains__, words))
     if len(words) <= 4:
         return "en" if stop or any(w in _SHORT_EN for w in words) else "unknown"
     return "en" if stop / len(words) >= 0.2 else "unknown"
