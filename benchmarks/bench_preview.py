@@ -184,7 +184,8 @@ def timed(repeat: int, run: Callable[[], Any]) -> list[float]:
 
 
 def ms(times: list[float]) -> str:
-    return f"{statistics.median(times) * 1000:6.0f} ms (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f})"
+    median, low, high = statistics.median(times) * 1000, min(times) * 1000, max(times) * 1000
+    return f"{median:6.0f} ms (min {low:.0f}, max {high:.0f})"
 
 
 def main() -> int:

@@ -600,12 +600,7 @@ def _split_zones(text: str, max_chars: int, new_only: bool = False) -> Zones:
             continue
         ch = s[0]
         # the lines _detect can take for a marker (it returns None for all others)
-        if (
-            ch in _DETECT_FIRST
-            or ":" in s[:24]
-            or s[-1] == ":"
-            or s[:3].lower() in _FORWARD_TEXT_STARTS
-        ):
+        if ch in _DETECT_FIRST or ":" in s[:24] or s[-1] == ":" or s[:3].lower() in _FORWARD_TEXT_STARTS:
             hit = _detect(contents, depths, i, n, s)
         else:
             hit = None
@@ -1084,7 +1079,9 @@ def _boilerplate_run(
     matches: list[tuple[int, int, bool]] = []  # (start, end, is "notfirst")
     for lo, hi in windows:
         if strong_re is _BOILER_STRONG_CI_RE:
-            matches.extend((m.start(), m.end(), m.lastgroup == "notfirst") for m in strong_re.finditer(text, lo, hi))
+            matches.extend(
+                (m.start(), m.end(), m.lastgroup == "notfirst") for m in strong_re.finditer(text, lo, hi)
+            )
         else:
             matches.extend(_strong_matches(text, lo, hi))
     marked: set[int] = set()

@@ -1,8 +1,11 @@
 """Evaluating a campaign recipient by recipient: the checks behind every rule of the registry.
 
-:func:`evaluate` reads the store in a fixed number of queries (the ledgers of all recipients, the
-suppression list, recent campaign sends) and hands the data to :func:`evaluate_data`, which is pure:
-the rule cases and the benchmarks call it directly. Templates are compiled once per campaign.
+:func:`evaluate` reads the store in a fixed number of queries (the light ledgers of all recipients: the
+figures the rules read, see :func:`load_ledgers_light`; the suppression list; recent campaign sends) and
+hands the data to :func:`evaluate_data`, which is pure: the rule cases and the benchmarks call it
+directly. Templates are compiled once per campaign. The evidence of a recipient finding is built when
+it is first shown (JSON, HTML, ``--show``), reading the evidence lines it quotes then; a table shows
+verdicts and reasons only and never pays for it.
 """
 
 from __future__ import annotations
@@ -228,8 +231,8 @@ def load_ledgers_light(
                 honoured, opt_outs, last, ask_lines, opt_lines,
             ) = values  # fmt: skip
             lines = {}
-            if ask_lines:
-                lines["asks_by_us"] = _lines_of(ask_lines, asks_since)
+            if ask_lines and (asks_lines := _lines_of(ask_lines, asks_since)):
+                lines["asks_by_us"] = asks_lines
             if opt_lines:
                 lines["opt_outs"] = _lines_of(opt_lines)
             found[address] = Ledger(
@@ -270,11 +273,11 @@ def add_evidence(
     addresses = [a for a in needed if a in ledgers]
     for start in range(0, len(addresses), _CHUNK):
         chunk = addresses[start : start + _CHUNK]
-        rows = session.execute(
+        rows = session.connection().execute(
             sql_select(Contact.address, part)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
-        )
+        ).all()
         for address, data in rows:
             if isinstance(data, str):
                 data = json.loads(data)
@@ -493,17 +496,16 @@ class RecipientRules:
                 "message(s); no two-way thread"
             )
         ]
-        return (
-            facts
-            + (_lines(ledger, "unanswered_outbound", "we wrote, no answer") or _lines(ledger, "sent", "we wrote"))
-            + _lines(ledger, "received", "they wrote")
-        )
+        ours = _lines(ledger, "unanswered_outbound", "we wrote, no answer")
+        ours = ours or _lines(ledger, "sent", "we wrote")
+        return facts + ours + _lines(ledger, "received", "they wrote")
 
     def _evidence_r003(self, ledger: Ledger, last_two_way: datetime, age: int) -> list[Evidence]:
         stale_days = self.policy.stale_days
         evidence = [
             Evidence(
-                f"last two-way exchange on {_day(last_two_way)}, {age} days ago (stale after {stale_days} days)",
+                f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
+                f"(stale after {stale_days} days)",
                 date=last_two_way,
             )
         ]
@@ -523,7 +525,8 @@ class RecipientRules:
                 f"honoured (margin {self.policy.deficit_margin:g})"
             )
         ]
-        return evidence + _lines(ledger, "asks_by_us", "our ask") + _lines(ledger, "offers_by_us", "our offer")
+        evidence += _lines(ledger, "asks_by_us", "our ask")
+        return evidence + _lines(ledger, "offers_by_us", "our offer")
 
     def _recent(
         self, asks: Sequence[EvidenceLine], last_ask: LastAsk | None, sends: Sequence[Send]
@@ -741,27 +744,25 @@ class _EvidenceReader:
     ) -> None:
         self.load = load
         self.findings_of = findings_of
-        self.pending: dict[str, set[str]] = {}  # address -> evidence figures to read
+        self.pending: dict[str, str] = {}  # address -> the codes of its deferred findings, end to end
         self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
 
     def defer(self, address: str, code: str) -> DeferredEvidence:
         """The evidence of the finding ``code`` of ``address``, built when first used."""
-        figures = EVIDENCE_FIGURES.get(code, ()) if code in DEFERRED_CODES else ()
-        pending = self.pending.get(address)
-        if pending is None:
-            self.pending[address] = set(figures)
-        elif figures:
-            pending.update(figures)
-        # the plain function and its arguments: no bound method (or closure) for each finding
-        return DeferredEvidence(_EvidenceReader.evidence, self, address, code)
+        self.pending[address] = self.pending.get(address, "") + code
+        return _Deferred(self, address, code)
 
     def evidence(self, address: str, code: str) -> Sequence[Evidence]:
         if address not in self.read:
             if self.read:
                 batch, self.pending = self.pending, {}
             else:
-                batch = {address: self.pending.pop(address, set())}
-            needed = {a: figures for a, figures in batch.items() if figures}
+                batch = {address: self.pending.pop(address, "")}
+            needed: dict[str, set[str]] = {}
+            for each, codes in batch.items():
+                for deferred in DEFERRED_CODES:
+                    if deferred in codes:
+                        needed.setdefault(each, set()).update(EVIDENCE_FIGURES[deferred])
             if needed:
                 self.load(needed)
             for each in batch:
@@ -770,12 +771,50 @@ class _EvidenceReader:
         return self.read[address].get(code, ())
 
 
+class _Deferred(DeferredEvidence):
+    """The evidence of one finding, from an :class:`_EvidenceReader` (a few slots: no closure)."""
+
+    __slots__ = ("reader", "address", "code")
+
+    def __init__(self, reader: _EvidenceReader, address: str, code: str) -> None:
+        super().__init__()
+        self.reader, self.address, self.code = reader, address, code
+
+    def _compute(self) -> Sequence[Evidence]:
+        return self.reader.evidence(self.address, self.code)
+
+
 class _Row(NamedTuple):
     recipient: Recipient
     ledger: Ledger
     findings: list[Finding]
     rendered: Rendered | None
-    normal: str | None
+
+
+def _most_common_body(rows: Sequence[_Row], share: float) -> tuple[str, int, int] | None:
+    """M002: the most common rendered text body once CSV values are removed, how many recipients get it
+    and out of how many rendered bodies; None when there are fewer than two, or when no body reaches
+    ``share`` of them.
+
+    Bodies are normalised one by one until no body can reach ``share`` any more (in a personalised
+    campaign, after a fifth of the recipients): the result is the same as normalising them all.
+    """
+    rendered = [row for row in rows if row.rendered is not None]
+    total = len(rendered)
+    if total < 2:
+        return None
+    counts: Counter[str] = Counter()
+    best = 0
+    for done, (recipient, ledger, _, message) in enumerate(rendered):
+        if (best + total - done) / total < share:
+            return None  # the largest count will be at most best + total - done
+        assert message is not None
+        values = list(recipient.row.values()) + ([ledger.name] if ledger.name else [])
+        normal = _normalise(message.text, values)
+        counts[normal] += 1
+        best = max(best, counts[normal])
+    body, count = counts.most_common(1)[0]
+    return body, count, total
 
 
 @cache
@@ -814,7 +853,8 @@ def evaluate_data(
         loader = data.evidence_loader
 
         def full_findings(address: str) -> list[Finding]:
-            return rules.check(address, ledgers.get(address) or Ledger.unknown(address), sends.get(address, ()))
+            ledger = ledgers.get(address) or Ledger.unknown(address)
+            return rules.check(address, ledger, sends.get(address, ()))
 
         reader = _EvidenceReader(loader, full_findings)
     subject_tpl, text_tpl, html_tpl = templates.subject, templates.text, templates.html
@@ -833,7 +873,6 @@ def evaluate_data(
         text = render(text_tpl, campaign.text, context)
         html = None if html_src is None or html_tpl is None else render(html_tpl, html_src, context)
         rendered: Rendered | None = None
-        normal: str | None = None
         if not (
             isinstance(subject, RenderFailure)
             or isinstance(text, RenderFailure)
@@ -842,8 +881,6 @@ def evaluate_data(
             body = str(text)
             rendered = Rendered(" ".join(str(subject).split()), body, None if html is None else str(html))
             findings += rendered_findings(rendered, ledger.tier, enabled, locate)
-            facts_values = list(recipient.row.values()) + ([ledger.name] if ledger.name else [])
-            normal = _normalise(body, facts_values)
         elif t001:
             for failure in (subject, text, html):
                 if isinstance(failure, RenderFailure):
@@ -855,7 +892,7 @@ def evaluate_data(
                             line=failure.line,
                         )
                     )
-        rows.append(_Row(recipient, ledger, findings, rendered, normal))
+        rows.append(_Row(recipient, ledger, findings, rendered))
 
     # -- campaign rules
     campaign_findings: list[Finding] = []
@@ -905,19 +942,19 @@ def evaluate_data(
                     evidence,
                 )
             )
-    normals = [n for *_, n in rows if n is not None]
+    common = _most_common_body(rows, policy.identical_share)
     near_identical = False
-    if len(normals) >= 2:
-        body, count = Counter(normals).most_common(1)[0]
-        near_identical = count / len(normals) >= policy.identical_share
+    if common is not None:
+        body, count, bodies = common
+        near_identical = count / bodies >= policy.identical_share
         if near_identical and "M002" in enabled:
             sample = body.replace("\x00", "…")[:160]
             campaign_findings.append(
                 get_rule("M002").finding(
-                    f"{count} of {len(normals)} messages are identical but for names and short fields",
+                    f"{count} of {bodies} messages are identical but for names and short fields",
                     [
                         Evidence(
-                            f"{count} of {len(normals)} rendered bodies are the same "
+                            f"{count} of {bodies} rendered bodies are the same "
                             "once CSV values are removed "
                             f"(threshold {policy.identical_share:.0%})"
                         ),
@@ -949,7 +986,7 @@ def evaluate_data(
     counts = {"READY": 0, "REVIEW": 0, "BLOCKED": 0}
     suppressing = bool(inline or allow_entries)
     shared_suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"]
-    for recipient, ledger, findings, rendered, _ in rows:
+    for recipient, ledger, findings, rendered in rows:
         suppressed: list[SuppressedFinding] = []
         if shared:
             findings = findings + shared
@@ -1028,11 +1065,22 @@ def _evaluate(
                 f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store"
             )
     ledgers = load_ledgers_light(session, addresses, scope, now - timedelta(days=policy.cooldown_days))
+
+    def read_evidence(needed: Mapping[str, Iterable[str]]) -> None:
+        # later, maybe once the caller closed the session (it can be used again): a read transaction
+        # begun here ends here
+        idle = not session.in_transaction()
+        try:
+            add_evidence(session, ledgers, needed, scope)
+        finally:
+            if idle:
+                session.rollback()
+
     data = StoreData(
         ledgers=ledgers,
         suppressions=load_suppressions(session),
         sends=load_sends(session, now - timedelta(days=policy.cooldown_days), campaign.name, addresses),
-        evidence_loader=lambda needed: add_evidence(session, ledgers, needed, scope),
+        evidence_loader=read_evidence,
     )
     return evaluate_data(campaign, data, policy, now, warnings)
 

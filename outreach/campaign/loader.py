@@ -122,7 +122,7 @@ def parse_rows(
         problems = []
         if len(cells) != width:
             problems.append(f"expected {width} fields, found {len(cells)}")
-        row = dict(zip(names, stripped))
+        row = dict(zip(names, stripped, strict=False))  # a short row: the fields it has
         for key, value in row.items():
             if value[:1] in _FORMULA_FIRST and formula_like(value):
                 problems.append(f"{key}: {value[:30]!r} starts like a spreadsheet formula (=, +, -, @)")

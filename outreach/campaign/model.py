@@ -234,15 +234,26 @@ class RecipientReport:
 
     @property
     def codes(self) -> list[str]:
-        return list(dict.fromkeys(f.code for f in self.findings if f.severity != "info"))
+        codes: list[str] = []
+        for f in self.findings:
+            if f.severity != "info" and f.code not in codes:
+                codes.append(f.code)
+        return codes
 
     @property
     def reason(self) -> str:
         """The one-line reason of the verdict: the message of the most severe finding."""
-        worst = max(self.findings, key=lambda f: SEVERITY_RANK[f.severity], default=None)
+        worst: Finding | None = None
+        rank = -1
+        shown = 0  # findings that are not info
+        for f in self.findings:
+            if SEVERITY_RANK[f.severity] > rank:  # the first of the most severe
+                worst, rank = f, SEVERITY_RANK[f.severity]
+            if f.severity != "info":
+                shown += 1
         if worst is None or worst.severity == "info":
             return ""
-        more = len([f for f in self.findings if f.severity != "info"]) - 1
+        more = shown - 1
         return worst.message + (f" (+{more} more)" if more > 0 else "")
 
     def to_json(self) -> dict[str, Any]:

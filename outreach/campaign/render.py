@@ -251,7 +251,7 @@ def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> 
             # context_for), and that set only matters to ``{% import %}`` of a template whose globals
             # differ from the environment's, which no campaign template has.
             ctx = env.context_class(env, context, template.name, template.blocks)
-            return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+            return env.concat(template.root_render_func(ctx))
         except Exception:
             env.handle_exception()
     except SecurityError as exc:

@@ -62,15 +62,19 @@ class DeferredEvidence(Sequence[Evidence]):
     A campaign preview printed as a table shows verdicts and messages only; quoting the messages behind
     thousands of findings is work for the outputs that show them (JSON, HTML, ``--show``). This is a
     read-only sequence like the tuple it stands for: iterating, indexing, ``len`` or comparing it calls
-    ``load(*args)`` once and keeps the result.
+    ``load`` once and keeps the result.
     """
 
-    __slots__ = ("_load", "_args", "_items")
+    __slots__ = ("_load", "_items")
 
-    def __init__(self, load: Callable[..., Sequence[Evidence]], *args: Any) -> None:
-        self._load: Callable[..., Sequence[Evidence]] | None = load
-        self._args = args  # ``load(*args)``: no closure for each of thousands of findings
+    def __init__(self, load: Callable[[], Sequence[Evidence]] | None = None) -> None:
+        self._load = load
         self._items: tuple[Evidence, ...] | None = None
+
+    def _compute(self) -> Sequence[Evidence]:
+        """The evidence: ``load()``, or what a subclass computes (with no closure for each finding)."""
+        assert self._load is not None
+        return self._load()
 
     @property
     def loaded(self) -> bool:
@@ -78,9 +82,8 @@ class DeferredEvidence(Sequence[Evidence]):
 
     def resolve(self) -> tuple[Evidence, ...]:
         if self._items is None:
-            assert self._load is not None
-            self._items = tuple(self._load(*self._args))
-            self._load, self._args = None, ()
+            self._items = tuple(self._compute())
+            self._load = None
         return self._items
 
     @overload

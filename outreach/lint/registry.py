@@ -52,7 +52,13 @@ class Rule:
         path: str | None = None,
         line: int | None = None,
     ) -> Finding:
-        quoted = evidence if type(evidence) is DeferredEvidence else tuple(evidence)
+        quoted: Sequence[Evidence]
+        if type(evidence) is list or type(evidence) is tuple:  # the common case, before the ABC check
+            quoted = tuple(evidence)
+        elif isinstance(evidence, DeferredEvidence):
+            quoted = evidence
+        else:
+            quoted = tuple(evidence)
         return Finding(self.code, self.name, self.severity, message, quoted, path, line)
 
 

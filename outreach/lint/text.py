@@ -146,12 +146,22 @@ def _familiarity_phrases() -> tuple[str, ...]:
     return tuple(" ".join(str(p).lower().split()) for p in get_rule("T003").data.get("phrases", []))
 
 
+@cache
+def _familiarity_keywords() -> tuple[str, ...]:
+    """The longest word of each phrase: a text that has none of them has none of the phrases."""
+    return tuple(dict.fromkeys(max(p.split(), key=len) for p in _familiarity_phrases() if p))
+
+
 def find_familiarity(text: str) -> list[Match]:
     """Phrases that claim a prior relationship ("as we discussed", "thanks again for" …)."""
-    flat = " ".join(text.lower().split())
-    for phrase in _familiarity_phrases():  # substring pre-filter, then the regex
-        if phrase in flat:
-            return _matches(_familiarity_re(), text)
+    lowered = text.lower()
+    for word in _familiarity_keywords():  # pre-filters: a word of a phrase, the phrase, then the regex
+        if word in lowered:
+            flat = " ".join(lowered.split())
+            for phrase in _familiarity_phrases():
+                if phrase in flat:
+                    return _matches(_familiarity_re(), text)
+            return []
     return []
 
 

@@ -305,6 +305,7 @@ class SignalTagger:
                     self.regex_rules.append(rule)
         self.strings = nlp.vocab.strings
         self._regex_gate = _joined_gate(self.regex_rules)
+        self.chunk_filter: ChunkFilter | None = None  # built by find_signals on first use
         # Per-process caches keyed by the sentence text: mail repeats itself (one-line replies, notices)
         self._regex_cache: dict[str, tuple[tuple[int, int], ...]] = {}
         self._ask_info_cache: dict[str, tuple[str, bool]] = {}
@@ -652,6 +653,143 @@ class TextKeepingTokenizer:
         return getattr(self.tokenizer, name)
 
 
+_OTHER_SPACE_RE = re.compile(r"[^\S ]")
+# what a stretch of chunks that cannot take part in a phrase match is replaced with (a token of its own
+# that is in no phrase, so no match can span the gap)
+_BARRIER = "|"
+# characters the lean tokenizer may split off the ends of a chunk (the apostrophe is left out: chunks
+# with one take the exact path)
+_EDGE_CHARS = '[]("`<*_~>#={}-),.;:!?%|'
+_CHUNK_CACHE_SIZE = 200_000
+
+
+class ChunkFilter:
+    """Tokenizes for :func:`find_signals` only the chunks (white-space separated pieces) of a text that
+    may take part in a phrase match; the others are tokenized as one barrier token per stretch.
+
+    The signals of a doc depend on its tokens only through the ``PhraseMatcher``; every other component
+    works on the doc's source text.  A phrase match starts in a chunk holding a token that starts some
+    phrase and runs through at most ``max_len`` chunks, each holding a phrase token: chunks outside such
+    runs are dropped.  The lean tokenizer splits chunks independently of one another, so the chunks
+    kept get the same tokens as in the whole text and the matches (mapped back to the source by the
+    doc's :class:`OffsetMap`) are the same.  Used by :func:`find_signals`; ``nlp(text)`` still
+    tokenizes everything (``doc.sents`` and the tokens of those docs are complete).
+    """
+
+    def __init__(self, nlp: Any, phrases: Iterable[str]) -> None:
+        self.tokenizer = nlp.tokenizer
+        inner: Any = getattr(self.tokenizer, "tokenizer", None)
+        self.inner = inner
+        token_lists = [[t.lower_ for t in inner(p)] for p in phrases] if inner is not None else []
+        self.tokens = frozenset(t for tokens in token_lists for t in tokens)
+        self.first = frozenset(tokens[0] for tokens in token_lists if tokens)
+        self.max_len = max((len(tokens) for tokens in token_lists), default=0)
+        # pure-letter cores that the tokenizer's special cases may split ("cannot" -> "can", "not")
+        rules = getattr(inner, "rules", None) or {}
+        self.special_cores = frozenset(
+            core.lower() for key in rules if (core := key.strip(_EDGE_CHARS)).isascii() and core.isalpha()
+        )
+        self.usable = (
+            isinstance(self.tokenizer, TextKeepingTokenizer)
+            and bool(token_lists)
+            and _BARRIER not in self.tokens
+            and all(any(c.isalpha() for c in t) for t in self.tokens)
+        )
+        self._kinds: dict[str, int] = {}
+
+    def _kind(self, chunk: str) -> int:
+        """2: a token of the chunk starts a phrase; 1: holds a phrase token; 0: neither."""
+        if chunk.isascii() and "'" not in chunk:
+            core = chunk.strip(_EDGE_CHARS)
+            if not core:
+                return 0  # only split-off punctuation: no token with a letter
+            if core.isalpha():
+                low = core.lower()
+                if low not in self.special_cores:
+                    return 2 if low in self.first else 1 if low in self.tokens else 0
+        tokens = [t.lower_ for t in self.inner(chunk)]
+        if any(t in self.first for t in tokens):
+            return 2
+        return 1 if any(t in self.tokens for t in tokens) else 0
+
+    @staticmethod
+    def _emit(
+        pieces: list[str], runs: list[tuple[int, int]], prev: int, start: int, end: int, chunk: str | None
+    ) -> int:
+        """Append the white space before ``start`` and the chunk (``None``: a barrier for the dropped
+        stretch ``start:end``), noting the runs collapsed to one character; returns ``end``."""
+        gap = start - prev
+        if gap:
+            pieces.append(" ")
+            if gap > 1:
+                runs.append((prev, start))
+        if chunk is not None:
+            pieces.append(chunk)
+        else:
+            pieces.append(_BARRIER)
+            if end - start > 1:
+                runs.append((start, end))
+        return end
+
+    def __call__(self, text: str) -> Any:
+        flat = text.translate(_FLAT_SPACE)
+        if not self.usable or _OTHER_SPACE_RE.search(flat) is not None:
+            return self.tokenizer(text)
+        kinds = self._kinds
+        if len(kinds) > _CHUNK_CACHE_SIZE:
+            kinds.clear()
+        # offsets in ``text`` (the translation keeps them); ``prev``: end of what is already emitted
+        pieces: list[str] = []
+        runs: list[tuple[int, int]] = []
+        pos = prev = dropped_end = 0
+        drop = -1  # start of the stretch of dropped chunks being collected
+        reach = 0  # how many more chunks a phrase started before may still cover
+        max_len = self.max_len
+        get = kinds.get
+        emit = self._emit
+        for chunk in flat.split(" "):
+            if not chunk:
+                pos += 1
+                continue
+            kind = get(chunk)
+            if kind is None:
+                kind = kinds[chunk] = self._kind(chunk)
+            if kind == 2 or (kind == 1 and reach > 0):
+                reach = max_len - 1 if kind == 2 else reach - 1
+                if drop >= 0:
+                    prev = emit(pieces, runs, prev, drop, dropped_end, None)
+                    drop = -1
+                prev = emit(pieces, runs, prev, pos, pos + len(chunk), chunk)
+            else:
+                reach = 0
+                if drop < 0:
+                    drop = pos
+                dropped_end = pos + len(chunk)
+            pos += len(chunk) + 1
+        if drop >= 0:
+            prev = emit(pieces, runs, prev, drop, dropped_end, None)
+        gap = len(flat) - prev
+        if gap:
+            pieces.append(" ")
+            if gap > 1:
+                runs.append((prev, len(flat)))
+        doc = self.tokenizer.tokenizer("".join(pieces))
+        doc.user_data["outreach_text"] = text
+        doc.user_data["outreach_offsets"] = OffsetMap(runs) if runs else None
+        return doc
+
+
+def _chunk_filter(nlp: Any) -> ChunkFilter | None:
+    tagger = nlp.get_pipe("outreach_signals") if "outreach_signals" in nlp.pipe_names else None
+    if not isinstance(tagger, SignalTagger):
+        return None
+    chunk_filter: ChunkFilter | None = getattr(tagger, "chunk_filter", None)
+    if chunk_filter is None:
+        phrases = [rule.phrase for rule in tagger.rules.values() if rule.phrase is not None]
+        chunk_filter = tagger.chunk_filter = ChunkFilter(nlp, phrases)
+    return chunk_filter if chunk_filter.usable else None
+
+
 def get_nlp(base: str | None = None) -> Any:
     """The signals pipeline of this process, built on first use and cached."""
     key = base or ""
@@ -670,9 +808,11 @@ def find_signals(
     """(language, hits) for each own text (already zoned; normalised and bounded here)."""
     nlp = nlp or get_nlp()
     prepared = [bounded(normalise(t or "")) for t in texts]
+    chunk_filter = _chunk_filter(nlp)
+    inputs: Iterable[Any] = prepared if chunk_filter is None else (chunk_filter(t) for t in prepared)
     return [
         (doc._.language or "unknown", list(doc._.signals or []))
-        for doc in nlp.pipe(prepared, batch_size=batch_size)
+        for doc in nlp.pipe(inputs, batch_size=batch_size)
     ]
 
 
