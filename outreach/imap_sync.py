@@ -37,8 +37,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.config import MailboxConfig
 from outreach.errors import AuthenticationError, MailServerError
 from outreach.importers import is_sent_name, owner_addresses
-from outreach.ingest import Ingestor, IngestStats, Prepared, RawMessage, ensure_folder, ensure_mailbox, prepare_batch
+from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
 from outreach.models import Folder, SyncRun, utcnow
+from outreach.prepare import Prepared, prepare_batch
 
 MAX_FETCH_BYTES = 256 * 1024  # per message: 500 of them stay well inside the memory budget
 RETRIES = 5
@@ -291,8 +292,9 @@ class ImapSync:
         if (os.cpu_count() or 1) < 2:
             return None
         if self.pool is None:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            # spawn, not fork: the worker imports outreach.prepare alone instead of sharing, and soon
+            # copying, every page of this process (SQLAlchemy, the store, imapclient).
+            context = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
         return self.pool
 

@@ -29,6 +29,7 @@ from outreach.models import (
     Thread,
 )
 from outreach.parsing import ParsedMessage, parse_message
+from outreach.prepare import Prepared
 from outreach.threads import ThreadIndex, ThreadInfo, subject_key
 
 CHUNK = 500  # rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
@@ -71,21 +72,6 @@ QuotedSubjects = Callable[[str], list[str]]
 
 if TYPE_CHECKING:
     from outreach.signals.analyse import MessageSignals
-
-#: A parsed message and, when they were computed alongside (in a worker), its signals.
-Prepared = tuple["ParsedMessage | None", "MessageSignals | None"]
-
-
-def prepare_batch(items: list[tuple[bytes | None, datetime | None]], analyse: bool) -> list[Prepared]:
-    """Parse a batch and, with ``analyse``, find its signals: the CPU-heavy half of ingesting, pure and
-    picklable so that a sync can run it in a worker process while it fetches and writes."""
-    parsed = [parse_message(raw, date) if raw else None for raw, date in items]
-    if not analyse:
-        return [(p, None) for p in parsed]
-    from outreach.signals.analyse import analyse_texts
-
-    texts = [p.body_text if p is not None and not p.parse_error else None for p in parsed]
-    return list(zip(parsed, analyse_texts(texts), strict=True))
 
 
 def ensure_mailbox(session: Session, name: str, addresses: Sequence[str] = ()) -> Mailbox:

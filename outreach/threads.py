@@ -64,7 +64,7 @@ class ThreadIndex:
         self.own = own_addresses
         self.max_keys = max_keys
         self.by_key: OrderedDict[str, list[ThreadInfo]] = OrderedDict()
-        self.by_id: dict[int, ThreadInfo] = {}
+        self.by_id: OrderedDict[int, ThreadInfo] = OrderedDict()
 
     def preload(self, session: Session, keys: Iterable[str]) -> None:
         missing = [k for k in set(keys) if k and k not in self.by_key]
@@ -95,6 +95,10 @@ class ThreadIndex:
             for info in dropped:
                 if info.id is not None and not info.dirty:
                     self.by_id.pop(info.id, None)
+        # Threads reached by reference, or without a subject, are only in by_id: bound it too, so that
+        # memory stays flat whatever the mailbox size (an evicted thread is read again when needed).
+        while len(self.by_id) > 2 * self.max_keys:
+            self.by_id.popitem(last=False)
 
     def remember(self, info: ThreadInfo) -> None:
         if info.id is not None:

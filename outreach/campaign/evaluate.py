@@ -156,7 +156,7 @@ _LIGHT_FIGURES = (
     "opt_outs",
     "last_ask_by_us",
 )
-LIGHT_EVIDENCE = ("asks_by_us", "opt_outs")  # in this order: see load_ledgers_light
+LIGHT_EVIDENCE = ("asks_by_us", "opt_outs")
 # the recipient findings that quote evidence lines light ledgers do not carry
 DEFERRED_CODES = frozenset(
     code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
@@ -164,18 +164,35 @@ DEFERRED_CODES = frozenset(
 _CHUNK = 5000  # addresses per query (SQLite allows 32,766 bound parameters, PostgreSQL 65,535)
 
 
-def _light_part(dialect: str) -> Any:
-    """One value per ledger row: the JSON array of the light figures and evidence lines, extracted by
-    the database in one pass over the document (None where the dialect has no JSON functions: then the
-    whole ``data`` document is read)."""
-    if dialect == "sqlite":
-        paths = [f"$.{name}" for name in _LIGHT_FIGURES] + [f"$.evidence.{f}" for f in LIGHT_EVIDENCE]
-        return func.json_extract(ContactLedger.data, *paths)
+def _light_parts(dialect: str) -> tuple[Any, Any] | None:
+    """Two values per ledger row, extracted by the database: the JSON array of the light figures (then
+    the opt-out lines), and the JSON array of our asks' lines. None where the dialect has no JSON
+    functions: then the whole ``data`` document is read."""
+    if dialect == "sqlite":  # one parse of the document per row: SQLite keeps it for the second call
+        paths = [f"$.{name}" for name in _LIGHT_FIGURES] + ["$.evidence.opt_outs"]
+        return (
+            func.json_extract(ContactLedger.data, *paths),
+            func.json_extract(ContactLedger.data, "$.evidence.asks_by_us"),
+        )
     if dialect == "postgresql":
         parts = [ContactLedger.data[name] for name in _LIGHT_FIGURES]
-        parts += [ContactLedger.data[("evidence", figure)] for figure in LIGHT_EVIDENCE]
-        return func.json_build_array(*parts)
+        parts.append(ContactLedger.data[("evidence", "opt_outs")])
+        return func.json_build_array(*parts), ContactLedger.data[("evidence", "asks_by_us")]
     return None
+
+
+# a "date" member of minified JSON (as SQLite writes it), its value: a string, or null
+_JSON_DATE = re.compile(r'"date":("[^"]*"|null)')
+_ISO_DAY = re.compile(r'"\d{4}-\d\d-\d\d')
+
+
+def _maybe_since(lines_json: str, day: str) -> bool:
+    """Whether evidence lines as minified JSON text may hold one dated ``day`` or later: False only if
+    every date is null or an ISO date before ``day`` (so they need no decoding to be left out)."""
+    for value in _JSON_DATE.findall(lines_json):
+        if value != "null" and (not _ISO_DAY.match(value) or value[1:11] >= day):
+            return True
+    return False
 
 
 def _lines_of(values: Any, since: datetime | None = None) -> list[EvidenceLine]:
@@ -209,26 +226,33 @@ def load_ledgers_light(
     evidence lines of thousands of ledgers is what made a large preview slow. :func:`add_evidence` reads
     the rest for the recipients whose findings are shown.
     """
-    part = _light_part(session.get_bind().dialect.name)
+    parts = _light_parts(session.get_bind().dialect.name)
+    # an evidence line dated `asks_since` or later is dated, in its own time zone, no earlier than this
+    # day (UTC offsets are under a day): lines as JSON text whose dates are all earlier are left out
+    # without decoding them
+    day = None if asks_since is None else (asks_since.astimezone(UTC) - timedelta(days=2)).date().isoformat()
+    columns = (ContactLedger.data, ContactLedger.data) if parts is None else parts
     found: dict[str, Ledger] = {}
     for start in range(0, len(addresses), _CHUNK):
         chunk = addresses[start : start + _CHUNK]
         rows = session.connection().execute(  # plain rows: no ORM processing needed
-            sql_select(Contact.address, ContactLedger.data if part is None else part)
+            sql_select(Contact.address, *columns)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
         ).all()
-        for address, values in rows:
-            if part is None:
+        for address, values, ask_lines in rows:
+            if parts is None:
                 document = values or {}
                 evidence = document.get("evidence") or {}
-                values = [document.get(name) for name in _LIGHT_FIGURES]
-                values += [evidence.get(figure) for figure in LIGHT_EVIDENCE]
+                values = [document.get(name) for name in _LIGHT_FIGURES] + [evidence.get("opt_outs")]
+                ask_lines = evidence.get("asks_by_us")
             elif isinstance(values, str):
                 values = json.loads(values)
+            if isinstance(ask_lines, str):
+                ask_lines = json.loads(ask_lines) if day is None or _maybe_since(ask_lines, day) else None
             (
                 name, tier, strength, balance, last_two_way, sent, received, personal, asks, offers,
-                honoured, opt_outs, last, ask_lines, opt_lines,
+                honoured, opt_outs, last, opt_lines,
             ) = values  # fmt: skip
             lines = {}
             if ask_lines and (asks_lines := _lines_of(ask_lines, asks_since)):
