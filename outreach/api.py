@@ -7,32 +7,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
-from outreach.imap_sync import FolderSummary, ImapSync, SilentProgress, SyncProgress, SyncSummary
+from outreach.imap_sync import FolderSummary, ImapSync, RunSummary, SilentProgress, SyncProgress, SyncSummary
 from outreach.importers import discover
-from outreach.ingest import Ingestor, IngestStats, ensure_folder, ensure_mailbox, mailbox_addresses
+from outreach.ingest import Ingestor, ensure_folder, ensure_mailbox, mailbox_addresses
 from outreach.ledger import LedgerPolicy
 from outreach.models import SyncRun, utcnow
 
 
-@dataclass
-class ImportSummary:
-    mailbox: str
-    source: str
-    folders: list[FolderSummary] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def totals(self) -> IngestStats:
-        total = IngestStats()
-        for folder in self.folders:
-            total.merge(folder.stats)
-        return total
+class ImportSummary(RunSummary):
+    """What an import did, folder by folder."""
 
 
 class SignalsHook:

@@ -5,6 +5,9 @@ The CLI turns an :class:`OutreachError` into a one-line message and an exit code
 
 from __future__ import annotations
 
+import socket
+import ssl
+
 
 class OutreachError(Exception):
     """Base class of every error outreach raises on purpose."""
@@ -54,3 +57,18 @@ class CampaignError(UsageError):
 
 class SendError(OutreachError):
     """Sending was refused or failed in a way that stops the whole run."""
+
+
+def network_error(host: str, port: int, exc: OSError) -> MailServerError:
+    """The one-line error for a connection that failed (DNS, TLS, refused, timeout), naming host and port."""
+    if isinstance(exc, socket.gaierror):
+        return MailServerError(host, f"unknown host ({exc.strerror})")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return MailServerError(host, f"TLS certificate not trusted: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLError):
+        return MailServerError(host, f"TLS error: {exc.reason or exc}")
+    if isinstance(exc, TimeoutError):
+        return MailServerError(host, f"port {port}: connection timed out")
+    if isinstance(exc, ConnectionRefusedError):
+        return MailServerError(host, f"port {port}: connection refused")
+    return MailServerError(host, f"port {port}: {exc.strerror or exc}")

@@ -35,7 +35,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
-from outreach.errors import AuthenticationError, MailServerError
+from outreach.errors import AuthenticationError, MailServerError, network_error
 from outreach.importers import is_sent_name, owner_addresses
 from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
 from outreach.models import Folder, SyncRun, utcnow
@@ -79,11 +79,12 @@ class FolderSummary:
 
 
 @dataclass
-class SyncSummary:
+class RunSummary:
+    """What a sync or an import did, folder by folder."""
+
     mailbox: str
-    host: str
+    source: str  # the host, or the imported path
     folders: list[FolderSummary] = field(default_factory=list)
-    retries: int = 0
     seconds: float = 0.0
 
     @property
@@ -92,6 +93,15 @@ class SyncSummary:
         for folder in self.folders:
             total.merge(folder.stats)
         return total
+
+
+@dataclass
+class SyncSummary(RunSummary):
+    retries: int = 0
+
+    @property
+    def host(self) -> str:
+        return self.source
 
 
 def connect(config: MailboxConfig, password: str, timeout: float = 30.0) -> IMAPClient:
@@ -111,18 +121,8 @@ def connect(config: MailboxConfig, password: str, timeout: float = 30.0) -> IMAP
         client.login(config.username, password)
     except LoginError as exc:
         raise AuthenticationError(host, f"login failed for {config.username}: {_text(exc)}") from exc
-    except socket.gaierror as exc:
-        raise MailServerError(host, f"unknown host ({exc.strerror})") from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise MailServerError(host, f"TLS certificate not trusted: {exc.verify_message}") from exc
-    except ssl.SSLError as exc:
-        raise MailServerError(host, f"TLS error: {exc.reason or exc}") from exc
-    except TimeoutError as exc:
-        raise MailServerError(host, f"port {config.effective_port}: connection timed out") from exc
-    except ConnectionRefusedError as exc:
-        raise MailServerError(host, f"port {config.effective_port}: connection refused") from exc
     except OSError as exc:
-        raise MailServerError(host, f"port {config.effective_port}: {exc.strerror or exc}") from exc
+        raise network_error(host, config.effective_port, exc) from exc
     except IMAPClientError as exc:
         raise MailServerError(host, f"IMAP error: {_text(exc)}") from exc
     return client

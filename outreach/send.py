@@ -53,7 +53,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from outreach.config import SECURITY_MODES, MailboxConfig, Settings
-from outreach.errors import AuthenticationError, ConfigError, MailServerError, UsageError
+from outreach.errors import AuthenticationError, ConfigError, MailServerError, UsageError, network_error
 from outreach.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
 from outreach.models import MailboxAddress, SendLog, utcnow
 from outreach.suppression import suppressed as suppressed_addresses
@@ -451,12 +451,8 @@ class SmtpTransport:
             raise MailServerError(host, f"port {port}: {exc.smtp_code} {_reply(exc.smtp_error)}") from exc
         except smtplib.SMTPException as exc:
             raise MailServerError(host, f"port {port}: SMTP error: {exc}") from exc
-        except TimeoutError as exc:
-            raise MailServerError(host, f"port {port}: connection timed out") from exc
-        except ConnectionRefusedError as exc:
-            raise MailServerError(host, f"port {port}: connection refused") from exc
         except OSError as exc:
-            raise MailServerError(host, f"port {port}: {exc.strerror or exc}") from exc
+            raise network_error(host, port, exc) from exc
         return smtp
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_campaign_evaluate import DATA, add_ledgers, populate_mixed  # noqa: E402
 
 from outreach.campaign import CampaignReport, campaign_from_strings, evaluate, evaluate_data, load_campaign
-from outreach.campaign.evaluate import DEFERRED_CODES, StoreData, load_sends, load_suppressions
+from outreach.campaign.evaluate import (
+    DEFERRED_CODES,
+    StoreData,
+    _maybe_since,
+    load_sends,
+    load_suppressions,
+)
 from outreach.campaign.model import Campaign
 from outreach.ledger import load_ledgers
 from outreach.lint.cases import NOW
@@ -59,13 +65,31 @@ ASKER = {
 }
 
 
+# our only recent ask was 29 days and 23 hours ago, written at UTC-14: the day in its date text is the
+# day before the cooldown (30 days) began, and R006 must still see it
+EDGE_ASK = {
+    "message_id": 31,
+    "date": (NOW - timedelta(days=30, hours=-1)).astimezone(timezone(timedelta(hours=-14))).isoformat(),
+    "direction": "out",
+    "subject": "Edge favour",
+    "sentence": None,
+}
+EDGE = {
+    "tier": "warm",
+    "last_two_way": (NOW - timedelta(days=40)).isoformat(),
+    "asks_by_us": 2,
+    "evidence": {"asks_by_us": [_line(32, 100, "Old favour"), EDGE_ASK]},
+    "last_ask_by_us": {**_line(32, 100, "Old favour"), "answered": True},
+}
+
+
 @pytest.fixture
 def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = open_store(database_url)
     factory = session_factory(engine)
     with factory() as session:
         populate_mixed(session, NOW)
-        add_ledgers(session, {"asker@example.org": ASKER})
+        add_ledgers(session, {"asker@example.org": ASKER, "edge@example.org": EDGE})
     yield factory
     engine.dispose()
 
@@ -109,8 +133,9 @@ def test_mixed_campaign_verdicts_and_evidence(sessions: sessionmaker[Session]) -
 
 @pytest.mark.parametrize("identical", [False, True])
 def test_small_campaign_matches_the_whole_ledgers(sessions: sessionmaker[Session], identical: bool) -> None:
-    known = ["asker@example.org", "oneway@example.com", "stale@example.org", "taker@example.org"]
-    addresses = known + [f"new{i}@example.net" for i in range(26)]
+    known = ["asker@example.org", "edge@example.org", "oneway@example.com", "stale@example.org"]
+    known.append("taker@example.org")
+    addresses = known + [f"new{i}@example.net" for i in range(25)]
     # notes longer than 40 characters are not blanked out for M002: personal bodies stay apart
     notes = [f"I liked your piece number {n} on repair cafes." for n in range(len(addresses))]
     rows = [{"email": a, "note": note} for a, note in zip(addresses, notes, strict=True)]
@@ -138,10 +163,27 @@ def test_small_campaign_matches_the_whole_ledgers(sessions: sessionmaker[Session
     assert [f.code for f in report.campaign_findings] == (["M002", "H001"] if identical else ["H001"])
     assert {r.address: r.verdict for r in report.recipients if r.verdict != "BLOCKED"} == {
         "asker@example.org": "REVIEW",
+        "edge@example.org": "REVIEW",
         "stale@example.org": "REVIEW",
         "taker@example.org": "REVIEW",
     }
-    assert report.counts == {"READY": 0, "REVIEW": 3, "BLOCKED": 27}  # strangers (R001), one-way (R002)
+    assert report.counts == {"READY": 0, "REVIEW": 4, "BLOCKED": 26}  # strangers (R001), one-way (R002)
+    edge = report.recipient("edge@example.org")
+    assert edge is not None and edge.findings[0].code == "R006"
+    assert edge.findings[0].message.startswith("we asked them 29 day(s) ago")
+    assert "Edge favour" in edge.findings[0].evidence[0].text
+    assert EDGE_ASK["date"][:10] < (NOW - timedelta(days=30)).date().isoformat()
+
+
+def test_lines_as_json_text_left_out_only_when_all_dated_earlier() -> None:
+    day = "2025-05-01"
+    old = '[{"message_id":1,"date":"2025-04-29T23:00:00-11:00"},{"message_id":2,"date":null}]'
+    assert not _maybe_since(old, day)
+    assert not _maybe_since("[]", day)
+    assert _maybe_since('[{"message_id":1,"date":"2025-05-01T00:00:00+00:00"}]', day)
+    assert _maybe_since('[{"message_id":1,"date":"2025-04-02T00:00:00"},{"date":"2025-06-01"}]', day)
+    assert _maybe_since('[{"message_id":1,"date":"20250601T000000"}]', day)  # not the usual form: decode
+    assert _maybe_since('[{"message_id":1,"date":"soon"}]', day)
 
 
 def test_deferred_codes_are_those_quoting_unread_lines() -> None:
