@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import multiprocessing
 import os
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -39,7 +37,7 @@ from outreach.errors import AuthenticationError, MailServerError, network_error
 from outreach.importers import is_sent_name, owner_addresses
 from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
 from outreach.models import Folder, SyncRun, utcnow
-from outreach.prepare import Prepared, prepare_batch
+from outreach.prepare import PendingBatch, PrepareWorker
 
 MAX_FETCH_BYTES = 256 * 1024  # per message: 500 of them stay well inside the memory budget
 RETRIES = 5
@@ -177,7 +175,7 @@ class ImapSync:
         self.sleep = sleep
         self.analyse = analyse  # compute signals in the worker too (the store hook fills in the rest)
         self.client: IMAPClient | None = None
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: PrepareWorker | None = None
 
     def run(self) -> SyncSummary:
         started = time.perf_counter()
@@ -209,7 +207,7 @@ class ImapSync:
             finally:
                 self._logout()
                 if self.pool is not None:
-                    self.pool.shutdown(cancel_futures=True)
+                    self.pool.close()
                     self.pool = None
         summary.seconds = time.perf_counter() - started
         return summary
@@ -263,11 +261,11 @@ class ImapSync:
         self.progress.folder(folder.name, len(uids))
         pool = self._pool() if len(uids) >= PARALLEL_THRESHOLD else None
         # Pipeline: while batch k is parsed (in the pool, or at once without one), batch k+1 is fetched.
-        pending: tuple[list[RawMessage], Future[list[Prepared]] | None] | None = None
+        pending: tuple[list[RawMessage], PendingBatch | None] | None = None
         for batch in self._plan(client, uids):
             raw = self._fetch(client, folder.name, batch)
             items = [(m.raw, m.internal_date) for m in raw]
-            future = pool.submit(prepare_batch, items, self.analyse) if pool else None
+            future = pool.submit(items, self.analyse) if pool else None
             if pending is not None:
                 self._store(ingestor, folder, pending, result)
             pending = (raw, future)
@@ -280,7 +278,7 @@ class ImapSync:
         self,
         ingestor: Ingestor,
         folder: Folder,
-        pending: tuple[list[RawMessage], Future[list[Prepared]] | None],
+        pending: tuple[list[RawMessage], PendingBatch | None],
         result: FolderSummary,
     ) -> None:
         raw, future = pending
@@ -288,14 +286,11 @@ class ImapSync:
         result.stats.merge(ingestor.ingest(folder, raw, prepared))
         self.progress.advance(len(raw))
 
-    def _pool(self) -> ProcessPoolExecutor | None:
+    def _pool(self) -> PrepareWorker | None:
         if (os.cpu_count() or 1) < 2:
             return None
         if self.pool is None:
-            # spawn, not fork: the worker imports outreach.prepare alone instead of sharing, and soon
-            # copying, every page of this process (SQLAlchemy, the store, imapclient).
-            context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self.pool = PrepareWorker()
         return self.pool
 
     def _status_items(self, client: IMAPClient) -> list[bytes]:

@@ -295,6 +295,11 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 0 < stored < len(messages), "the sync was not caught mid-way"
+    # Its parse worker sees its stdin close and exits: nothing is left running.
+    deadline = time.monotonic() + 10
+    while _prepare_workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _prepare_workers()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     with sessions() as session:
@@ -310,6 +315,38 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
 
         statuses = sorted(session.scalars(select(SyncRun.status)))
         assert statuses == ["done", "interrupted"]  # the crash is handled once, not at every later sync
+
+
+def _prepare_workers() -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"outreach.prepare" in words:
+            found.append(cmdline.parent.name)
+    return found
+
+
+def test_the_api_works_from_a_script_without_a_main_guard(imap_account: object, tmp_path: Path) -> None:
+    """The parse worker is a plain child process: it never re-imports the caller's __main__."""
+    from outreach import imap_sync
+
+    imap_account.write_messages(_generated(imap_sync.PARALLEL_THRESHOLD + 100))  # type: ignore[attr-defined]
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from outreach.api import sync_mailbox\n"
+        "from outreach.config import MailboxConfig\n"
+        "from outreach.store import open_store, session_factory\n"
+        f"sessions = session_factory(open_store('sqlite:///{tmp_path / 'u.db'}'))\n"
+        f"config = MailboxConfig(name='me', host='127.0.0.1', port={imap_account.port}, "  # type: ignore[attr-defined]
+        f"username='{imap_account.user}', security='plain', addresses=('owner@example.org',))\n"  # type: ignore[attr-defined]
+        f"print(sync_mailbox(sessions, config, '{imap_account.password}', signals=False).totals.new)\n"  # type: ignore[attr-defined]
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(imap_sync.PARALLEL_THRESHOLD + 100)
 
 
 def _as_of(session: Session) -> object:

@@ -787,10 +787,11 @@ class _EvidenceReader:
                 for deferred in DEFERRED_CODES:
                     if deferred in codes:
                         needed.setdefault(each, set()).update(EVIDENCE_FIGURES[deferred])
-            if needed:
-                self.load(needed)
-            for each in batch:
-                self.read[each] = {f.code: f.evidence for f in self.findings_of(each)}
+            with collector_paused():  # thousands of evidence lines that live as long as the report
+                if needed:
+                    self.load(needed)
+                for each in batch:
+                    self.read[each] = {f.code: f.evidence for f in self.findings_of(each)}
         # (empty if the store changed in between and the rule no longer fires)
         return self.read[address].get(code, ())
 

@@ -149,7 +149,7 @@ def _familiarity_phrases() -> tuple[str, ...]:
 @cache
 def _familiarity_keywords() -> tuple[str, ...]:
     """The longest word of each phrase: a text that has none of them has none of the phrases."""
-    return tuple(dict.fromkeys(max(p.split(), key=len) for p in _familiarity_phrases() if p))
+    return tuple(dict.fromkeys(max(p.split(), key=len) if p else "" for p in _familiarity_phrases()))
 
 
 def find_familiarity(text: str) -> list[Match]:
