@@ -335,7 +335,7 @@ class _Facts:
 
 
 _RECIPIENT_ROLES = frozenset(("to", "cc", "bcc"))
-CONTACT_CHUNK = 500
+CONTACT_CHUNK = 100  # contacts per query batch: bounds the memory of a refresh (evidence is bulky)
 
 
 def _load_facts(session: Session, contact_ids: Sequence[int] | None) -> _Facts:
@@ -361,7 +361,10 @@ def _load_facts(session: Session, contact_ids: Sequence[int] | None) -> _Facts:
         Signal.message_id, Signal.kind, Signal.subtype, Signal.personal, Signal.sentence, Signal.score
     ).order_by(Signal.message_id, Signal.start, Signal.id)
     if contact_ids is not None:
-        wanted = list(contact_ids)
+        # Our own addresses have no ledger, and they take part in every message: asking for their
+        # messages would load the whole store.
+        own_ids = set(session.scalars(select(Contact.id).where(Contact.address.in_(own)))) if own else set()
+        wanted = [cid for cid in contact_ids if cid not in own_ids]
         their_messages = select(Participant.message_id).where(Participant.contact_id.in_(wanted))
         contact_query = contact_query.where(Contact.id.in_(wanted))
         role_query = role_query.where(Participant.contact_id.in_(wanted))

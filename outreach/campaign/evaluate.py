@@ -181,18 +181,17 @@ def _light_parts(dialect: str) -> tuple[Any, Any] | None:
     return None
 
 
-# a "date" member of minified JSON (as SQLite writes it), its value: a string, or null
-_JSON_DATE = re.compile(r'"date":("[^"]*"|null)')
-_ISO_DAY = re.compile(r'"\d{4}-\d\d-\d\d')
+# the day of a "date" member of minified JSON (as SQLite writes it) whose value is an ISO date string
+_JSON_DAY = re.compile(r'"date":"(\d{4}-\d\d-\d\d)')
 
 
 def _maybe_since(lines_json: str, day: str) -> bool:
     """Whether evidence lines as minified JSON text may hold one dated ``day`` or later: False only if
     every date is null or an ISO date before ``day`` (so they need no decoding to be left out)."""
-    for value in _JSON_DATE.findall(lines_json):
-        if value != "null" and (not _ISO_DAY.match(value) or value[1:11] >= day):
-            return True
-    return False
+    days = _JSON_DAY.findall(lines_json)
+    if len(days) != lines_json.count('"date":"'):  # a date string of another form: decode to see
+        return True
+    return max(days, default="") >= day
 
 
 def _lines_of(values: Any, since: datetime | None = None) -> list[EvidenceLine]:
@@ -1152,6 +1151,8 @@ __all__ = [
     "effective_policy",
     "evaluate",
     "evaluate_data",
+    "add_evidence",
+    "load_ledgers_light",
     "load_sends",
     "load_suppressions",
     "RecipientRules",
