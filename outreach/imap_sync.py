@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import os
+import re
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -56,6 +57,46 @@ class SyncProgress(Protocol):
     def advance(self, count: int) -> None: ...
 
     def note(self, message: str) -> None: ...
+
+
+_FETCH_UID = re.compile(rb"\bUID (\d+)")
+_FETCH_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+
+
+def uid_set(uids: Sequence[int]) -> str:
+    """An IMAP sequence set with consecutive UIDs as ranges: [1, 2, 3, 7] -> "1:3,7"."""
+    parts: list[str] = []
+    ordered = sorted(set(uids))
+    start = prev = ordered[0] if ordered else 0
+    for uid in ordered[1:]:
+        if uid != prev + 1:
+            parts.append(f"{start}:{prev}" if prev != start else str(start))
+            start = uid
+        prev = uid
+    if ordered:
+        parts.append(f"{start}:{prev}" if prev != start else str(start))
+    return ",".join(parts)
+
+
+def parse_fetch_bodies(data: Sequence[Any]) -> dict[int, tuple[bytes, str]]:
+    """UID -> (body, flags) from imaplib's answer to ``UID FETCH (UID FLAGS BODY.PEEK[]…)``.
+
+    imaplib gives each message with a literal as a (prefix, literal) tuple followed by the rest of the line;
+    the UID and FLAGS items may stand before or after the literal.  Untagged FETCH answers without a body
+    (a flag change announced by the server) are skipped.
+    """
+    found: dict[int, tuple[bytes, str]] = {}
+    for index, item in enumerate(data):
+        if not isinstance(item, tuple) or len(item) != 2:
+            continue
+        prefix, body = item
+        after = data[index + 1] if index + 1 < len(data) and isinstance(data[index + 1], bytes) else b""
+        uid = _FETCH_UID.search(prefix) or _FETCH_UID.search(after)
+        if uid is None or not isinstance(body, bytes):
+            continue
+        flags = _FETCH_FLAGS.search(prefix) or _FETCH_FLAGS.search(after)
+        found[int(uid.group(1))] = (body, flags.group(1).decode("ascii", "replace") if flags else "")
+    return found
 
 
 class SilentProgress:
@@ -307,26 +348,24 @@ class ImapSync:
             yield uids[start : start + limit]
 
     def _fetch(self, client: IMAPClient, folder: str, batch: list[int]) -> list[RawMessage]:
-        part = f"BODY.PEEK[]<0.{MAX_FETCH_BYTES}>".encode()
-        # Only the body and FLAGS: each extra item costs imapclient parsing time on every message.
-        data = client.fetch(batch, [part, b"FLAGS"])
+        """Bodies (``BODY.PEEK``: read-only) and flags of ``batch``, from the raw imaplib response.
+
+        imapclient's generic response parser costs more than fetching itself (NOTES: ≈7,000 msg/s through
+        imapclient against ≈36,000 with imaplib on the same data), so this one hot command is read from
+        the imaplib connection imapclient wraps; everything else goes through imapclient.
+        """
+        imap = client._imap
+        typ, data = imap.uid("FETCH", uid_set(batch), f"(UID FLAGS BODY.PEEK[]<0.{MAX_FETCH_BYTES}>)")
+        if typ != "OK":
+            raise MailServerError(self.config.host, f"FETCH in {folder} failed: {_text(Exception(data))}")
+        found = parse_fetch_bodies(data)
         out = []
         for uid in batch:
-            item = data.get(uid)
+            item = found.get(uid)
             if item is None:
                 continue  # expunged since the search
-            raw = item.get(b"BODY[]<0>") or item.get(b"BODY[]")
-            flags = " ".join(
-                f.decode("ascii", "replace") if isinstance(f, bytes) else str(f) for f in item.get(b"FLAGS", ())
-            )
-            out.append(
-                RawMessage(
-                    raw=raw if isinstance(raw, bytes) else None,
-                    uid=uid,
-                    flags=flags,
-                    origin=f"{self.config.host} {folder} UID {uid}",
-                )
-            )
+            raw, flags = item
+            out.append(RawMessage(raw=raw, uid=uid, flags=flags, origin=f"{self.config.host} {folder} UID {uid}"))
         return out
 
     def _guess_owner(self, sent_folders: list[str]) -> list[str]:
