@@ -267,7 +267,9 @@ class Ingestor:
         stats: IngestStats,
     ) -> None:
         conn = self.session.connection()
-        message_ids = list({ids[msg.message_key] for _, msg in placed})
+        new_ids = set(stats.new_message_ids)
+        # Only messages stored before this batch can already have a location in this folder.
+        message_ids = list({ids[msg.message_key] for _, msg in placed} - new_ids)
         present: dict[int, tuple[int | None, int | None]] = {}
         for chunk in _chunks(message_ids):
             present.update(
@@ -280,10 +282,9 @@ class Ingestor:
             )
         inserts, updates = [], []
         added: set[int] = set()
-        new_keys = set(stats.new_message_ids)
         for raw, msg in placed:
             mid = ids[msg.message_key]
-            if mid not in new_keys:
+            if mid not in new_ids:
                 stats.duplicates += 1
             direction = "out" if msg.sender is not None and msg.sender.address in self.owner else "in"
             if mid in present or mid in added:
