@@ -18,6 +18,7 @@ passed as explicit lists.
 from __future__ import annotations
 
 import contextlib
+import gc
 import imaplib
 import os
 import re
@@ -219,6 +220,18 @@ class ImapSync:
         self.pool: PrepareWorker | None = None
 
     def run(self) -> SyncSummary:
+        # Batches allocate many short-lived objects but build no reference cycles: without this the
+        # cyclic collector keeps rescanning every long-lived object (SQLAlchemy's, imapclient's).
+        gc.freeze()
+        threshold = gc.get_threshold()
+        gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+        try:
+            return self._run()
+        finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
+
+    def _run(self) -> SyncSummary:
         started = time.perf_counter()
         summary = SyncSummary(self.config.name, self.config.host)
         with self.sessions() as session:
@@ -355,7 +368,13 @@ class ImapSync:
         the imaplib connection imapclient wraps; everything else goes through imapclient.
         """
         imap = client._imap
-        typ, data = imap.uid("FETCH", uid_set(batch), f"(UID FLAGS BODY.PEEK[]<0.{MAX_FETCH_BYTES}>)")
+        # imapclient sets imaplib's debug level to 5, which builds the repr() of every message body (and of
+        # the whole answer) for its debug log: costly, and mail content has no business in a log.
+        level, imap.debug = imap.debug, 0
+        try:
+            typ, data = imap.uid("FETCH", uid_set(batch), f"(UID FLAGS BODY.PEEK[]<0.{MAX_FETCH_BYTES}>)")
+        finally:
+            imap.debug = level
         if typ != "OK":
             raise MailServerError(self.config.host, f"FETCH in {folder} failed: {_text(Exception(data))}")
         found = parse_fetch_bodies(data)
