@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.config import MailboxConfig
 from outreach.imap_sync import FolderSummary, ImapSync, RunSummary, SilentProgress, SyncProgress, SyncSummary
 from outreach.importers import discover
-from outreach.ingest import Ingestor, ensure_folder, ensure_mailbox, mailbox_addresses
+from outreach.ingest import Ingestor, ensure_folder, ensure_mailbox, finish_run, mailbox_addresses
 from outreach.ledger import LedgerPolicy
-from outreach.models import SyncRun, utcnow
+from outreach.models import SyncRun
+from outreach.store import chunked
 
 
 class ImportSummary(RunSummary):
@@ -67,8 +68,7 @@ class SignalsHook:
         from outreach.signals.analyse import store_signals
 
         missing: list[int] = []
-        for start in range(0, len(new_message_ids), 500):
-            chunk = new_message_ids[start : start + 500]
+        for chunk in chunked(new_message_ids):
             missing += session.scalars(
                 select(Message.id).where(Message.id.in_(chunk), Message.signals_version.is_(None))
             ).all()
@@ -173,10 +173,7 @@ def import_path(
                 result.stats.merge(ingestor.ingest(target, batch))
                 progress.advance(len(batch))
             summary.folders.append(result)
-        totals = summary.totals
-        run.finished_at = utcnow()
-        run.fetched, run.new, run.duplicates = totals.fetched, totals.new, totals.duplicates
-        run.skipped, run.skipped_reasons, run.status = totals.skipped_total, dict(totals.skipped), "done"
+        finish_run(run, summary.totals)
         session.commit()
     if hook is not None:
         hook.finish()

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.config import MailboxConfig
 from outreach.errors import AuthenticationError, MailServerError, network_error
 from outreach.importers import is_sent_name, owner_addresses
-from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox
+from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox, finish_run
 from outreach.models import Folder, SyncRun, utcnow
 from outreach.prepare import PendingBatch, PrepareWorker
 
@@ -252,11 +252,7 @@ class ImapSync:
                     folder = ensure_folder(session, mailbox, name, "imap", is_sent)
                     session.commit()
                     summary.folders.append(self._sync_folder_with_retries(session, ingestor, folder, summary))
-                totals = summary.totals
-                run.finished_at = utcnow()
-                run.fetched, run.new, run.duplicates = totals.fetched, totals.new, totals.duplicates
-                run.skipped, run.skipped_reasons = totals.skipped_total, dict(totals.skipped)
-                run.status = "done"
+                finish_run(run, summary.totals)
                 session.commit()
             finally:
                 self._logout()

@@ -26,13 +26,14 @@ from outreach.models import (
     MessageLocation,
     Participant,
     Signal,
+    SyncRun,
     Thread,
+    utcnow,
 )
 from outreach.parsing import ParsedMessage, parse_message
 from outreach.prepare import Prepared
+from outreach.store import chunked
 from outreach.threads import ThreadIndex, ThreadInfo, subject_key
-
-CHUNK = 500  # rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 
 
 @dataclass(slots=True)
@@ -44,7 +45,6 @@ class RawMessage:
     flags: str = ""
     internal_date: datetime | None = None
     origin: str = ""  # a file path or "folder UID n", for error messages
-    size: int | None = None  # the full size when the server told us (raw may be a capped prefix)
 
 
 @dataclass
@@ -127,7 +127,6 @@ class Ingestor:
         self.threads = ThreadIndex(self.team)
         self.quoted_subjects = quoted_subjects
         self.after_batch = after_batch
-        self._signals: dict[str, MessageSignals] = {}
 
     def ingest(
         self,
@@ -143,7 +142,7 @@ class Ingestor:
         stats = IngestStats(fetched=len(batch))
         if prepared is None:
             prepared = [(parse_message(m.raw, m.internal_date) if m.raw else None, None) for m in batch]
-        self._signals = {p.message_key: sig for p, sig in prepared if p is not None and sig is not None}
+        found = {p.message_key: sig for p, sig in prepared if p is not None and sig is not None}
         items: list[tuple[RawMessage, ParsedMessage]] = []
         for raw, msg in zip(batch, [p for p, _ in prepared], strict=True):
             if msg is None:
@@ -154,7 +153,7 @@ class Ingestor:
                 stats.skipped["unparseable"] += 1
                 stats.problems.append(f"{raw.origin}: {msg.parse_error}")
             items.append((raw, msg))
-        self._write(folder, items, stats)
+        self._write(folder, items, stats, found)
         uids = [m.uid for m in batch if m.uid is not None]
         if uids:
             folder.highest_uid = max(folder.highest_uid or 0, max(uids))
@@ -166,11 +165,17 @@ class Ingestor:
 
     # ------------------------------------------------------------------ internals
 
-    def _write(self, folder: Folder, items: list[tuple[RawMessage, ParsedMessage]], stats: IngestStats) -> None:
+    def _write(
+        self,
+        folder: Folder,
+        items: list[tuple[RawMessage, ParsedMessage]],
+        stats: IngestStats,
+        signals: dict[str, MessageSignals],
+    ) -> None:
         conn = self.session.connection()
         keys = list({msg.message_key for _, msg in items})
         existing: dict[str, int] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunked(keys):
             existing.update(
                 (key, mid)
                 for key, mid in conn.execute(
@@ -186,7 +191,6 @@ class Ingestor:
             else:
                 new_items[msg.message_key] = (raw, msg)
         new_list = list(new_items.values())
-        sizes = {msg.message_key: raw.size for raw, msg in new_list if raw.size}
         contact_ids = self._contacts([msg for _, msg in new_list])
         thread_ids = self._assign_threads([msg for _, msg in new_list], existing)
         message_rows = []
@@ -198,7 +202,7 @@ class Ingestor:
                     "date": msg.date,
                     "subject": msg.subject,
                     "from_address": msg.sender.address if msg.sender else None,
-                    "size": sizes.get(msg.message_key) or msg.size,
+                    "size": msg.size,
                     "thread_id": tid,
                     "in_reply_to": msg.in_reply_to,
                     "references": " ".join(msg.references) or None,
@@ -210,14 +214,14 @@ class Ingestor:
                     "body_text": msg.body_text,
                     "text_truncated": msg.text_truncated,
                     "parse_error": msg.parse_error,
-                    **self._analysis_columns(msg.message_key),
+                    **_analysis_columns(signals.get(msg.message_key)),
                 }
             )
         new_ids: dict[str, int] = {}
         if message_rows:
             bulk_insert(conn, Message.__table__, message_rows)  # type: ignore[arg-type]
             new_keys = [row["message_key"] for row in message_rows]
-            for chunk in _chunks(new_keys):
+            for chunk in chunked(new_keys):
                 new_ids.update(
                     (key, mid)
                     for key, mid in conn.execute(
@@ -237,12 +241,12 @@ class Ingestor:
                     }
                 )
         bulk_insert(conn, Participant.__table__, participant_rows)  # type: ignore[arg-type]
-        if self._signals:
+        if signals:
             from outreach.signals.analyse import signal_rows
 
             rows: list[dict[str, Any]] = []
             for key, mid in new_ids.items():
-                found = self._signals.get(key)
+                found = signals.get(key)
                 if found is not None:
                     rows += signal_rows(mid, found)
             bulk_insert(conn, Signal.__table__, rows)  # type: ignore[arg-type]
@@ -250,14 +254,6 @@ class Ingestor:
         stats.new_message_ids = list(new_ids.values())
         all_ids = {**existing, **new_ids}
         self._locations(folder, new_list + seen_again, all_ids, stats)
-
-    def _analysis_columns(self, key: str) -> dict[str, Any]:
-        found = self._signals.get(key)
-        if found is None:
-            return {"language": None, "signals_version": None}
-        from outreach.signals.analyse import PIPELINE_VERSION
-
-        return {"language": found.language, "signals_version": PIPELINE_VERSION}
 
     def _locations(
         self,
@@ -271,7 +267,7 @@ class Ingestor:
         # Only messages stored before this batch can already have a location in this folder.
         message_ids = list({ids[msg.message_key] for _, msg in placed} - new_ids)
         present: dict[int, tuple[int | None, int | None]] = {}
-        for chunk in _chunks(message_ids):
+        for chunk in chunked(message_ids):
             present.update(
                 (mid, (uid, validity))
                 for mid, uid, validity in conn.execute(
@@ -323,7 +319,7 @@ class Ingestor:
         ids: dict[str, int] = {}
         known_names: dict[str, list[str]] = {}
         addresses = list(names)
-        for chunk in _chunks(addresses):
+        for chunk in chunked(addresses):
             for cid, address, display_names in conn.execute(
                 select(Contact.id, Contact.address, Contact.display_names).where(Contact.address.in_(chunk))
             ):
@@ -341,7 +337,7 @@ class Ingestor:
                 for a in missing
             ]
             bulk_insert(conn, Contact.__table__, rows)  # type: ignore[arg-type]
-            for chunk in _chunks(missing):
+            for chunk in chunked(missing):
                 ids.update(
                     (address, cid)
                     for address, cid in conn.execute(
@@ -368,7 +364,7 @@ class Ingestor:
         # Messages referenced by In-Reply-To/References that we already store, and their threads.
         refs = list({r for m in messages for r in ([m.in_reply_to] if m.in_reply_to else []) + m.references})
         ref_threads: dict[str, int] = {}
-        for chunk in _chunks(refs):
+        for chunk in chunked(refs):
             ref_threads.update(
                 (key, tid)
                 for key, tid in conn.execute(
@@ -417,7 +413,7 @@ class Ingestor:
                 ],
             )
             by_root = {i.root_key: i for i in fresh}
-            for chunk in _chunks(list(by_root)):
+            for chunk in chunked(list(by_root)):
                 for root, tid in conn.execute(select(Thread.root_key, Thread.id).where(Thread.root_key.in_(chunk))):
                     info = by_root[root]
                     info.id, info.dirty = tid, False
@@ -482,5 +478,18 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     conn.exec_driver_sql(sql, params)
 
 
-def _chunks(items: list[str] | list[int]) -> list[list]:  # type: ignore[type-arg]
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+def _analysis_columns(found: MessageSignals | None) -> dict[str, Any]:
+    """The message columns that say whether (and by which pipeline) its signals were computed."""
+    if found is None:
+        return {"language": None, "signals_version": None}
+    from outreach.signals.analyse import PIPELINE_VERSION
+
+    return {"language": found.language, "signals_version": PIPELINE_VERSION}
+
+
+def finish_run(run: SyncRun, totals: IngestStats) -> None:
+    """Record a finished sync or import and its summary on its ``sync_run`` row."""
+    run.finished_at = utcnow()
+    run.fetched, run.new, run.duplicates = totals.fetched, totals.new, totals.duplicates
+    run.skipped, run.skipped_reasons = totals.skipped_total, dict(totals.skipped)
+    run.status = "done"

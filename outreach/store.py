@@ -6,8 +6,9 @@ them; nothing here is global.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -17,6 +18,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.errors import StoreError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+IN_CHUNK = 500  # values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: for IN lists and batched statements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
 
 

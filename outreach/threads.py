@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import Contact, Message, Participant, Thread
+from outreach.store import chunked
 
 THREAD_WINDOW = timedelta(days=45)
 _PREFIX = re.compile(
@@ -68,7 +69,7 @@ class ThreadIndex:
 
     def preload(self, session: Session, keys: Iterable[str]) -> None:
         missing = [k for k in set(keys) if k and k not in self.by_key]
-        for chunk in _chunks(missing, 500):
+        for chunk in chunked(missing):
             rows = session.execute(
                 select(Thread.id, Thread.subject_key, Thread.first_date, Thread.last_date).where(
                     Thread.subject_key.in_(chunk)
@@ -82,7 +83,7 @@ class ThreadIndex:
                 self.by_key[key].append(info)
                 self.by_id[tid] = info
                 ids.append(tid)
-            for id_chunk in _chunks(ids, 500):
+            for id_chunk in chunked(ids):
                 for tid, address in session.execute(
                     select(Message.thread_id, Contact.address)
                     .join(Participant, Participant.message_id == Message.id)
@@ -128,8 +129,3 @@ class ThreadIndex:
 
 def _stamp(when: datetime | None) -> float:
     return when.timestamp() if when is not None else 0.0
-
-
-def _chunks(items: list[str] | list[int], size: int) -> Iterable[list]:  # type: ignore[type-arg]
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
