@@ -53,9 +53,10 @@ class BarProgress:
 class LogProgress:
     """One line per folder and every ``every`` messages: for logs, cron and CI."""
 
-    def __init__(self, stream: IO[str] | None = None, every: int = 5000) -> None:
+    def __init__(self, stream: IO[str] | None = None, every: int = 5000, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.every = every
+        self.quiet = quiet  # notes only (e.g. the owner address guessed), no progress lines
         self.name = ""
         self.total = 0
         self.done = 0
@@ -69,11 +70,15 @@ class LogProgress:
 
     def folder(self, name: str, to_fetch: int) -> None:
         self.name, self.total, self.done, self.started = name, to_fetch, 0, time.perf_counter()
+        if self.quiet:
+            return
         self._line(f"{name}: {to_fetch} new message(s) to fetch" if to_fetch else f"{name}: no new mail")
 
     def advance(self, count: int) -> None:
         before = self.done // self.every
         self.done += count
+        if self.quiet:
+            return
         if self.done // self.every != before or self.done == self.total:
             rate = self.done / max(time.perf_counter() - self.started, 1e-6)
             self._line(f"{self.name}: {self.done}/{self.total} ({rate:,.0f} msg/s)")
@@ -88,4 +93,4 @@ class LogProgress:
 def make_progress(console: Console, quiet: bool = False) -> BarProgress | LogProgress:
     if not quiet and console.is_terminal:
         return BarProgress(console)
-    return LogProgress(every=5000 if not quiet else 10**12)
+    return LogProgress(quiet=quiet)

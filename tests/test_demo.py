@@ -44,6 +44,9 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = outreach(db, "import", "outreach/data/sample-mailbox", "--mailbox", "alex", "--quiet")
     assert done.returncode == 0, done.stderr
     assert "fetched 25, new 25, duplicates 0, skipped 0" in done.stdout
+    # --quiet: no progress lines, but what outreach decided for the user is still said
+    assert "message(s) to fetch" not in done.stderr and "/25" not in done.stderr
+    assert "owner address(es) taken from the Sent folder: alex@brightlane.example" in done.stderr
     return db
 
 
