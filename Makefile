@@ -2,7 +2,7 @@
 #
 #   make test       venv + system test deps (Dovecot, PostgreSQL, Chromium), then the whole pytest suite
 #   make lint       ruff + mypy --strict on outreach/
-#   make bench      sync benchmark (benchmarks/bench_sync.py)
+#   make bench      the benchmark: one table + JSON (benchmarks/run.py; BENCH_ARGS=--quick for a smoke run)
 #   make demo       the demo: sample mailbox -> contacts -> campaign preview (demo/)
 #   make clean      caches and build leftovers (make distclean also removes .venv)
 
@@ -16,6 +16,7 @@ PY := $(VENV)/bin/python
 # Re-run pip whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: venv test-deps test lint demo bench clean distclean
 
@@ -57,8 +58,11 @@ demo: venv
 	@echo "HTML report: demo/report.html   (open it in a browser)"
 	$(OUTREACH_DEMO) preview templates/warm-pitch || [ $$? -eq 1 ]
 
-bench: venv
-	$(PY) benchmarks/bench_sync.py
+# Builds its own synthetic mailboxes in a real Dovecot (and syncs into a real PostgreSQL too), 10k and 50k
+# messages, 3 runs each: ~15-25 min on 2 cores. Prints one table, writes benchmarks/results/latest.json.
+# How to read it: benchmarks/README.md. E.g. make bench BENCH_ARGS="--sizes 10000 --runs 2 --no-postgres".
+bench: test-deps venv
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info $(STAMP)

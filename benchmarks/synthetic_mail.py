@@ -19,7 +19,7 @@ Everything is deterministic for a given ``(n, seed)``.
 fill a Dovecot mailbox: ~50,000 messages in seconds); ``write_mailbox(dir, n, seed)`` writes received
 mail to INBOX and the owner's own to ``Sent``.
 
-Command line: ``python benchmarks/mailbox.py OUT_MAILDIR -n 50000 --seed 1``.
+Command line: ``python benchmarks/synthetic_mail.py OUT_MAILDIR -n 50000 --seed 1``.
 """
 
 from __future__ import annotations
