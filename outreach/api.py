@@ -5,10 +5,12 @@ Sessions are passed in; nothing here keeps global state.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
@@ -17,7 +19,7 @@ from outreach.importers import discover
 from outreach.ingest import Ingestor, ensure_folder, ensure_mailbox, finish_run, mailbox_addresses
 from outreach.ledger import LedgerPolicy
 from outreach.models import SyncRun
-from outreach.store import chunked
+from outreach.store import chunked, lock_store_for_writing, mailbox_sync_lock
 
 
 class ImportSummary(RunSummary):
@@ -85,6 +87,7 @@ class SignalsHook:
         from outreach.models import Contact, Folder, Mailbox, MessageLocation, SyncRun
 
         with self.sessions() as session:
+            lock_store_for_writing(session)  # a teammate's sync may be refreshing the same contacts
             if self.full_refresh:
                 # All contacts, but in chunks: refresh_ledgers(None) would hold the whole store's facts.
                 everyone = session.scalars(select(Contact.id)).all()
@@ -112,22 +115,36 @@ def sync_mailbox(
     progress: SyncProgress | None = None,
     signals: bool = True,
     ledger_policy: LedgerPolicy | None = None,
+    wait: bool = False,
     **options: object,
 ) -> SyncSummary:
     """Sync one IMAP mailbox into the store (read-only, incremental, resumable); with ``signals``, the
-    new messages are analysed and the ledgers of the contacts they touch refreshed."""
-    hook = None
-    if signals:
-        then = options.pop("after_batch", None)
-        hook = SignalsHook(sessions, config.name, ledger_policy, then)  # type: ignore[arg-type]
-        options["after_batch"] = hook
-        options["analyse"] = True
-    started = time.perf_counter()
-    summary = ImapSync(sessions, config, password, progress=progress, **options).run()  # type: ignore[arg-type]
-    if hook is not None:
-        hook.finish()
+    new messages are analysed and the ledgers of the contacts they touch refreshed.
+
+    One sync or import of a mailbox runs at a time per store: while another holds the mailbox,
+    :class:`~outreach.errors.MailboxBusyError` is raised, or with ``wait`` the sync waits for it."""
+    with _mailbox_lock(sessions, config.name, wait, progress):
+        started = time.perf_counter()
+        hook = None
+        if signals:
+            then = options.pop("after_batch", None)
+            hook = SignalsHook(sessions, config.name, ledger_policy, then)  # type: ignore[arg-type]
+            options["after_batch"] = hook
+            options["analyse"] = True
+        summary = ImapSync(sessions, config, password, progress=progress, **options).run()  # type: ignore[arg-type]
+        if hook is not None:
+            hook.finish()
     summary.seconds = time.perf_counter() - started  # the ledger refresh is part of the sync's time
     return summary
+
+
+def _mailbox_lock(
+    sessions: sessionmaker[Session], mailbox: str, wait: bool, progress: SyncProgress | None
+) -> contextlib.AbstractContextManager[None]:
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine):  # bound to a connection: the caller manages concurrency
+        return contextlib.nullcontext()
+    return mailbox_sync_lock(engine, mailbox, wait=wait, on_wait=progress.note if progress is not None else None)
 
 
 def import_path(
@@ -140,9 +157,28 @@ def import_path(
     after_batch: Callable[[Session, list[int]], None] | None = None,
     signals: bool = True,
     ledger_policy: LedgerPolicy | None = None,
+    wait: bool = False,
 ) -> ImportSummary:
     """Import a Maildir tree or an mbox file for ``mailbox_name`` through the sync pipeline; with
-    ``signals``, new messages are analysed and the touched contacts' ledgers refreshed."""
+    ``signals``, new messages are analysed and the touched contacts' ledgers refreshed.  Like a sync, it
+    holds the mailbox (see :func:`sync_mailbox`)."""
+    with _mailbox_lock(sessions, mailbox_name, wait, progress):
+        return _import_path(
+            sessions, path, mailbox_name, addresses, progress, batch_size, after_batch, signals, ledger_policy
+        )
+
+
+def _import_path(
+    sessions: sessionmaker[Session],
+    path: str | Path,
+    mailbox_name: str,
+    addresses: Sequence[str],
+    progress: SyncProgress | None,
+    batch_size: int,
+    after_batch: Callable[[Session, list[int]], None] | None,
+    signals: bool,
+    ledger_policy: LedgerPolicy | None,
+) -> ImportSummary:
     progress = progress or SilentProgress()
     hook = SignalsHook(sessions, mailbox_name, ledger_policy, after_batch) if signals else None
     if hook is not None:

@@ -148,6 +148,11 @@ def _prompt_password(label: str) -> str:
 @click.option("--folder", "folders", multiple=True, help="Extra folder to sync besides INBOX and Sent.")
 @click.option("--name", default=None, help="Mailbox name in the store for --host (default: USER@HOST).")
 @click.option("--batch-size", type=int, default=500, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds without an answer from the server before the connection counts as lost and is "
+                   "retried (default: the mailbox's timeout, 30).")
+@click.option("--wait", is_flag=True, help="If another sync of the mailbox is running, wait for it to finish "
+              "instead of exiting.")
 @click.option("--no-signals", is_flag=True,
               help="Store the mail only; analyse it later with `outreach signals rebuild --stale-only`.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output, only the summary.")
@@ -155,7 +160,7 @@ def _prompt_password(label: str) -> str:
 def sync(
     app: AppContext, mailbox_names: tuple[str, ...], host: str | None, port: int | None, username: str | None,
     security: str, addresses: tuple[str, ...], folders: tuple[str, ...], name: str | None, batch_size: int,
-    no_signals: bool, quiet: bool,
+    timeout: float | None, wait: bool, no_signals: bool, quiet: bool,
 ) -> None:
     """Fetch new mail over IMAP (read-only, incremental, resumable) into the store."""
     from outreach.api import sync_mailbox
@@ -172,13 +177,17 @@ def sync(
         if not names:
             raise UsageError("nothing to sync: give --host/--user, or configure [mailboxes.NAME] in the config file")
         configs = [app.settings.mailbox(n) for n in names]
+    if timeout is not None:
+        import dataclasses
+
+        configs = [dataclasses.replace(c, timeout=timeout) for c in configs]
     from outreach.progress import make_progress
 
     for config in configs:
         password = app.settings.password(config, prompt=_prompt_password)
         with make_progress(app.err, quiet) as progress:
             summary = sync_mailbox(app.sessions(), config, password, progress=progress,
-                                   signals=not no_signals, ledger_policy=_ledger_policy(app))
+                                   signals=not no_signals, ledger_policy=_ledger_policy(app), wait=wait)
         _print_summary(app, f"{config.name} ({config.host})", summary.totals, summary.seconds,
                        [(f.name, f.status) for f in summary.folders], summary.retries)
 
@@ -206,10 +215,12 @@ def _print_summary(
               help="The owner's own address (repeat for aliases; default: guessed from the Sent folder).")
 @click.option("--no-signals", is_flag=True,
               help="Store the mail only; analyse it later with `outreach signals rebuild --stale-only`.")
+@click.option("--wait", is_flag=True, help="If a sync or import of the mailbox is running, wait for it.")
 @click.option("--quiet", "-q", is_flag=True)
 @pass_app
 def import_(
-    app: AppContext, path: Path, mailbox_name: str, addresses: tuple[str, ...], no_signals: bool, quiet: bool
+    app: AppContext, path: Path, mailbox_name: str, addresses: tuple[str, ...], no_signals: bool, wait: bool,
+    quiet: bool,
 ) -> None:
     """Import an mbox file (e.g. Gmail Takeout) or a Maildir tree through the sync pipeline."""
     from outreach.api import import_path
@@ -217,7 +228,7 @@ def import_(
 
     with make_progress(app.err, quiet) as progress:
         result = import_path(app.sessions(), path, mailbox_name, list(addresses), progress=progress,
-                             signals=not no_signals, ledger_policy=_ledger_policy(app))
+                             signals=not no_signals, ledger_policy=_ledger_policy(app), wait=wait)
     _print_summary(app, f"{mailbox_name} ({path})", result.totals, result.seconds,
                    [(f.name, f.status) for f in result.folders])
 

@@ -39,6 +39,7 @@ class MailboxConfig:
     folders: tuple[str, ...] = ()
     password_env: str | None = None
     batch_size: int = 500
+    timeout: float = 30.0  # seconds without an answer from the IMAP server before the connection counts as lost
 
     @property
     def effective_port(self) -> int:
@@ -167,7 +168,9 @@ def _table(path: Path, data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-_MAILBOX_KEYS = {"host", "port", "username", "security", "addresses", "folders", "password_env", "batch_size"}
+_MAILBOX_KEYS = {
+    "host", "port", "username", "security", "addresses", "folders", "password_env", "batch_size", "timeout"
+}
 
 
 def _mailbox(path: Path, name: str, table: Any) -> MailboxConfig:
@@ -185,6 +188,9 @@ def _mailbox(path: Path, name: str, table: Any) -> MailboxConfig:
     port = table.get("port")
     if port is not None and not isinstance(port, int):
         raise ConfigError(f"{where}: port must be an integer")
+    timeout = table.get("timeout", 30.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{where}: timeout must be a positive number of seconds")
     return MailboxConfig(
         name=name,
         host=str(table.get("host", "")),
@@ -195,4 +201,5 @@ def _mailbox(path: Path, name: str, table: Any) -> MailboxConfig:
         folders=tuple(str(f) for f in table.get("folders", [])),
         password_env=table.get("password_env"),
         batch_size=int(table.get("batch_size", 500)),
+        timeout=float(timeout),
     )

@@ -39,6 +39,15 @@ class StoreError(OutreachError):
     """The store (database) cannot be opened or is at the wrong schema version."""
 
 
+class MailboxBusyError(StoreError):
+    """Another sync or import of the same mailbox into the same store is running (exit code 1)."""
+
+    def __init__(self, mailbox: str, holder_pid: str | None = None) -> None:
+        who = f" (pid {holder_pid})" if holder_pid else ""
+        super().__init__(f"another sync of mailbox {mailbox!r} is running{who}; wait for it to finish, or pass --wait")
+        self.mailbox = mailbox
+
+
 class MailServerError(OutreachError):
     """A mail server (IMAP or SMTP) refused us or could not be reached; the message names the host."""
 

@@ -10,6 +10,8 @@
   committed with the folder state, so memory stays flat and a killed sync resumes where it stopped.
   Each message is fetched up to ``MAX_FETCH_BYTES`` (its first bytes hold headers and text).
 * A dropped connection is retried with exponential backoff; the folder resumes from its committed state.
+  A server that stops answering for ``MailboxConfig.timeout`` seconds counts as a dropped connection.
+* A folder that disappeared from the server is reported as missing; its stored messages are kept.
 
 imapclient 4.1 cannot take string ranges in ``fetch`` ("1:*" raises ValueError), so UIDs are always
 passed as explicit lists.
@@ -111,10 +113,13 @@ class SilentProgress:
         pass
 
 
+MISSING_ON_SERVER = "missing on server"
+
+
 @dataclass
 class FolderSummary:
     name: str
-    status: str  # "unchanged" | "synced" | "resynced (UIDVALIDITY changed)"
+    status: str  # "unchanged" | "synced" | "resynced (UIDVALIDITY changed)" | "missing on server …"
     stats: IngestStats = field(default_factory=IngestStats)
 
 
@@ -144,9 +149,12 @@ class SyncSummary(RunSummary):
         return self.source
 
 
-def connect(config: MailboxConfig, password: str, timeout: float = 30.0) -> IMAPClient:
-    """Log in, with TLS verified unless plaintext was asked for; errors name the host."""
+def connect(config: MailboxConfig, password: str, timeout: float | None = None) -> IMAPClient:
+    """Log in, with TLS verified unless plaintext was asked for; errors name the host.
+
+    ``timeout`` (default: the mailbox's ``timeout``) bounds the connection and every wait for an answer."""
     host = config.host
+    timeout = config.timeout if timeout is None else timeout
     context = ssl.create_default_context()
     try:
         client = IMAPClient(
@@ -175,9 +183,19 @@ def _text(exc: BaseException) -> str:
     return text.strip() or type(exc).__name__
 
 
-def discover_folders(client: IMAPClient, configured: Sequence[str]) -> list[tuple[str, bool]]:
-    """INBOX, the Sent folder (SPECIAL-USE \\Sent, else a common name) and any configured folders."""
-    listing = client.list_folders()
+def discover_folders(
+    client: IMAPClient,
+    configured: Sequence[str],
+    *,
+    missing: list[str] | None = None,
+    listing: Sequence[Any] | None = None,
+) -> list[tuple[str, bool]]:
+    """INBOX, the Sent folder (SPECIAL-USE \\Sent, else a common name) and any configured folders.
+
+    A configured folder the server does not have is an error, or with ``missing`` is added to that list.
+    ``listing``: the server's ``list_folders()`` answer when the caller already has it."""
+    if listing is None:
+        listing = client.list_folders()
     names = {name: flags for flags, _delim, name in listing}
     sent = [n for n, flags in names.items() if b"\\Sent" in flags]
     if not sent:
@@ -186,6 +204,9 @@ def discover_folders(client: IMAPClient, configured: Sequence[str]) -> list[tupl
     chosen += [(n, True) for n in sent]
     for name in configured:
         if name not in names:
+            if missing is not None:
+                missing.append(name)
+                continue
             raise MailServerError(client._imap.host, f"folder {name!r} not found on the server")
         if name not in {c for c, _ in chosen}:
             chosen.append((name, name in sent))
@@ -227,6 +248,8 @@ class ImapSync:
         gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
         try:
             return self._run()
+        except CONNECTION_ERRORS as exc:  # outside a folder's retries: listing folders, guessing the owner
+            raise MailServerError(self.config.host, f"connection lost: {self._reason(exc)}") from exc
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()
@@ -237,7 +260,9 @@ class ImapSync:
         with self.sessions() as session:
             self.client = self.connect_fn(self.config, self.password)
             try:
-                folders = discover_folders(self.client, self.config.folders)
+                listing = self.client.list_folders()
+                missing: list[str] = []
+                folders = discover_folders(self.client, self.config.folders, missing=missing, listing=listing)
                 addresses = list(self.config.addresses)
                 if not addresses:
                     addresses = self._guess_owner([n for n, is_sent in folders if is_sent])
@@ -252,6 +277,8 @@ class ImapSync:
                     folder = ensure_folder(session, mailbox, name, "imap", is_sent)
                     session.commit()
                     summary.folders.append(self._sync_folder_with_retries(session, ingestor, folder, summary))
+                on_server = {name for _flags, _delim, name in listing}
+                summary.folders += self._missing_folders(session, mailbox.id, folders, on_server, missing)
                 finish_run(run, summary.totals)
                 session.commit()
             finally:
@@ -268,24 +295,88 @@ class ImapSync:
         self, session: Session, ingestor: Ingestor, folder: Folder, summary: SyncSummary
     ) -> FolderSummary:
         result = FolderSummary(folder.name, "unchanged")
-        for attempt in range(RETRIES + 1):
+        attempt = 0
+        while True:
             try:
                 self._sync_folder(session, ingestor, folder, result)
                 return result
             except CONNECTION_ERRORS as exc:
                 session.rollback()  # the batch in flight is fetched again; committed ones stay
+                lost: BaseException = exc
+            except IMAPClientError as exc:
+                session.rollback()
+                if self._client().folder_exists(folder.name):
+                    raise MailServerError(self.config.host, f"{folder.name}: {_text(exc)}") from exc
+                return self._gone(session, folder, "deleted during the sync")
+            # Reconnect with backoff; a failed reconnect (refused, timed out) counts as another attempt.
+            while True:
                 if attempt == RETRIES:
                     raise MailServerError(
-                        self.config.host, f"connection lost {RETRIES + 1} times during {folder.name}: {_text(exc)}"
-                    ) from exc
+                        self.config.host,
+                        f"connection lost {RETRIES + 1} times during {folder.name}: {self._reason(lost)}",
+                    ) from lost
                 delay = BACKOFF_BASE * 2**attempt
+                attempt += 1
                 summary.retries += 1
-                self.progress.note(f"{self.config.host}: connection lost ({_text(exc)}); retrying in {delay:.1f}s")
+                self.progress.note(
+                    f"{self.config.host}: connection lost ({self._reason(lost)}); retrying in {delay:.1f}s"
+                )
                 self.sleep(delay)
                 self._logout()
-                self.client = self.connect_fn(self.config, self.password)
-                session.refresh(folder)
-        return result  # pragma: no cover - the loop returns or raises
+                try:
+                    self.client = self.connect_fn(self.config, self.password)
+                    break
+                except AuthenticationError:
+                    raise
+                except MailServerError as exc:
+                    lost = exc
+            session.refresh(folder)
+
+    def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self.config.timeout:g} s"
+        if isinstance(exc, MailServerError):
+            return str(exc).removeprefix(f"{exc.host}: ")
+        return _text(exc)
+
+    def _gone(self, session: Session, folder: Folder, why: str = "") -> FolderSummary:
+        """A folder the store knows that is no longer on the server: reported, its messages kept."""
+        from sqlalchemy import func, select
+
+        from outreach.models import MessageLocation
+
+        kept = session.scalar(select(func.count()).where(MessageLocation.folder_id == folder.id)) or 0
+        status = f"{MISSING_ON_SERVER}" + (f", {why}" if why else "") + f" ({kept} stored message(s) kept)"
+        self.progress.note(f"{folder.name}: {status}")
+        return FolderSummary(folder.name, status)
+
+    def _missing_folders(
+        self,
+        session: Session,
+        mailbox_id: int,
+        synced: Sequence[tuple[str, bool]],
+        on_server: set[str],
+        configured_missing: Sequence[str],
+    ) -> list[FolderSummary]:
+        """Configured folders the server does not have, and folders synced before that are gone (deleted or
+        renamed on the server): each is reported; what was stored from them stays (history is never lost)."""
+        from sqlalchemy import select
+
+        names = {name for name, _ in synced}
+        stored = {
+            f.name: f
+            for f in session.scalars(select(Folder).where(Folder.mailbox_id == mailbox_id, Folder.source == "imap"))
+        }
+        out: list[FolderSummary] = []
+        for name in list(dict.fromkeys(configured_missing)) + sorted(stored):
+            if name in names or name in on_server or name in {f.name for f in out}:
+                continue
+            if name in stored:
+                out.append(self._gone(session, stored[name]))
+            else:
+                self.progress.note(f"{name}: {MISSING_ON_SERVER} (configured, never synced)")
+                out.append(FolderSummary(name, f"{MISSING_ON_SERVER} (configured, never synced)"))
+        return out
 
     def _sync_folder(self, session: Session, ingestor: Ingestor, folder: Folder, result: FolderSummary) -> None:
         client = self._client()

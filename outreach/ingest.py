@@ -32,7 +32,7 @@ from outreach.models import (
 )
 from outreach.parsing import ParsedMessage, parse_message
 from outreach.prepare import Prepared
-from outreach.store import chunked
+from outreach.store import chunked, lock_store_for_writing
 from outreach.threads import ThreadIndex, ThreadInfo, subject_key
 
 
@@ -153,6 +153,8 @@ class Ingestor:
                 stats.skipped["unparseable"] += 1
                 stats.problems.append(f"{raw.origin}: {msg.parse_error}")
             items.append((raw, msg))
+        # Another mailbox syncing into the same store may be writing the same contacts and messages.
+        lock_store_for_writing(self.session)
         self._write(folder, items, stats, found)
         uids = [m.uid for m in batch if m.uid is not None]
         if uids:

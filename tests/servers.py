@@ -3,7 +3,7 @@
 - :class:`DovecotServer`: a real Dovecot IMAP server (``dovecot -F``) in a private temp root.
 - :class:`PostgresServer`: a real PostgreSQL cluster (initdb + postgres) in a private temp root.
 - :class:`SmtpServer`: a real SMTP server (aiosmtpd ``Controller``) that records what it receives.
-- :class:`FlakyProxy`: a TCP proxy that cuts connections on demand, to test reconnects.
+- :class:`FlakyProxy`: a TCP proxy that cuts, resets or stalls connections on demand, to test reconnects.
 
 A server whose binary (or required system user) is missing raises :class:`ServerUnavailable`;
 ``tests/conftest.py`` turns that into a skip, or into a failure when ``CI=true``.
@@ -31,6 +31,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -960,36 +961,55 @@ class SmtpServer:
 class FlakyProxy:
     """A TCP proxy on 127.0.0.1:``port`` forwarding to ``(target_host, target_port)``, which breaks on demand.
 
-    - ``cut_after(n, times=1)``: once ``n`` more bytes have come from the server (counted over all
-      connections), forward exactly up to that byte and cut every open connection; repeat ``times`` times,
-      then pass everything through again. ``FlakyProxy(..., cut_after_bytes=n)`` arms it at start.
-    - ``drop_all()``: cut every open connection now.
+    - ``cut_after(n, times=1, how="close")``: once ``n`` more bytes have come from the server (counted over
+      all connections), forward exactly up to that byte and break every open connection; repeat ``times``
+      times, then pass everything through again. ``how`` is ``"close"`` (FIN: an orderly close),
+      ``"reset"`` (RST: ``SO_LINGER`` 0, the client reads ``ECONNRESET``) or ``"stall"`` (the connections
+      stay open but nothing more is forwarded either way, until ``resume()``; new connections work).
+      ``FlakyProxy(..., cut_after_bytes=n)`` arms it at start.
+    - ``drop_all()`` / ``reset_all()`` / ``stall_open()``: close, reset or stall every open connection now.
+    - ``stall_all = True``: every connection, open or new, is accepted and forwards nothing (a hung
+      server) until it is set back to False or ``resume()`` is called.
     - ``refuse = True``: close new connections at once.
-    Counters: ``connections`` (accepted), ``cuts``, ``bytes_from_server``, ``bytes_to_server``.
+    Counters: ``connections`` (accepted), ``cuts`` (close or reset events), ``resets``, ``stalls``,
+    ``bytes_from_server``, ``bytes_to_server``.
     """
 
     host = "127.0.0.1"
+    HOW = ("close", "reset", "stall")
 
     def __init__(
-        self, target_host: str, target_port: int, *, cut_after_bytes: int | None = None, times: int = 1
+        self,
+        target_host: str,
+        target_port: int,
+        *,
+        cut_after_bytes: int | None = None,
+        times: int = 1,
+        how: str = "close",
     ) -> None:
         self.target = (target_host, target_port)
         self.port = 0
         self.refuse = False
+        self.stall_all = False
         self.connections = 0
         self.cuts = 0
+        self.resets = 0
+        self.stalls = 0
         self.bytes_from_server = 0
         self.bytes_to_server = 0
         self._lock = threading.Lock()
+        self._flowing = threading.Condition(self._lock)
         self._budget: int | None = None
         self._cut_n = 0
         self._times = 0
+        self._how = "close"
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
+        self._frozen: set[tuple[socket.socket, socket.socket]] = set()
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
         if cut_after_bytes is not None:
-            self.cut_after(cut_after_bytes, times=times)
+            self.cut_after(cut_after_bytes, times=times, how=how)
 
     def start(self) -> Self:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -1012,6 +1032,7 @@ class FlakyProxy:
             self._thread.join(5)
             self._thread = None
         self._listener = None
+        self.resume()
         self.drop_all(count=False)
 
     def __enter__(self) -> Self:
@@ -1022,25 +1043,53 @@ class FlakyProxy:
     ) -> None:
         self.stop()
 
-    def cut_after(self, n_bytes: int, *, times: int = 1) -> None:
+    def cut_after(self, n_bytes: int, *, times: int = 1, how: str = "close") -> None:
+        if how not in self.HOW:
+            raise ValueError(f"how must be one of {self.HOW}, not {how!r}")
         with self._lock:
             self._budget = n_bytes
             self._cut_n = n_bytes
             self._times = times
+            self._how = how
 
     def disarm(self) -> None:
         with self._lock:
             self._budget = None
             self._times = 0
 
-    def drop_all(self, *, count: bool = True) -> None:
+    def drop_all(self, *, count: bool = True, how: str = "close") -> None:
+        """Break every open connection: ``how`` is "close" (FIN) or "reset" (RST)."""
         with self._lock:
             pairs = list(self._pairs)
             self._pairs.clear()
+            self._frozen.difference_update(pairs)
             if count and pairs:
                 self.cuts += 1
+                if how == "reset":
+                    self.resets += 1
+            self._flowing.notify_all()
         for pair in pairs:
-            _close_pair(pair)
+            if how == "reset":
+                _reset_pair(pair)
+            else:
+                _close_pair(pair)
+
+    def reset_all(self) -> None:
+        self.drop_all(how="reset")
+
+    def stall_open(self) -> None:
+        """Stop forwarding on every open connection (without closing it); new connections still work."""
+        with self._lock:
+            if self._pairs:
+                self.stalls += 1
+            self._frozen.update(self._pairs)
+
+    def resume(self) -> None:
+        """Forward again on stalled connections (and new ones: ``stall_all`` is cleared)."""
+        with self._lock:
+            self.stall_all = False
+            self._frozen.clear()
+            self._flowing.notify_all()
 
     @property
     def open_connections(self) -> int:
@@ -1067,8 +1116,20 @@ class FlakyProxy:
             with self._lock:
                 self.connections += 1
                 self._pairs.add(pair)
+                if self.stall_all:
+                    self.stalls += 1
+                    self._frozen.add(pair)
             threading.Thread(target=self._pump, args=(pair, False), daemon=True).start()
             threading.Thread(target=self._pump, args=(pair, True), daemon=True).start()
+
+    def _hold(self, pair: tuple[socket.socket, socket.socket]) -> bool:
+        """Wait while ``pair`` is stalled (lock held); False when it was closed meanwhile."""
+        while pair in self._pairs and (pair in self._frozen or self.stall_all) and not self._closing:
+            if pair not in self._frozen:  # stall_all came on after the connection was made
+                self.stalls += 1
+                self._frozen.add(pair)
+            self._flowing.wait(0.1)
+        return pair in self._pairs
 
     def _pump(self, pair: tuple[socket.socket, socket.socket], from_server: bool) -> None:
         client, upstream = pair
@@ -1078,27 +1139,28 @@ class FlakyProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                cut = False
-                if from_server:
-                    with self._lock:
-                        if pair not in self._pairs:
-                            return
+                cut = None
+                with self._lock:
+                    if not self._hold(pair):
+                        return
+                    if from_server:
                         if self._budget is not None:
                             if len(data) >= self._budget:
                                 data = data[: self._budget]
-                                cut = True
+                                cut = self._how
                                 self._times -= 1
                                 self._budget = self._cut_n if self._times > 0 else None
                             else:
                                 self._budget -= len(data)
                         self.bytes_from_server += len(data)
-                else:
-                    with self._lock:
+                    else:
                         self.bytes_to_server += len(data)
                 if data:
                     dst.sendall(data)
-                if cut:
-                    self.drop_all()
+                if cut == "stall":
+                    self.stall_open()
+                elif cut is not None:
+                    self.drop_all(how=cut)
                     return
         except OSError:
             pass
@@ -1106,6 +1168,8 @@ class FlakyProxy:
             if pair not in self._pairs:
                 return
             self._pairs.discard(pair)
+            self._frozen.discard(pair)
+            self._flowing.notify_all()
         _close_pair(pair)
 
 
@@ -1115,3 +1179,20 @@ def _close_pair(pair: tuple[socket.socket, socket.socket]) -> None:
             s.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             s.close()
+
+
+def _reset_pair(pair: tuple[socket.socket, socket.socket]) -> None:
+    """Abort the client side with a TCP RST (SO_LINGER on, timeout 0), close the server side normally."""
+    client, upstream = pair
+    with contextlib.suppress(OSError):
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        # Wakes our own pump thread blocked in recv() (a close() alone would not, and the RST would wait
+        # for it) without sending anything to the client; the close then sends the RST.
+        client.shutdown(socket.SHUT_RD)
+    with contextlib.suppress(OSError):
+        client.close()
+    with contextlib.suppress(OSError):
+        upstream.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        upstream.close()
