@@ -282,7 +282,8 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
         "--name",
         "me",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A session of its own, so that only this run's parse worker is looked for (not another test's).
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     sessions = session_factory(open_store(f"sqlite:///{db}"))
     deadline = time.monotonic() + 60
     stored = 0
@@ -297,9 +298,9 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
     assert 0 < stored < len(messages), "the sync was not caught mid-way"
     # Its parse worker sees its stdin close and exits: nothing is left running.
     deadline = time.monotonic() + 10
-    while _prepare_workers() and time.monotonic() < deadline:
+    while _prepare_workers(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _prepare_workers()
+    assert not _prepare_workers(proc.pid)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     with sessions() as session:
@@ -317,15 +318,17 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
         assert statuses == ["done", "interrupted"]  # the crash is handled once, not at every later sync
 
 
-def _prepare_workers() -> list[str]:
+def _prepare_workers(sid: int) -> list[str]:
+    """Live parse workers in session ``sid``."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            words = cmdline.read_bytes().split(b"\0")
-        except OSError:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            words = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
             continue
-        if b"outreach.prepare" in words:
-            found.append(cmdline.parent.name)
+        if int(fields[3]) == sid and fields[0] != "Z" and b"outreach.prepare" in words:
+            found.append(stat.parent.name)
     return found
 
 
