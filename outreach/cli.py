@@ -386,10 +386,12 @@ def _emit(app: AppContext, rows: list[dict[str, Any]], fmt: str, columns: list[s
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
     elif fmt == "csv":
+        from outreach.csvsafe import safe_row
+
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe_row(row) for row in rows)  # no cell a spreadsheet would run as a formula
         click.echo(buffer.getvalue(), nl=False)
     else:
         table = Table(title=title or None)

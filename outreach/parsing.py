@@ -24,6 +24,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 MAX_TEXT_CHARS = 100_000  # text kept per message; the rest is marked truncated
 MAX_MIME_DEPTH = 8
+MAX_QUOTE_DEPTH = 20  # "> " marks per line at most: 50,000 nested <blockquote> must not cost gigabytes
 MANY_RECIPIENTS = 15  # more recipients than this and a message is not personal correspondence
 
 ADDRESS_ROLES = ("from", "to", "cc", "bcc", "reply-to")
@@ -93,12 +94,17 @@ class ParsedMessage:
 def split_head_body(raw: bytes) -> tuple[bytes, bytes]:
     """Split at the first blank line (CRLF or LF); a message without one is all header."""
     crlf = raw.find(b"\r\n\r\n")
-    lf = raw.find(b"\n\n")
-    if crlf < 0 and lf < 0:
-        return raw, b""
-    if lf < 0 or (0 <= crlf < lf):
+    # A bare-LF blank line counts only before the first CRLF one: no need to scan the whole body for it.
+    lf = raw.find(b"\n\n", 0, crlf) if crlf >= 0 else raw.find(b"\n\n")
+    if lf >= 0:
+        return raw[:lf], raw[lf + 2 :]
+    if crlf >= 0:
         return raw[:crlf], raw[crlf + 4 :]
-    return raw[:lf], raw[lf + 2 :]
+    return raw, b""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NO_LONE_SURROGATES = frozenset({"utf-8", "utf8", "cp1252"})  # the common charsets cannot produce one
 
 
 def _decode_bytes(data: bytes, charset: str | None = None) -> str:
@@ -109,10 +115,17 @@ def _decode_bytes(data: bytes, charset: str | None = None) -> str:
             cs = "utf-8"  # real "ascii" mail often carries 8-bit text; UTF-8 is a safe superset
         elif cs in ("iso-8859-1", "latin1", "latin-1", "windows-1252"):
             cs = "cp1252"
+        elif "escape" in cs or cs == "punycode":  # not mail charsets: unicode_escape interprets backslashes
+            cs = "utf-8"
         try:
-            return data.decode(cs)
-        except (LookupError, UnicodeDecodeError):
+            text = data.decode(cs)
+        except (LookupError, ValueError):  # unknown codec, bad bytes, a NUL in the name, codecs like "undefined"
             pass
+        else:
+            if cs not in _NO_LONE_SURROGATES and not text.isascii():
+                # UTF-7 and a few others can decode to lone surrogates, which no store can encode
+                text = _SURROGATE.sub("\ufffd", text)
+            return text
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -142,9 +155,13 @@ WANTED_HEADERS = (
     "content-transfer-encoding",
     "content-disposition",
 )
+# A header line is a wanted name right after a line break (the block is scanned with one prepended).  The
+# literal "\n" lets the regex engine jump from line to line instead of trying every position, which is
+# why the names are case-insensitive by character class rather than with re.IGNORECASE.
 _HEADER_LINE = re.compile(
-    r"^(" + "|".join(re.escape(h) for h in WANTED_HEADERS) + r")[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)",
-    re.IGNORECASE | re.MULTILINE,
+    r"\n("
+    + "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in h) for h in WANTED_HEADERS)
+    + r")[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)"
 )
 _FOLD = re.compile(r"\r?\n[ \t]+")
 
@@ -155,8 +172,10 @@ def parse_headers(head: bytes) -> dict[str, list[str]]:
     One regex scan over the block: far cheaper than splitting every line of long Received/DKIM chains.
     """
     text = _decode_bytes(head)
+    if "\x00" in text:  # no NUL reaches the store: PostgreSQL text cannot hold one
+        text = text.replace("\x00", "")
     headers: dict[str, list[str]] = {}
-    for match in _HEADER_LINE.finditer(text):
+    for match in _HEADER_LINE.finditer("\n" + text):
         value = match.group(2)
         if "\n" in value:
             value = _FOLD.sub(" ", value)
@@ -184,7 +203,7 @@ def decode_words(value: str) -> str:
     out = []
     for chunk, charset in parts:
         out.append(_decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
-    return "".join(out).strip()
+    return "".join(out).replace("\x00", "").strip()  # "=?utf-8?q?=00?=" decodes to a NUL
 
 
 def normalise_address(address: str) -> str | None:
@@ -196,55 +215,125 @@ def normalise_address(address: str) -> str | None:
     if at <= 0 or at == len(addr) - 1 or " " in addr or len(addr) > 320:
         return None
     domain = addr[at + 1 :].rstrip(".")
-    if "." not in domain and domain != "localhost":
+    if ("." not in domain and domain != "localhost") or len(domain) > 253:  # 253: the longest DNS name
         return None
     return f"{addr[:at]}@{domain}"
 
 
-_ADDRESS_ITEM = re.compile(r'((?:"(?:[^"\\]|\\.)*"|<[^>]*>|\([^)]*\)|[^,"<(])*)(?:,|$)')
+_STRUCTURE = re.compile(r'[\\",<>()]')  # what delimits the items of an address list
 _ANGLE = re.compile(r"<([^<>]*)>")
-_COMMENT = re.compile(r"\(([^)]*)\)")
+_COMMENT = re.compile(r"\(([^()]*)\)")
+MAX_ADDRESS_HEADER_CHARS = 65_536  # of each address header read; a longer one is cut (a 1 MB To: is spam)
+MAX_ADDRESSES = 500  # per header kind: enough to call a message bulk, and bounded work for the store
+_MAX_ITEM_CHARS = 2_000  # an item longer than this is not an address
+_MAX_SLOW_CHARS = 8_000  # email.utils.getaddresses is quadratic (group syntax) and recursive (comments)
+
+
+def _split_address_items(value: str) -> list[str]:
+    """Split an address list at top-level commas (not inside quotes, <...> or comments), in linear time.
+
+    A regex over the whole list backtracks quadratically on hostile input such as a megabyte of ``<``.
+    """
+    items: list[str] = []
+    start = 0
+    quoted = angle = False
+    depth = 0
+    escaped = -1
+    for match in _STRUCTURE.finditer(value):
+        pos = match.start()
+        if pos == escaped:
+            continue
+        char = match.group()
+        if char == "\\":
+            escaped = pos + 1
+        elif quoted:
+            quoted = char != '"'
+        elif angle:
+            angle = char != ">"
+        elif depth:
+            depth += 1 if char == "(" else -1 if char == ")" else 0
+        elif char == '"':
+            quoted = True
+        elif char == "<":
+            angle = True
+        elif char == "(":
+            depth = 1
+        elif char == ",":
+            items.append(value[start:pos])
+            start = pos + 1
+    items.append(value[start:])
+    return items
 
 
 def parse_address_list(values: list[str]) -> list[Address]:
-    """Addresses from header values; a fast scanner for the usual forms, ``email.utils`` for the rest."""
+    """Addresses from header values; a fast scanner for the usual forms, ``email.utils`` for the rest.
+
+    Bounded work whatever the input: each header is read up to :data:`MAX_ADDRESS_HEADER_CHARS` and at
+    most :data:`MAX_ADDRESSES` addresses are returned.
+    """
     out: list[Address] = []
     for value in values:
-        if ":" in value or ";" in value:  # group syntax and other rarities
+        value = value[:MAX_ADDRESS_HEADER_CHARS]
+        if (":" in value or ";" in value) and len(value) <= _MAX_SLOW_CHARS:  # group syntax and other rarities
             out.extend(_parse_addresses_slow(value))
-            continue
-        for item in _ADDRESS_ITEM.findall(value):
-            item = item.strip()
-            if not item:
-                continue
-            angle = _ANGLE.search(item)
-            if angle:
-                addr, name = angle.group(1), item[: angle.start()] + item[angle.end() :]
-            else:
-                comment = _COMMENT.search(item)
-                addr = _COMMENT.sub("", item)
-                name = comment.group(1) if comment else ""
-            norm = normalise_address(addr)
-            if norm is None:
-                continue
-            out.append(Address(norm, _clean_name(name)))
+        else:
+            out.extend(_parse_addresses_fast(value, MAX_ADDRESSES - len(out)))
+        if len(out) >= MAX_ADDRESSES:
+            return out[:MAX_ADDRESSES]
     return out
+
+
+def _parse_addresses_fast(value: str, limit: int) -> list[Address]:
+    out: list[Address] = []
+    for item in _split_address_items(value):
+        item = item.strip().strip(";").strip()
+        if not item or len(item) > _MAX_ITEM_CHARS:
+            continue
+        angle = _last_angle(item)
+        if angle:
+            addr, name = angle.group(1), item[: angle.start()] + item[angle.end() :]
+        elif "<" in item:  # "Name <addr" without its ">"
+            name, _, addr = item.rpartition("<")
+        else:
+            comment = _COMMENT.search(item)
+            addr = _COMMENT.sub("", item)
+            name = comment.group(1) if comment else ""
+            if ":" in addr:  # "group: first@example.org" in a list too long for the slow path
+                addr = addr.rsplit(":", 1)[1]
+        if ":" in name and '"' not in name:
+            name = name.rsplit(":", 1)[1]
+        norm = normalise_address(addr)
+        if norm is None:
+            continue
+        out.append(Address(norm, _clean_name(name)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _last_angle(item: str) -> re.Match[str] | None:
+    """The ``<addr>`` of an item: the last one with an ``@`` (a quoted name may hold "<b>" or "<script>")."""
+    found = None
+    for match in _ANGLE.finditer(item):
+        if "@" in match.group(1) or found is None:
+            found = match
+    return found
 
 
 def _clean_name(name: str) -> str | None:
     name = name.strip().strip("'\"").strip()
     if not name:
         return None
-    return decode_words(name.replace('\\"', '"'))[:300] or None
+    return decode_words(name[:2000].replace('\\"', '"'))[:300] or None
 
 
 def _parse_addresses_slow(value: str) -> list[Address]:
     try:
         pairs = getaddresses([value])
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, RecursionError):
         return []
     out = []
-    for name, addr in pairs:
+    for name, addr in pairs[:MAX_ADDRESSES]:
         norm = normalise_address(addr)
         if norm is not None:
             out.append(Address(norm, _clean_name(name) if name else None))
@@ -286,9 +375,47 @@ def message_ids(value: str | None) -> list[str]:
 # --------------------------------------------------------------------------- bodies
 
 
-_HTML_DROP = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_HTML_DROP_START = re.compile(r"<(script|style|head|title)\b|<!--", re.IGNORECASE)
+_HTML_DROP_END = {
+    name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style", "head", "title")
+}
 _HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|<[^>]*>|([^<]+)")
 _HTML_BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr", "ul", "ol"})
+
+
+def _drop_invisible(markup: str) -> str:
+    """Replace script/style/head/title elements and comments by a space, in linear time.
+
+    An element without its end tag is left in place, as before; once an end tag is known to be missing,
+    later starts of that element are not searched again (that search is what made a regex quadratic).
+    """
+    out: list[str] = []
+    pos = 0
+    unclosed: set[str] = set()
+    search_from = 0
+    while True:
+        start = _HTML_DROP_START.search(markup, search_from)
+        if start is None:
+            break
+        name = (start.group(1) or "!--").lower()
+        if name in unclosed:
+            search_from = start.end()
+            continue
+        if name == "!--":
+            end_at = markup.find("-->", start.end())
+            end = -1 if end_at < 0 else end_at + 3
+        else:
+            found = _HTML_DROP_END[name].search(markup, start.end())
+            end = -1 if found is None else found.end()
+        if end < 0:
+            unclosed.add(name)
+            search_from = start.end()
+            continue
+        out.append(markup[pos : start.start()])
+        out.append(" ")
+        pos = search_from = end
+    out.append(markup[pos:])
+    return "".join(out)
 
 
 def html_to_text(markup: str) -> str:
@@ -297,7 +424,13 @@ def html_to_text(markup: str) -> str:
     A regex tokenizer rather than ``html.parser``: about ten times faster, and broken markup cannot
     make it fail.
     """
-    markup = _HTML_DROP.sub(" ", markup)
+    markup = _drop_invisible(markup)
+    # Everything after the last ">" is text: no tag can end there.  (Tokenizing it with the regex would
+    # retry every "<" to the end of the input: quadratic, minutes for a few hundred KB of "<".)
+    last = markup.rfind(">")
+    tokens = _HTML_TOKEN.findall(markup[: last + 1])
+    if last + 1 < len(markup):
+        tokens.append(("", "", markup[last + 1 :].replace("<", "")))
     lines: list[str] = []
     current: list[str] = []
     depth = 0
@@ -305,12 +438,12 @@ def html_to_text(markup: str) -> str:
     def flush() -> None:
         text = " ".join(html.unescape("".join(current)).split())
         if text:
-            lines.append("> " * depth + text)
+            lines.append("> " * min(depth, MAX_QUOTE_DEPTH) + text)
         elif lines and lines[-1] != "":
             lines.append("")
         current.clear()
 
-    for closing, tag, text in _HTML_TOKEN.findall(markup):
+    for closing, tag, text in tokens:
         if text:
             current.append(text)
             continue
@@ -464,7 +597,7 @@ def parse_message(raw: bytes, fallback_date: datetime | None = None) -> ParsedMe
             message_key="raw:" + hashlib.sha1(raw).hexdigest(),
             size=len(raw),
             date=fallback_date,
-            parse_error=f"{type(exc).__name__}: {exc}"[:500],
+            parse_error=f"{type(exc).__name__}: {exc}".replace("\x00", "")[:500],
         )
 
 
@@ -479,14 +612,14 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
     recipients = {role: parse_address_list(headers.get(role, [])) for role in ("to", "cc", "bcc", "reply-to")}
     date_raw = first.get("date")
     date = parse_date(date_raw) or fallback_date
-    subject = decode_words(first.get("subject", ""))[:2000]
+    subject = decode_words(first.get("subject", "")[:16_000])[:2000]
     text, truncated = extract_text(headers, body)
     ids = message_ids(first.get("message-id"))
     key = ids[0] if ids else _content_key(sender.address if sender else "", date_raw or "", subject, text)
     parsed = ParsedMessage(
         message_key=key,
         size=len(raw),
-        message_id_header=first.get("message-id"),
+        message_id_header=first["message-id"][:998] if "message-id" in first else None,
         date=date,
         subject=subject,
         sender=sender,

@@ -48,7 +48,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -950,8 +950,8 @@ class _Sender:
                         reason=f"temporary failure after {attempt} attempt(s): {exc}; "
                         "the next run tries again",
                     )
-                self.session.commit()  # keep the attempt count
-                self.sleep(self.limits.retry_base_seconds * 2 ** (attempt - 1))
+                if not self._wait_to_retry(log, str(exc), attempt):
+                    return replace(base, action=SKIPPED, reason="being sent by another run at the same time")
                 continue
             except NotDelivered as exc:
                 if attempt > self.limits.retries:
@@ -960,8 +960,8 @@ class _Sender:
                         f"{self.smtp.host}: giving up after {attempt} attempt(s): {exc}",
                         replace(base, action=ACT_DEFERRED, attempts=log.attempts, reason=f"not sent: {exc}"),
                     ) from exc
-                self.session.commit()
-                self.sleep(self.limits.retry_base_seconds * 2 ** (attempt - 1))
+                if not self._wait_to_retry(log, str(exc), attempt):
+                    return replace(base, action=SKIPPED, reason="being sent by another run at the same time")
                 continue
             except PermanentFailure as exc:
                 self._finish(log, FAILED, str(exc))
@@ -1000,10 +1000,7 @@ class _Sender:
                 return None
             if row.status == SENDING and not self.options.resend_unconfirmed:
                 return None
-            row.status, row.error, row.mailbox = SENDING, None, self.mailbox
-            row.created_at = self.clock()
-            self.session.commit()
-            return row
+            return row if self._take(row, row.status) else None
         row = SendLog(
             campaign=self.name,
             recipient=address,
@@ -1020,6 +1017,32 @@ class _Sender:
             self.session.rollback()
             return None
         return row
+
+    def _take(self, log: SendLog, expected: str) -> bool:
+        """Mark ``log`` ``sending`` if it is still ``expected`` with the attempt count we know, in one
+        conditional UPDATE: of two runs taking over the same row, exactly one gets it."""
+        attempts = log.attempts
+        taken = self.session.execute(
+            update(SendLog)
+            .where(SendLog.id == log.id, SendLog.status == expected, SendLog.attempts == attempts)
+            .values(status=SENDING, error=None, mailbox=self.mailbox, created_at=self.clock())
+            .execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+        self.session.refresh(log)  # the UPDATE bypassed the ORM (and sessions may keep objects on commit)
+        return bool(getattr(taken, "rowcount", 0) == 1)
+
+    def _wait_to_retry(self, log: SendLog, error: str, attempt: int) -> bool:
+        """Back off before the next attempt; False if another run took the recipient meanwhile.
+
+        Nothing was handed over (a 4xx, or a connection lost before DATA), so while waiting the row says
+        ``deferred``, not ``sending``: a run killed here leaves a recipient the next run simply sends to,
+        not one shown as UNCONFIRMED (possibly sent) forever.
+        """
+        log.status, log.error = DEFERRED, error[:2000]
+        self.session.commit()  # with the attempt count
+        self.sleep(self.limits.retry_base_seconds * 2 ** (attempt - 1))
+        return self._take(log, DEFERRED)
 
     def _finish(self, log: SendLog, status: str, error: str) -> None:
         log.status, log.error = status, error[:2000]

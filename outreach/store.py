@@ -51,11 +51,20 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite the parent directory is created and sane pragmas are set."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        # never echo a password: "scheme://user:secret@host" -> "scheme://user:***@host"
+        shown = re.sub(r"(://[^/:@]*:).*@", r"\1***@", url)  # up to the last "@": a password may hold one
+        raise StoreError(
+            f"invalid database URL {shown!r} (expected e.g. sqlite:///path/outreach.db or "
+            "postgresql://user@host:5432/outreach)"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{folder}: cannot create the store's directory ({exc.strerror})") from exc
         engine = create_engine(parsed, connect_args={"cached_statements": 16})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from outreach.parsing import html_to_text, normalise_address, parse_address_list, parse_message
+from outreach.parsing import (
+    MAX_ADDRESSES,
+    MAX_QUOTE_DEPTH,
+    MAX_TEXT_CHARS,
+    html_to_text,
+    normalise_address,
+    parse_address_list,
+    parse_message,
+)
 from outreach.threads import subject_key
 
 
@@ -168,3 +177,71 @@ def test_address_helpers() -> None:
     assert normalise_address("not an address") is None
     assert [a.address for a in parse_address_list(['a@x.org (Al), "B, C" <b@y.org>'])] == ["a@x.org", "b@y.org"]
     assert "Hello" in html_to_text("<div>Hello<br>World</div>")
+
+
+# Hostile input found by the fault suite (tests/faults/test_hostile_mail.py): each used to hang the parser
+# (quadratic regexes), blow memory, lose the whole message, or crash the store; each must now parse fast.
+HOSTILE = [
+    # a megabyte of "<" in From: the address scanner backtracked quadratically (hours)
+    ("From: " + "<" * 1_000_000, b"hi", lambda p: p.sender is None and p.parse_error is None),
+    # unbalanced comments: email.utils.getaddresses recursed until RecursionError, losing the message
+    ("From: a@example.org\nCc: " + "(" * 100_000 + ":", b"hi", lambda p: p.sender is not None),
+    ("From: a@example.org\nCc: " + "a:" * 50_000, b"hi", lambda p: p.sender is not None),
+    # group syntax with 50,000 members: getaddresses is quadratic there (12 s); and the list is capped
+    (
+        "From: a@example.org\nTo: team: " + ", ".join(f"r{i}@example.org" for i in range(50_000)) + ";",
+        b"hi",
+        lambda p: p.is_bulk and len(p.recipients["to"]) == MAX_ADDRESSES,
+    ),
+    # a 50,000-address To: made 50,000 participant rows; now capped, still bulk
+    (
+        "From: a@example.org\nTo: " + ", ".join(f"r{i}@example.org" for i in range(50_000)),
+        b"hi",
+        lambda p: p.is_bulk and len(p.recipients["to"]) == MAX_ADDRESSES,
+    ),
+    # unclosed tags in HTML: the tokenizer retried every "<" to the end of the text
+    ("From: a@example.org\nContent-Type: text/html", b"<p>start</p>" + b"<a" * 100_000 + b" end", None),
+    ("From: a@example.org\nContent-Type: text/html", b"<p>kept</p>" + b"<script" * 50_000, None),
+    ("From: a@example.org\nContent-Type: text/html", b"<p>kept</p>" + b"<!--" * 50_000, None),
+    # 20,000 nested blockquotes: 20,000 "> " before each of 20,000 lines (gigabytes)
+    (
+        "From: a@example.org\nContent-Type: text/html",
+        b"<blockquote>" * 20_000 + b"<p>x" * 20_000,
+        lambda p: len(p.body_text) <= MAX_TEXT_CHARS and p.body_text.startswith("> " * MAX_QUOTE_DEPTH + "x"),
+    ),
+    # charsets whose codec raises something else than UnicodeDecodeError lost the whole message
+    ("From: a@example.org\nContent-Type: text/plain; charset=\"utf-8\x00\"", b"plain", None),
+    ("From: a@example.org\nContent-Type: text/plain; charset=undefined", b"plain", None),
+    ("From: a@example.org\nContent-Type: text/plain; charset=punycode", b"plain \xff", None),
+    ("From: a@example.org\nSubject: =?undefined?q?x?=", b"plain", lambda p: p.parse_error is None),
+    # UTF-7 decodes to lone surrogates, which SQLite and PostgreSQL cannot encode
+    (
+        "From: =?utf-7?q?+2AA-?= <a@example.org>\nContent-Type: text/plain; charset=utf-7",
+        b"+2AA- plain",
+        lambda p: "plain" in p.body_text and (p.body_text + (p.sender.name or "")).encode("utf-8") is not None,
+    ),
+    # NUL characters, which PostgreSQL text cannot hold, also inside encoded words
+    (
+        'From: "N\x00ame" <a@example.org>\nSubject: a\x00b =?utf-8?q?c=00d?=',
+        b"x\x00y",
+        lambda p: p.subject == "ab cd" and p.sender.name == "Name" and p.body_text == "xy",
+    ),
+    # a domain longer than DNS allows (and than the store's 255-character column)
+    ("From: a@" + "d" * 300 + ".example.org", b"hi", lambda p: p.sender is None),
+]
+
+
+@pytest.mark.parametrize("headers, body, check", HOSTILE, ids=lambda v: None if not isinstance(v, str) else v[:40])
+def test_hostile_mail_parses_fast(headers: str, body: bytes, check: object) -> None:
+    raw = headers.replace("\n", "\r\n").encode("utf-8") + b"\r\n\r\n" + body
+    started = time.perf_counter()
+    parsed = parse_message(raw)
+    assert time.perf_counter() - started < 2.0  # each took minutes or hours before
+    assert parsed.parse_error is None, parsed.parse_error
+    if check is None:
+        assert "kept" in parsed.body_text or "start" in parsed.body_text or parsed.body_text.startswith("plain")
+    else:
+        assert callable(check) and check(parsed), parsed.body_text[:200]
+    stored = [parsed.subject, parsed.body_text] + [a.name or "" for _, a in parsed.participants()]
+    assert all("\x00" not in text for text in stored)
+    "".join(stored).encode("utf-8")  # no lone surrogates

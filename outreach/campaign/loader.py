@@ -46,6 +46,7 @@ from outreach.campaign.model import (
     TemplateSource,
     Unsubscribe,
 )
+from outreach.csvsafe import FORMULA_START, formula_like
 from outreach.errors import CampaignError, UsageError
 from outreach.lint.registry import get_rule, split_codes
 
@@ -66,9 +67,7 @@ _TOP_KEYS = {
 _ADDRESS = re.compile(
     r"^[^@\s<>(),;:\"\[\]\\]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$", re.UNICODE
 )
-_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_FIRST = frozenset(_FORMULA_START + (" ",))  # what a formula-like cell can start with
+_FORMULA_FIRST = frozenset(FORMULA_START + (" ",))  # what a formula-like cell can start with
 _DIRECTIVE = re.compile(r"\{#-?\s*outreach:(?P<body>.*?)-?#\}", re.DOTALL)
 _DISABLE = re.compile(
     r"""^\s*disable\s*=\s*(?P<codes>[A-Za-z0-9,\s]+?)\s*(?:reason\s*=\s*(?:"(?P<r1>[^"]*)"|'(?P<r2>[^']*)'))?\s*$"""
@@ -87,12 +86,6 @@ def display_path(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------ recipients
-
-
-def formula_like(cell: str) -> bool:
-    """A cell a spreadsheet would run as a formula (CSV injection), numbers like -3 excepted."""
-    stripped = cell.lstrip(" ")
-    return bool(stripped) and stripped.startswith(_FORMULA_START) and not _NUMBER.match(stripped.strip())
 
 
 def parse_rows(

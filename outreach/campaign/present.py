@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import click
 
-from outreach.campaign.loader import formula_like
 from outreach.campaign.model import VERDICTS, CampaignReport, RecipientReport
+from outreach.csvsafe import safe_row
 from outreach.errors import UsageError
 from outreach.lint.findings import Finding
 
@@ -101,12 +101,12 @@ def table_text(report: CampaignReport, color: bool = True) -> str:
 
 
 def csv_text(report: CampaignReport) -> str:
-    """The table as CSV; cells that a spreadsheet would run as formulas are prefixed with a quote."""
+    """The table as CSV; cells that a spreadsheet would run as formulas get a quote in front (csvsafe)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
     for r in report.recipients:
-        writer.writerow({k: ("'" + v if formula_like(v) else v) for k, v in _row(r).items()})
+        writer.writerow(safe_row(_row(r)))
     return buffer.getvalue()
 
 

@@ -29,13 +29,14 @@ from jinja2 import (
     StrictUndefined,
     Template,
     TemplateError,
+    TemplateNotFound,
     TemplateSyntaxError,
     UndefinedError,
     nodes,
 )
 from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from outreach.campaign.model import Campaign, TemplateSource
 from outreach.errors import CampaignError
@@ -109,7 +110,9 @@ class _Environment(ImmutableSandboxedEnvironment):
         return operator.mul(left, right)
 
 
-_GLOBALS: dict[str, Any] = dict(DEFAULT_NAMESPACE)  # what every environment here has as globals
+# What every environment here has as globals: the sandbox's (its bounded ``range`` instead of the builtin,
+# which let ``{{ range(10**9)|list }}`` eat all memory, since render() takes the globals from here).
+_GLOBALS: dict[str, Any] = {**DEFAULT_NAMESPACE, "range": safe_range}
 
 
 def make_environment(sources: Mapping[str, str], autoescape: bool) -> ImmutableSandboxedEnvironment:
@@ -260,6 +263,10 @@ def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> 
         raise CampaignError(f"{where}: unsafe template: {exc}") from None
     except UndefinedError as exc:
         return RenderFailure(tpl, _error_line(exc, tpl), str(exc.message or exc))
+    except TemplateNotFound as exc:  # {% include %}, {% import %}, {% extends %} of anything but itself
+        return RenderFailure(
+            tpl, _error_line(exc, tpl), f"template {exc.name!r} not found: a campaign template cannot load other files"
+        )
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
         return RenderFailure(tpl, _error_line(exc, tpl), f"cannot render: {exc}")
 

@@ -1,0 +1,907 @@
+"""Security faults: template injection, script in mail reaching the HTML report, spreadsheet formulas in
+CSV exports, passwords leaking into the store or the output, and TLS verification.
+
+- Templates render in Jinja2's sandbox (``ImmutableSandboxedEnvironment``, outreach/campaign/render.py):
+  the classic server-side template injection payloads are refused with one error line naming the template
+  file and line, before anything is sent; template syntax in CSV data is data, never a template.  Found
+  here: the sandbox's bounded ``range`` was bypassed (render() took the builtin), so
+  ``{{ range(10**9)|list }}`` ate all memory (17 GB in a minute); fixed.  ``{% include %}`` of anything
+  reads nothing (the loader knows only the campaign's templates) and now says so instead of
+  "cannot render: /etc/passwd".
+- Mail content (subjects, display names, evidence sentences) and CSV fields carrying ``<script>``,
+  ``"><img onerror=…>`` and attribute-breaking quotes are inert in the HTML report, checked in real
+  headless Chromium, with the report's Content-Security-Policy and without it (escaping alone must hold).
+- Every CSV export neutralises cells a spreadsheet would run as formulas (``outreach/csvsafe.py``).
+  Found here: ``outreach contacts --format csv`` and ``suppress list --format csv`` wrote them as they were.
+- Passwords (IMAP, SMTP, database URL) appear nowhere: not in the SQLite file, not in any PostgreSQL
+  table, not on stdout/stderr, not in tracebacks — on success and on failing logins.  Found here: a
+  database URL that did not parse was echoed whole, password included (or died in a traceback for a
+  port that is not a number), and a store whose directory could not be made was a traceback; both are
+  now one error line, the password shown as ``***``.
+- TLS is verified by default for IMAP (ssl, starttls) and SMTP (ssl, starttls): a self-signed certificate
+  is refused with an error naming the host, a certificate for another name too; trusting the certificate
+  explicitly (``SSL_CERT_FILE``, the standard OpenSSL variable) makes the same connection work.  There is
+  no switch that turns verification off: the only unverified mode is ``plain``, no TLS at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import ipaddress
+import itertools
+import json
+import mailbox
+import os
+import re
+import resource
+import shutil
+import ssl
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from servers import DovecotServer, free_port
+
+from outreach.cli import main
+from outreach.csvsafe import formula_like, safe_cell
+
+REPO = Path(__file__).resolve().parents[2]
+OWNER = "alex@brightlane.example"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120, **kwargs: Any) -> Any:
+    """``python -m outreach ARGS`` in a subprocess (output as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "outreach", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        **kwargs,
+    )
+
+
+def write_campaign(folder: Path, *, text: str, subject: str = "News for {{ first_name }}", html: str | None = None,
+                   rows: list[dict[str, str]] | None = None, name: str = "security-test") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    html_line = 'html = "body.html.j2"\n' if html is not None else ""
+    (folder / "campaign.toml").write_text(
+        f"name = {json.dumps(name)}\n"
+        'mailbox = "alex"\n'
+        "[template]\n"
+        f"subject = {json.dumps(subject)}\n"
+        'text = "body.txt.j2"\n'
+        f"{html_line}"
+        "[policy]\n"
+        "stale_days = 365\n"
+        "cooldown_days = 30\n"
+        "[unsubscribe]\n"
+        'mailto = "leave@example.org"\n'
+        'url = "https://example.org/leave?u={email}"\n'
+    )
+    (folder / "body.txt.j2").write_text(text)
+    if html is not None:
+        (folder / "body.html.j2").write_text(html)
+    rows = rows or [{"email": "maya@techdaily.example", "first_name": "Maya", "evil": "__class__"}]
+    with (folder / "recipients.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+# ============================================================================================ templates
+
+MARKER_CMD = "touch {marker}"
+# Refused when the campaign is loaded: the syntax tree reaches for a name starting with "_".
+STATIC_SSTI = [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__.os.system('CMD') }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'].popen('CMD').read() }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ self.__init__.__globals__.__builtins__.__import__('os').system('CMD') }}",
+    "{{ ''|attr('__class__') }}",
+    "{{ ''|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+    "{{ ''['__class__'] }}",
+    "{{ row.__class__.__base__.__subclasses__() }}",
+    "{{ contact.__class__ }}",
+    "{{ x.__subclasses__ }}",
+    "{% set c = ''.__class__ %}{{ c }}",
+]
+# Only known when rendering (a computed attribute name, str.format, a method of the facts): refused by
+# the sandbox itself.
+RUNTIME_SSTI = [
+    "{{ ()|attr('__cla' ~ 'ss__') }}",
+    "{{ ()|attr(evil) }}",
+    "{{ ()|attr(['_', '_class_', '_']|join) }}",
+    "{{ '{0.__class__.__mro__}'.format(row) }}",
+    "{{ '{0.__init__.__globals__}'.format(cycler) }}",
+    "{{ contact.from_ledger }}",
+    "{{ 'a' * 1000000000 }}",
+]
+
+
+@pytest.mark.parametrize("payload", STATIC_SSTI + RUNTIME_SSTI)
+def test_template_injection_is_refused_naming_the_template(tmp_path: Path, payload: str) -> None:
+    marker = tmp_path / "PWNED"
+    payload = payload.replace("CMD", MARKER_CMD.format(marker=marker))
+    folder = write_campaign(tmp_path / "campaign", text=f"Hi {{{{ first_name }}}},\n{payload}\n")
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    for command in (["preview", str(folder)], ["preview", str(folder), "--format", "html"], ["send", str(folder)]):
+        result = CliRunner().invoke(main, ["--database-url", db, *command])
+        assert result.exit_code == 2, (payload, result.output)
+        lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1, result.output
+        assert re.match(rf"error: {re.escape(str(folder / 'body.txt.j2'))}:2: unsafe template: ", lines[0]), lines
+        assert "Traceback" not in result.output and "<html" not in result.output
+    assert not marker.exists()
+
+
+def test_template_injection_in_the_subject_and_the_html_template(tmp_path: Path) -> None:
+    in_subject = write_campaign(tmp_path / "subject", text="Hi {{ first_name }}\n",
+                                subject="Hi {{ cycler.__init__.__globals__ }}")
+    in_html = write_campaign(tmp_path / "html", text="Hi {{ first_name }}\n",
+                             html="<p>Hi {{ first_name }}</p>\n<p>{{ ()|attr(evil) }}</p>\n")
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    subject = CliRunner().invoke(main, ["--database-url", db, "preview", str(in_subject)])
+    assert subject.exit_code == 2
+    assert f"error: {in_subject / 'campaign.toml'}:4: unsafe template: access to '__globals__'" in subject.output
+    html = CliRunner().invoke(main, ["--database-url", db, "preview", str(in_html)])
+    assert html.exit_code == 2
+    assert f"error: {in_html / 'body.html.j2'}:2: unsafe template: access to attribute '__class__'" in html.output
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        ("{% import os %}", "template syntax error"),  # not even Jinja
+        ("{% include '/etc/passwd' %}", "not found"),  # the loader knows only the campaign's templates
+        ("{% import 'os' as os %}{{ os.system('x') }}", "not found"),
+        ("{% extends '../campaign.toml' %}", "not found"),
+        ("{{ config.items() }}", "undefined"),  # no Flask-style globals
+        ("{{ request }}", "undefined"),
+    ],
+)
+def test_imports_includes_and_unknown_globals_go_nowhere(tmp_path: Path, payload: str, expected: str) -> None:
+    folder = write_campaign(tmp_path / "campaign", text=f"Hi {{{{ first_name }}}},\n{payload}\n")
+    result = CliRunner().invoke(
+        main, ["--database-url", f"sqlite:///{tmp_path / 'store.db'}", "preview", str(folder), "--show",
+               "maya@techdaily.example"]
+    )
+    assert result.exit_code in (1, 2), result.output
+    assert "root:" not in result.output and "[template]" not in result.output  # no file was read
+    assert f"{folder / 'body.txt.j2'}:2" in result.output, result.output
+    assert expected in result.output.lower(), result.output
+    if result.exit_code == 1:
+        assert "could not be rendered" in result.output
+
+
+def test_the_sandbox_bounds_range(tmp_path: Path) -> None:
+    """``range`` is the sandbox's (at most 100,000 items), not the builtin: this used to eat all memory.
+
+    Run with a 2 GB address-space limit, so that a regression fails here instead of swapping the machine.
+    """
+    folder = write_campaign(tmp_path / "campaign", text="Hi {{ first_name }},\n{{ range(10**9)|list|length }}\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    done = run_cli("--database-url", f"sqlite:///{tmp_path / 'store.db'}", "preview", str(folder), "--show",
+                   "maya@techdaily.example", timeout=60, preexec_fn=limit)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"{folder / 'body.txt.j2'}:2: cannot render: Range too big" in done.stdout
+    assert "MemoryError" not in done.stderr
+
+
+def test_template_syntax_in_csv_data_is_only_text(tmp_path: Path) -> None:
+    marker = tmp_path / "PWNED"
+    value = "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}{% raw %}"
+    folder = write_campaign(
+        tmp_path / "campaign",
+        text="Hi {{ first_name }},\n{{ note }}\n",
+        html="<p>{{ note }}</p>\n",
+        rows=[{"email": "maya@techdaily.example", "first_name": value, "note": "{{ 6*7 }}x"}],
+    )
+    result = CliRunner().invoke(
+        main, ["--database-url", f"sqlite:///{tmp_path / 'store.db'}", "preview", str(folder), "--show",
+               "maya@techdaily.example"]
+    )
+    assert f"Subject: News for {value}" in result.output
+    assert "{{ 6*7 }}x" in result.output and "42x" not in result.output
+    assert not marker.exists()
+
+
+# ============================================================================================ HTML report
+
+PAYLOADS = {
+    "subject": "<script>window.__pwned='subject';document.title='PWNED'</script>",
+    "name": '"><img src=x onerror="window.__pwned=\'name\';document.title=\'PWNED\'">',
+    "name2": "<script>window.__pwned='name2'</script>",
+    "sentence": "<img src=x onerror=window.__pwned='sentence'>",
+    "quote": "' onmouseover='window.__pwned=1' x='",
+    "svg": '"><svg onload="window.__pwned=\'svg\'">',
+}
+AS_OF = "2024-05-01"
+
+
+def _mail(frm: str, to: str, subject: str, body: str, days_ago: int, mid: str, reply_to: str | None = None) -> bytes:
+    when = dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC) - dt.timedelta(days=days_ago)
+    headers = [f"From: {frm}", f"To: {to}", f"Subject: {subject}", f"Date: {format_datetime(when)}",
+               f"Message-ID: <{mid}@hostile.example>"]
+    if reply_to:
+        headers.append(f"In-Reply-To: <{reply_to}@hostile.example>")
+    return ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+def hostile_mailbox(path: Path) -> None:
+    """Three contacts whose names, subjects and sentences carry script: one opted out (R007 evidence), one
+    with our recent ask (R006 evidence), one warm enough to be READY (rendered with ``contact.name``)."""
+    p = PAYLOADS
+    name1 = p["name"].replace('"', '\\"')
+    me = f"Alex <{OWNER}>"
+    one = f'"{name1}" <xss1@evil.example>'
+    two = f'"{p["name2"]}" <xss2@evil.example>'
+    three = f'"{name1}" <xss3@evil.example>'
+    messages = [
+        _mail(me, one, p["subject"], f"Hi, could you share our report with your readers? {p['sentence']}", 60, "a1"),
+        _mail(one, OWNER, "Re: " + p["subject"], f"Sure, happy to help. {p['svg']}", 59, "b1", "a1"),
+        _mail(one, OWNER, "Stop " + p["subject"], f"Please remove me from your list {p['sentence']} now.", 20, "c1"),
+        _mail(me, two, "Draft " + p["quote"], f"Could you review our draft {p['quote']} by Friday?", 10, "a2"),
+        _mail(two, OWNER, "Re: Draft " + p["quote"], f"Sure, I will look at it. {p['svg']}", 9, "b2", "a2"),
+    ]
+    for i in range(3):
+        messages.append(_mail(me, three, f"Hello {i} {p['subject']}", "Thanks for lunch; the slides, as promised.",
+                              100 + 10 * i, f"a3{i}"))
+        messages.append(_mail(three, OWNER, f"Re: Hello {i} {p['subject']}", f"Thank you! {p['sentence']}",
+                              99 + 10 * i, f"b3{i}", f"a3{i}"))
+    box = mailbox.mbox(str(path))
+    for raw in messages:
+        box.add(raw)
+    box.flush()
+    box.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HTML report of a campaign over the hostile mailbox, made by the CLI."""
+    tmp_path = tmp_path_factory.mktemp("hostile-report")
+    source = tmp_path / "hostile.mbox"
+    hostile_mailbox(source)
+    db = ["--database-url", f"sqlite:///{tmp_path / 'store.db'}"]
+    imported = run_cli(*db, "import", str(source), "--mailbox", "alex", "--address", OWNER, "--quiet")
+    assert imported.returncode == 0, imported.stderr
+    csv_payload = PAYLOADS["name"]
+    folder = write_campaign(
+        tmp_path / "campaign",
+        name="xss</title><script>window.__pwned='campaign'</script>",
+        text="Hi {{ first_name }}{% if contact.name %} ({{ contact.name }}){% endif %},\n{{ note }}\n",
+        html="<p>Hi {{ first_name }}{% if contact.name %} ({{ contact.name }}){% endif %},</p><p>{{ note }}</p>"
+        "<script>parent.__pwned='own-html'</script>\n",
+        rows=[
+            {"email": f"xss{i}@evil.example", "first_name": csv_payload,
+             "note": f"{PAYLOADS['name2']} {PAYLOADS['quote']} {PAYLOADS['svg']}"}
+            for i in (1, 2, 3)
+        ],
+    )
+    report = tmp_path / "report.html"
+    done = run_cli(*db, "--as-of", AS_OF, "preview", str(folder), "--format", "html", "--output", str(report))
+    assert done.returncode == 1, done.stderr  # blocked and review recipients
+    return report
+
+
+def test_hostile_mail_reaches_the_report_only_as_text(hostile_report: Path) -> None:
+    page = hostile_report.read_text(encoding="utf-8")
+    body = page.split("<main>", 1)[1].rsplit("<script>", 1)[0]  # what came from mail and CSV
+    # everything reached the report (names, subjects, sentences, CSV fields, the campaign name) ...
+    for needle in ("window.__pwned=&#39;subject&#39;", "onerror=window.__pwned=&#39;sentence&#39;",
+                   "onmouseover=&#39;window.__pwned=1&#39;", "window.__pwned=&#39;name2&#39;",
+                   "&lt;svg onload=", "&lt;img src=x onerror=&#34;window.__pwned=&#39;name&#39;"):
+        assert needle in page, needle
+    assert "Campaign preview: xss&lt;/title&gt;&lt;script&gt;" in page
+    assert "R007" in body and "R006" in body and "READY" in body
+    # ... and none of it as markup: the elements and attributes an HTML parser sees are the report's own
+    tags = _parsed_tags(page)
+    assert {t for t, _ in tags} <= REPORT_TAGS, {t for t, _ in tags} - REPORT_TAGS
+    assert [t for t, _ in tags].count("script") == 1
+    assert not [(t, a) for t, attrs in tags for a in attrs if a.startswith("on")]
+    # the HTML bodies are inert documents in sandboxed frames: their markup is the template's, with the
+    # mail and CSV parts escaped inside
+    frames = [dict(attrs) for t, attrs in tags if t == "iframe"]
+    assert frames and all(f["sandbox"] == "" for f in frames)
+    for frame in frames:
+        inner = _parsed_tags(frame["srcdoc"])
+        assert [t for t, _ in inner] == ["p", "p", "script"], inner  # the template's own <script> only
+        assert not [(t, a) for t, attrs in inner for a in attrs]
+
+
+REPORT_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "div", "strong", "label", "input",
+    "span", "button", "main", "ul", "li", "table", "thead", "tr", "th", "tbody", "td", "details", "summary",
+    "p", "pre", "iframe", "script",
+}  # fmt: skip
+
+
+def _parsed_tags(markup: str) -> list[tuple[str, dict[str, str]]]:
+    """The start tags (and their attributes) an HTML parser finds in ``markup``."""
+    from html.parser import HTMLParser
+
+    found: list[tuple[str, dict[str, str]]] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append((tag, {k: v or "" for k, v in attrs}))
+
+    parser = Collect(convert_charrefs=True)
+    parser.feed(markup)
+    parser.close()
+    return found
+
+
+HARNESS = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>harness</title></head>
+<body><iframe id="report" src="REPORT" style="width:1200px;height:800px"></iframe>
+<pre id="out">pending</pre>
+<script>
+document.getElementById("report").addEventListener("load", function () {
+  var win = this.contentWindow, doc = this.contentDocument;
+  doc.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  var hover = doc.querySelectorAll("*");
+  for (var i = 0; i < hover.length; i++) {
+    hover[i].dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));
+    hover[i].dispatchEvent(new FocusEvent("focus"));
+  }
+  setTimeout(function () {
+    var handlers = 0, all = doc.querySelectorAll("*");
+    for (var j = 0; j < all.length; j++) {
+      for (var k = 0; k < all[j].attributes.length; k++) {
+        if (/^on/i.test(all[j].attributes[k].name)) { handlers++; }
+      }
+    }
+    document.getElementById("out").textContent = JSON.stringify({
+      pwned: typeof win.__pwned === "undefined" ? null : String(win.__pwned),
+      title: doc.title, ready: doc.documentElement.getAttribute("data-ready"),
+      scripts: doc.querySelectorAll("script").length, imgs: doc.querySelectorAll("img").length,
+      svgs: doc.querySelectorAll("svg").length, handlers: handlers,
+      frames: doc.querySelectorAll("iframe").length,
+      sandboxes: Array.prototype.map.call(doc.querySelectorAll("iframe"), function (f) {
+        return f.getAttribute("sandbox"); }),
+      text: doc.body.textContent.indexOf("window.__pwned") >= 0
+    });
+  }, 1500);
+});
+</script></body></html>
+"""
+
+
+def _chrome(chromium: str, tmp_path: Path, *args: str) -> str:
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+           f"--user-data-dir={tmp_path / 'profile'}", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("csp", ["with-csp", "without-csp"])
+def test_report_is_inert_in_chromium(chromium: str, hostile_report: Path, tmp_path: Path, csp: str) -> None:
+    page = hostile_report.read_text(encoding="utf-8")
+    if csp == "without-csp":  # escaping alone must keep the mail inert
+        page, removed = re.subn(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+        assert removed == 1
+    target = tmp_path / f"report-{csp}.html"
+    target.write_text(page, encoding="utf-8")
+    (tmp_path / "harness.html").write_text(HARNESS.replace("REPORT", target.name), encoding="utf-8")
+    dom = _chrome(chromium, tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=8000",
+                  "--dump-dom", (tmp_path / "harness.html").as_uri())
+    out = re.search(r'<pre id="out">(.*?)</pre>', dom, re.DOTALL)
+    assert out and out.group(1) != "pending", dom[-2000:]
+    result = json.loads(out.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+                        .replace("&amp;", "&"))
+    assert result["pwned"] is None, result  # no payload ran: not on load, hover, focus, nor in an HTML body
+    assert result["title"] == "Campaign preview: xss</title><script>window.__pwned='campaign'</script>"
+    assert result["ready"] == "true"  # the report's own script did run
+    assert result["scripts"] == 1 and result["imgs"] == 0 and result["svgs"] == 0, result
+    assert result["handlers"] == 0, result
+    assert result["frames"] >= 1 and set(result["sandboxes"]) == {""}, result  # HTML bodies: no script
+    assert result["text"]  # the payloads are there, as text
+    # the report alone, dumped after its script ran
+    alone = _chrome(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", target.as_uri())
+    assert "PWNED" not in alone.split("<body", 1)[0]
+
+
+# ============================================================================================ CSV
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "@SUM(A1:A9)", "+cmd|' /C calc'!A0", "-2+3"]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=1+2", "'=1+2"),
+        ("+1+2", "'+1+2"),
+        ("-1+2", "'-1+2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("  =1", "'  =1"),
+        ("-1.5", "-1.5"),  # numbers stay numbers
+        ("+3", "+3"),
+        ("a=1", "a=1"),
+        ("", ""),
+        (-1.5, -1.5),
+        (None, None),
+    ],
+)
+def test_safe_cell(value: Any, expected: Any) -> None:
+    assert safe_cell(value) == expected
+
+
+def _check_csv(text: str) -> list[dict[str, str]]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        for cell in row.values():
+            assert not formula_like(cell or ""), (cell, row)
+    return rows
+
+
+def test_every_csv_export_neutralises_formulas(tmp_path: Path) -> None:
+    # names and addresses from mail
+    messages = []
+    for i, formula in enumerate(FORMULAS):
+        quoted = formula.replace('"', '\\"')
+        messages.append(_mail(f'"{quoted}" <f{i}@evil.example>', OWNER, f"Note {i}", "Hello.", 5 + i, f"f{i}"))
+    messages.append(_mail('"Plain" <=1+2@evil.example>', OWNER, "Eq", "Hello.", 3, "eq"))
+    source = tmp_path / "formulas.mbox"
+    box = mailbox.mbox(str(source))
+    for raw in messages:
+        box.add(raw)
+    box.flush()
+    box.close()
+    db = ["--database-url", f"sqlite:///{tmp_path / 'store.db'}"]
+    runner = CliRunner()
+    imported = runner.invoke(main, [*db, "import", str(source), "--mailbox", "alex", "--address", OWNER, "--quiet"])
+    assert imported.exit_code == 0, imported.output
+
+    contacts = runner.invoke(main, [*db, "contacts", "--format", "csv"])
+    assert contacts.exit_code == 0, contacts.output
+    rows = _check_csv(contacts.output)
+    names = {row["address"]: row["name"] for row in rows}
+    for i, formula in enumerate(FORMULAS):
+        assert names[f"f{i}@evil.example"] == "'" + formula
+    assert "'=1+2@evil.example" in names
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", row["balance"]) for row in rows)  # numbers untouched
+    # ... and the JSON export keeps the values as they are
+    as_json = json.loads(runner.invoke(main, [*db, "contacts", "--format", "json"]).output)
+    assert {c["name"] for c in as_json} >= set(FORMULAS)
+
+    by_domain = runner.invoke(main, [*db, "contacts", "--by-domain", "--format", "csv"])
+    _check_csv(by_domain.output)
+
+    added = runner.invoke(main, [*db, "suppress", "add", "=1+2@evil.example", "--reason", "=HYPERLINK(\"x\")",
+                                 "--by", "@admin"])
+    assert added.exit_code == 0, added.output
+    listed = _check_csv(runner.invoke(main, [*db, "suppress", "list", "--format", "csv"]).output)
+    assert listed[0]["value"] == "'=1+2@evil.example" and listed[0]["reason"] == "'=HYPERLINK(\"x\")"
+    assert listed[0]["added_by"] == "'@admin"
+
+    # the preview: an address a spreadsheet would read as a formula (the CSV's own formula-like cells are
+    # refused as bad rows when the campaign is read)
+    folder = write_campaign(
+        tmp_path / "campaign",
+        text="Hi {{ first_name }},\nnews.\n",
+        rows=[
+            {"email": "Eq <=1+2@evil.example>", "first_name": "Eq"},
+            {"email": "-x@evil.example", "first_name": "Minus"},
+            {"email": "ok@evil.example", "first_name": "=cmd"},
+        ],
+    )
+    preview = runner.invoke(main, [*db, "preview", str(folder), "--format", "csv"])
+    rows = _check_csv(preview.stdout)
+    assert [row["address"] for row in rows] == ["'=1+2@evil.example"]
+    # the -x@ and =cmd rows: left out, and reported
+    assert preview.stderr.count("starts like a spreadsheet formula") == 2, preview.stderr
+
+
+# ============================================================================================ passwords
+
+
+def _secrets(password: str, user: str) -> list[bytes]:
+    """The password and the forms it takes on the wire (SASL PLAIN, base64), as bytes to search for."""
+    forms = [password.encode()]
+    forms.append(base64.b64encode(f"\0{user}\0{password}".encode()))
+    forms.append(base64.b64encode(password.encode()))
+    return forms
+
+
+def _assert_absent(secrets: list[bytes], *blobs: bytes | str, where: str) -> None:
+    for blob in blobs:
+        data = blob.encode("utf-8", "surrogateescape") if isinstance(blob, str) else blob
+        for secret in secrets:
+            assert secret not in data, f"password found in {where}"
+
+
+def _sqlite_bytes(db: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+
+
+def _postgres_dump(url: str) -> bytes:
+    import psycopg
+    from psycopg import sql
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    out = []
+    with psycopg.connect(dsn) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'public'")]
+        assert "message" in tables and "sync_run" in tables
+        for table in tables:
+            for row in conn.execute(sql.SQL("select row_to_json(t)::text from {} t").format(sql.Identifier(table))):
+                out.append(row[0].encode())
+    return b"\n".join(out)
+
+
+_USERS = itertools.count(1)
+
+
+@pytest.fixture
+def secret_account(dovecot: DovecotServer) -> Iterator[dict[str, str]]:
+    """An IMAP user with a password that appears nowhere else, and a little mail."""
+    user = f"sec{os.getpid()}x{next(_USERS)}"
+    password = f"Sx9-{os.urandom(6).hex()}-pw"
+    dovecot.add_user(user, password)
+    dovecot.append(user, "INBOX", [
+        _mail("Maya <maya@techdaily.example>", OWNER, f"Hello {i}", "Could you send the report?", i, f"s{i}")
+        for i in range(5)
+    ])
+    yield {"user": user, "password": password}
+    shutil.rmtree(dovecot.maildir(user).parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_imap_password_is_never_stored_or_printed(
+    tmp_path: Path, dovecot: DovecotServer, secret_account: dict[str, str], store: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    user, password = secret_account["user"], secret_account["password"]
+    secrets = _secrets(password, user)
+    if store == "sqlite":
+        db_path = tmp_path / "store.db"
+        url = f"sqlite:///{db_path}"
+    else:
+        postgres = request.getfixturevalue("postgres")
+        url = postgres.create_database(f"secret_{os.getpid()}")
+    sync = ["sync", "--host", dovecot.host, "--port", str(dovecot.port), "--user", user, "--security", "plain",
+            "--address", OWNER]
+    try:
+        outputs = []
+        # a failing login: the password that was tried is not echoed
+        wrong = f"Wr0ng-{os.urandom(6).hex()}"
+        failed = run_cli("--database-url", url, *sync, env={"OUTREACH_IMAP_PASSWORD": wrong})
+        assert failed.returncode == 1 and "login failed" in failed.stderr, failed.stderr
+        _assert_absent(_secrets(wrong, user), failed.stdout, failed.stderr, where="the output of a failed login")
+        # the same from the per-mailbox variable and a config file naming the mailbox
+        config = tmp_path / "config.toml"
+        config.write_text(f'[mailboxes.sec]\nhost = "{dovecot.host}"\nport = {dovecot.port}\nusername = "{user}"\n'
+                          f'security = "plain"\naddresses = ["{OWNER}"]\n')
+        failed2 = run_cli("--database-url", url, "--config", str(config), "sync", "--mailbox", "sec",
+                          env={"OUTREACH_PASSWORD_SEC": wrong})
+        assert failed2.returncode == 1 and "login failed" in failed2.stderr
+        _assert_absent(_secrets(wrong, user), failed2.stdout, failed2.stderr, where="a failed config login")
+        # a successful sync, with progress output
+        ok = run_cli("--database-url", url, *sync, env={"OUTREACH_IMAP_PASSWORD": password})
+        assert ok.returncode == 0, ok.stderr
+        assert "fetched 5, new 5" in ok.stdout
+        outputs += [ok.stdout, ok.stderr]
+        # a connection that breaks (nothing listens any more): an error path after the password was read
+        broken = run_cli("--database-url", url, "sync", "--host", dovecot.host, "--port", str(free_port()),
+                         "--user", user, "--security", "plain", env={"OUTREACH_IMAP_PASSWORD": password})
+        assert broken.returncode == 1 and "connection refused" in broken.stderr
+        outputs += [broken.stdout, broken.stderr]
+        # a store that cannot be created (this was a traceback): one line, no password
+        (tmp_path / "a-file").write_text("")
+        crashed = run_cli("--database-url", f"sqlite:///{tmp_path / 'a-file' / 'store.db'}", *sync,
+                          env={"OUTREACH_IMAP_PASSWORD": password})
+        assert crashed.returncode == 1 and "cannot create the store's directory" in crashed.stderr, crashed.stderr
+        outputs += [crashed.stdout, crashed.stderr]
+        assert not any("Traceback" in text for text in outputs)
+        _assert_absent(secrets, *outputs, where="the output")
+        _assert_absent(secrets, _sqlite_bytes(db_path) if store == "sqlite" else _postgres_dump(url),
+                       where=f"the {store} store")
+    finally:
+        if store == "postgresql":
+            request.getfixturevalue("postgres").drop_database(f"secret_{os.getpid()}")
+
+
+def test_database_url_password_is_hidden(tmp_path: Path, postgres: Any) -> None:
+    password = f"Db9-{os.urandom(6).hex()}"
+    name = f"dbpw_{os.getpid()}"
+    postgres.create_database(name)
+    try:
+        url = f"postgresql+psycopg://postgres:{password}@{postgres.host}:{postgres.port}/{name}"  # trust auth
+        current = run_cli("--database-url", url, "db", "current")
+        assert current.returncode == 0 and ":***@" in current.stdout, current.stdout
+        refused = run_cli("--database-url", url.replace(str(postgres.port), str(free_port())), "contacts")
+        assert refused.returncode == 1 and ":***@" in refused.stderr, refused.stderr
+        contacts = run_cli("--database-url", url, "contacts", "--format", "json")
+        assert contacts.returncode == 0
+        # URLs that do not parse (a port that is not a number, a bad scheme): were echoed whole, or a traceback
+        bad_port = run_cli("--database-url", url.replace(str(postgres.port), "port"), "contacts")
+        bad_scheme = run_cli("--database-url", url.replace("postgresql+psycopg", "postgres!ql"), "contacts")
+        for bad in (bad_port, bad_scheme):
+            assert bad.returncode == 1 and bad.stderr.startswith("error: invalid database URL"), bad.stderr
+            assert ":***@" in bad.stderr and "Traceback" not in bad.stderr
+        for done in (current, refused, contacts, bad_port, bad_scheme):
+            _assert_absent([password.encode()], done.stdout, done.stderr, where="the output")
+        _assert_absent([password.encode()], _postgres_dump(postgres.url(name)), where="the store")
+    finally:
+        postgres.drop_database(name)
+
+
+def test_password_in_the_config_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    password = f"Cf9-{os.urandom(6).hex()}"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[mailboxes.x]\nhost = "imap.example.org"\nusername = "u"\npassword = "{password}"\n')
+    done = run_cli("--config", str(config), "sync")
+    assert done.returncode == 2 and "password" in done.stderr
+    _assert_absent([password.encode()], done.stdout, done.stderr, where="the output")
+
+
+def _ready_store(url: str, addresses: list[str]) -> None:
+    """A store in which ``addresses`` are warm contacts (ledgers written directly, dated from now)."""
+    from outreach.ledger import ledger_row_values
+    from outreach.lint.cases import make_ledger
+    from outreach.models import Contact, ContactLedger
+    from outreach.store import open_store, session_factory
+
+    engine = open_store(url)
+    now = dt.datetime.now(dt.UTC)
+    with session_factory(engine)() as session:
+        for address in addresses:
+            contact = Contact(address=address, domain=address.rpartition("@")[2], display_name=None, display_names=[])
+            session.add(contact)
+            session.flush()
+            ledger = make_ledger(address, {"scope": "*", "last_two_way": (now - dt.timedelta(days=20)).isoformat(),
+                                           "balance": 1.5})
+            session.add(ContactLedger(contact_id=contact.id, **ledger_row_values(ledger)))
+        session.commit()
+    engine.dispose()
+
+
+def test_smtp_password_is_never_stored_or_printed(tmp_path: Path, make_smtp_server: Callable[..., Any]) -> None:
+    user = "pr-user"
+    password = f"Sm9-{os.urandom(6).hex()}"
+    server = make_smtp_server(auth=(user, password))
+    db = tmp_path / "store.db"
+    url = f"sqlite:///{db}"
+    _ready_store(url, ["maya@techdaily.example", "omar@citywire.example"])
+    text = '{# outreach: disable=M002 reason="a test of the send path" #}\nHi {{ first_name }},\nour report.\n'
+    folder = write_campaign(tmp_path / "campaign", text=text, rows=[
+        {"email": "maya@techdaily.example", "first_name": "Maya"},
+        {"email": "omar@citywire.example", "first_name": "Omar"},
+    ])
+    send = ["--database-url", url, "send", str(folder), "--no-dry-run", "--smtp-host", server.host, "--smtp-port",
+            str(server.port), "--smtp-security", "plain", "--smtp-user", user, "--from", OWNER]
+    wrong = f"Wr0ng-{os.urandom(6).hex()}"
+    failed = run_cli(*send, env={"OUTREACH_SMTP_PASSWORD": wrong})
+    assert failed.returncode == 1 and "SMTP login failed" in failed.stderr, failed.stdout + failed.stderr
+    assert server.messages == []
+    _assert_absent(_secrets(wrong, user), failed.stdout, failed.stderr, _sqlite_bytes(db), where="a failed login")
+    ok = run_cli(*send, env={"OUTREACH_SMTP_PASSWORD": password})
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert sorted(r for m in server.messages for r in m.rcpt_tos) == ["maya@techdaily.example", "omar@citywire.example"]
+    _assert_absent(_secrets(password, user), ok.stdout, ok.stderr, _sqlite_bytes(db),
+                   *(m.data for m in server.messages), where="a successful send")
+
+
+# ============================================================================================ TLS
+
+
+def _certificate(directory: Path, name: str, *, ip: str) -> tuple[Path, Path]:
+    """A self-signed certificate (and key) for the IP address ``ip`` only, as PEM files: made with the
+    ``cryptography`` package when it is installed (keyring pulls it in), else with the ``openssl`` CLI."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            from servers import unavailable
+
+            unavailable("neither the cryptography package nor the openssl CLI is here to make a certificate")
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "7",
+             "-keyout", str(key_path), "-out", str(cert_path), "-subj", f"/CN={ip}",
+             "-addext", f"subjectAltName=IP:{ip}", "-addext", "basicConstraints=critical,CA:TRUE"],
+            check=True, capture_output=True, timeout=60,
+        )
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    key_path.chmod(0o644)  # Dovecot reads it as its own user
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    # for 127.0.0.1 only: connecting as "localhost" (the same server) is a name the certificate does not have
+    return {"server": _certificate(tmp_path_factory.mktemp("certs"), "server", ip="127.0.0.1")}
+
+
+class TlsDovecot(DovecotServer):
+    """The harness's Dovecot with TLS: STARTTLS on ``port``, implicit TLS (IMAPS) on ``tls_port``."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        super().__init__()
+        self.cert, self.key = cert, key
+        self.tls_port = 0
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        self.tls_port = free_port()
+        text = self.config_path.read_text()
+        text = text.replace("ssl = no\n", f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{self.key}\n")
+        text = text.replace(
+            "  inet_listener imaps {\n    port = 0\n  }",
+            f"  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.tls_port}\n  }}",
+        )
+        assert "ssl = yes" in text and str(self.tls_port) in text, "the harness's Dovecot config changed"
+        self.config_path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def tls_imap(certificates: dict[str, tuple[Path, Path]]) -> Iterator[dict[str, Any]]:
+    from servers import ServerUnavailable, unavailable
+
+    cert, key = certificates["server"]
+    try:
+        server = TlsDovecot(cert, key)
+    except ServerUnavailable as exc:
+        unavailable(f"Dovecot unavailable: {exc}")
+    with server:
+        server.add_user("tlsuser", "tls-password-1")
+        server.append("tlsuser", "INBOX", [_mail("Maya <maya@techdaily.example>", OWNER, "Hi", "Hello.", 1, "t1")])
+        yield {"server": server, "user": "tlsuser", "password": "tls-password-1"}
+
+
+def _sync_tls(tls: dict[str, Any], security: str, trust: Path | None = None) -> Any:
+    """``outreach sync`` over TLS; only ``trust`` (if given) is trusted besides the system's CAs."""
+    server = tls["server"]
+    port = server.tls_port if security == "ssl" else server.port
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    env.update(PYTHONPATH=str(REPO), OUTREACH_IMAP_PASSWORD=tls["password"])
+    if trust is not None:
+        env["SSL_CERT_FILE"] = str(trust)
+    return subprocess.run(
+        [sys.executable, "-m", "outreach", "--database-url", "sqlite://", "sync", "--host", "127.0.0.1", "--port",
+         str(port), "--user", tls["user"], "--security", security, "--quiet", "--no-signals"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_imap_tls_is_verified_by_default(
+    tls_imap: dict[str, Any], certificates: dict[str, tuple[Path, Path]], security: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    untrusted = _sync_tls(tls_imap, security)
+    assert untrusted.returncode == 1, untrusted.stdout
+    assert untrusted.stderr.strip() == "error: 127.0.0.1: TLS certificate not trusted: self-signed certificate"
+    # trusting that certificate, and only that, is the way to use it: then the same sync works
+    trusted = _sync_tls(tls_imap, security, certificates["server"][0])
+    assert trusted.returncode == 0, trusted.stderr
+    assert "fetched 1, new 1" in trusted.stdout
+    # the trusted certificate, reached under a name it does not carry, is refused: host names are checked
+    # (the sync's own connect(), in this process: OpenSSL reads SSL_CERT_FILE when a context is made)
+    from outreach.config import MailboxConfig
+    from outreach.errors import MailServerError
+    from outreach.imap_sync import connect
+
+    server = tls_imap["server"]
+    config = MailboxConfig(name="tls", host="localhost", port=server.tls_port if security == "ssl" else server.port,
+                           username=tls_imap["user"], security=security)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates["server"][0]))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(MailServerError, match=r"^localhost: TLS certificate not trusted: .*mismatch"):
+        connect(config, tls_imap["password"], timeout=10)
+    client = connect(replace(config, host="127.0.0.1"), tls_imap["password"], timeout=10)
+    client.logout()
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.received: list[tuple[str, ...]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
+        self.received.append(tuple(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def tls_smtp(certificates: dict[str, tuple[Path, Path]]) -> Iterator[dict[str, Any]]:
+    """Two aiosmtpd servers with the self-signed certificate: SMTPS (implicit TLS) and STARTTLS."""
+    from aiosmtpd import controller as controller_module  # part of the test extra
+    cert, key = certificates["server"]
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    recorder = _Recorder()
+    implicit = controller_module.Controller(recorder, hostname="127.0.0.1", port=free_port(), ssl_context=context,
+                                            server_hostname="smtp.test")
+    starttls = controller_module.Controller(recorder, hostname="127.0.0.1", port=free_port(), tls_context=context,
+                                            require_starttls=True, server_hostname="smtp.test")
+    implicit.start()
+    starttls.start()
+    try:
+        yield {"ssl": implicit.port, "starttls": starttls.port, "recorder": recorder}
+    finally:
+        implicit.stop()
+        starttls.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_smtp_tls_is_verified_by_default(
+    tls_smtp: dict[str, Any], certificates: dict[str, tuple[Path, Path]], security: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sender's own transport (outreach.send.SmtpTransport), over the network to a real TLS server."""
+    from outreach.send import SenderRefused, SmtpSettings, SmtpTransport
+
+    settings = SmtpSettings(host="127.0.0.1", port=tls_smtp[security], security=security, from_address=OWNER)
+    message = b"From: alex@brightlane.example\r\nSubject: tls\r\n\r\nhello\r\n"
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    before = len(tls_smtp["recorder"].received)
+    transport = SmtpTransport(settings, None)
+    with pytest.raises(SenderRefused, match=r"^127\.0\.0\.1: TLS certificate not trusted: self-signed certificate$"):
+        transport.deliver(OWNER, "maya@techdaily.example", message)
+    transport.close()
+    assert len(tls_smtp["recorder"].received) == before  # nothing went out
+    # with the certificate trusted explicitly (OpenSSL reads SSL_CERT_FILE when the context is made) ...
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates["server"][0]))
+    # ... but reached under a name it does not carry: refused
+    transport = SmtpTransport(replace(settings, host="localhost"), None)
+    with pytest.raises(SenderRefused, match=r"^localhost: TLS certificate not trusted: .*mismatch"):
+        transport.deliver(OWNER, "maya@techdaily.example", message)
+    transport.close()
+    assert len(tls_smtp["recorder"].received) == before
+    transport = SmtpTransport(settings, None)
+    try:
+        assert transport.deliver(OWNER, "maya@techdaily.example", message).startswith("250")
+    finally:
+        transport.close()
+    assert tls_smtp["recorder"].received[-1] == ("maya@techdaily.example",)
