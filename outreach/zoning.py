@@ -23,7 +23,9 @@ lines interleaved with the author's answers (inline replies) are quoted line by 
 It is built for a mail sync that zones thousands of bodies a second: one forward pass over the
 lines with precompiled regexes (bounded or possessive quantifiers, nothing that backtracks
 catastrophically) and a few bounded look-arounds, then one pass each for boilerplate and
-signature, on at most ``max_chars`` characters.  It never raises.
+signature, on at most ``max_chars`` characters.  The boilerplate pass first looks, in the raw lines,
+for what any notice needs (a trigger word, a literal of a pattern); what each line holds is cached by
+the line's text (mail repeats its lines), so most runs of lines cost a few look-ups.  It never raises.
 
 Heuristic limits: a trailing signature without ``-- `` is found only after a sign-off line or when
 it carries a phone / e-mail / URL / address / "Sent from" line (or a name plus a title or company);
@@ -34,8 +36,12 @@ English, French and German legal / unsubscribe phrases only.
 
 from __future__ import annotations
 
+import operator
 import re
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, compress, repeat
 
 __all__ = ["QuotedHeader", "Zones", "greeting_span", "new_text", "signoff_span", "split_zones"]
 
@@ -107,9 +113,12 @@ _FORWARD_TEXT_RE = re.compile(
 )
 
 _FORWARD_TEXT_STARTS = frozenset(("beg", "déb", "deb", "anf", "ini"))
+_FORWARD_FIRST = frozenset("bBdDaAiI")  # the characters whose lower case starts one of those
 # first characters of the lines _detect may take for a marker without a ":" near their start or end:
 # "-----Original Message-----" and other dash markers, "On ... / ... wrote:" attribution starts
 _DETECT_FIRST = frozenset("-_=*OALEIWDPK")
+_DASH_FIRST = frozenset("-_=*")
+_ATTR_FIRST = _DETECT_FIRST - _DASH_FIRST  # of _ATTR_START_RE's words
 
 # Attribution lines: "On <date>, Jane Doe <jane@example.com> wrote:" and friends.
 _ATTR_START_RE = re.compile(r"(?:On|At|Le|Am|El|Il|Op|Em|W[ \t]+dniu|Den|Dne|P[åa]|Kom)\b")
@@ -352,6 +361,72 @@ _BOILER_TRIGGER_GATES = tuple(
     (w, _BOILER_GATE_WORD.get(w) or max(w.replace("-", " ").split(), key=len)) for w in _BOILER_TRIGGERS
 )
 _BOILER_WINDOW = 260
+# Between two words of a run's text, its raw lines have white space and maybe separator-line characters.
+_RAW_GAP = r"[\s\-_=*~#+.]+"
+
+
+def _raw_regex(text: str) -> re.Pattern[str]:
+    """Matches a run's raw lines (lower case) wherever ``text`` (lower case) is in the run's text."""
+    return re.compile(_RAW_GAP.join(re.escape(word) for word in text.split(" ")).replace(_RAW_GAP * 2, _RAW_GAP))
+
+
+# the triggers without a space, and those with one as regexes on a run's raw lines
+_BOILER_TRIGGERS_WORD = tuple((w, gate) for w, gate in _BOILER_TRIGGER_GATES if " " not in w)
+_BOILER_TRIGGERS_SPACED = tuple((_raw_regex(w), gate) for w, gate in _BOILER_TRIGGER_GATES if " " in w)
+
+# For some strong alternatives (index into _BOILER_PARTS), strings one of which every match of it holds
+# (in the run's text, so as _raw_regex in its raw lines): these alternatives hold common words ("notice",
+# "exclusive").
+_BOILER_PART_TEXTS: dict[int, tuple[str, ...]] = {
+    0: ("intended for", "intended only for", "intended solely for", "intended exclusively for"),
+    1: ("sole use of the", "exclusive use of the"),
+    2: ("not the intended", "not the named"),
+    3: ("in error", "by error", "in mistake", "by mistake"),
+    5: tuple(f"{w}{gap}{c}" for w in ("notice", "disclaimer", "warning") for gap in ("", " ") for c in ":-"),
+    7: tuple(
+        f"{w} {n}"
+        for w in ("confidential", "confidentiality")
+        for n in ("notice", "note", "statement", "warning", "footer")
+    ),
+    9: tuple(f"confidentiality {n}" for n in ("notice", "footer", "statement", "disclaimer")),
+    10: ("this e-mail", "this email", "this message", "this communication", "this transmission", "this electronic"),
+    11: ("changes to your", "update your", "manage your", "edit your"),
+    13: ("information in this", "information contained in this"),
+    15: ("notify the sender", "inform the sender", "contact the sender"),
+    16: ("environment print", "environment before print", "think before print", "think before before print"),
+    17: ("has been scanned", "has been checked", "was scanned", "was checked"),
+    18: ("ce message", "ce courriel", "ce mail", "ce email", "ce e-mail"),
+    20: ("diese email", "diese e-mail", "diese nachricht"),
+    26: ("click here", "click below", "click the link", "click on the link"),
+    28: tuple(f"no longer {w} to receive" for w in ("wish", "want", "would like", "care")),
+    29: ("manage your", "update your", "change your", "edit your"),
+    31: ("view this", "view it"),
+    33: ("get your free", "get your private"),
+    36: ("receiving this", "received this"),
+}
+_BOILER_RAW_PARTS = {k: (texts, tuple(map(_raw_regex, texts))) for k, texts in _BOILER_PART_TEXTS.items()}
+# the strong alternatives by literal: those without a space (looked up among a run's line needles) and the
+# others (as regexes on its raw lines, looked for when their longest word is among the needles)
+_BOILER_BY_LITERAL: dict[str, list[int]] = {}
+for _k, _literals in enumerate(_BOILER_LITERALS):
+    for _literal in _literals:
+        _BOILER_BY_LITERAL.setdefault(_literal, []).append(_k)
+del _k, _literals, _literal
+_BOILER_BY_WORD = {lit: tuple(ks) for lit, ks in _BOILER_BY_LITERAL.items() if " " not in lit}
+_BOILER_BY_SPACED = tuple(
+    (lit, _raw_regex(lit), max(lit.split(), key=len), tuple(ks))
+    for lit, ks in _BOILER_BY_LITERAL.items()
+    if " " in lit
+)
+_BOILER_WORD_LITERALS = tuple(sorted({*_BOILER_BY_WORD, *(entry[2] for entry in _BOILER_BY_SPACED)}))
+# per line text: the gate words in it, and the _BOILER_WORD_LITERALS in it (see _needles_in)
+_LINE_CACHE_SIZE = 30_000
+_LINE_GATE: dict[str, frozenset[str]] = {}
+_GATE_NEEDLES = tuple(sorted({*_BOILER_GATE, *(w for w, _ in _BOILER_TRIGGERS_WORD)}))
+_LINE_LITERALS: dict[str, frozenset[str]] = {}
+_NO_NEEDLES: frozenset[str] = frozenset()
+
+
 _BOILER_WEAK_RE = re.compile(
     r"confidential|privileged|disclaim|liab(?:le|ility)|virus|recipient|addressee|prohibited|subscri|unauthori"
     r"|\bdelete|\bnotify|\bsender\b|\blegal|\bthank you\b|e-?mail address|mailing list|dissemination"
@@ -571,8 +646,8 @@ def _split_zones(text: str, max_chars: int, new_only: bool = False) -> Zones:
     n = len(lines)
     depths = [0] * n
     contents = lines[:]
-    for i, line in enumerate(lines):
-        if ">" in line[:1] or line[:1] in (" ", "\t"):
+    for i, line in enumerate(lines) if ">" in text else ():
+        if line.startswith((">", " ", "\t")):
             qm = _QUOTE_PREFIX_RE.match(line)
             if qm is not None:
                 prefix = qm.group()
@@ -599,8 +674,15 @@ def _split_zones(text: str, max_chars: int, new_only: bool = False) -> Zones:
             i += 1
             continue
         ch = s[0]
-        # the lines _detect can take for a marker (it returns None for all others)
-        if ch in _DETECT_FIRST or ":" in s[:24] or s[-1] == ":" or s[:3].lower() in _FORWARD_TEXT_STARTS:
+        # the lines _detect can take for a marker (it returns None for all others): a dash marker, a
+        # header field, a line ending in ":", a forward text, or an attribution whose next line ends in ":"
+        if (
+            ch in _DASH_FIRST
+            or ":" in s[:24]
+            or s[-1] == ":"
+            or (ch in _FORWARD_FIRST and s[:3].lower() in _FORWARD_TEXT_STARTS)
+            or (ch in _ATTR_FIRST and i + 1 < n and contents[i + 1].rstrip()[-1:] == ":")
+        ):
             hit = _detect(contents, depths, i, n, s)
         else:
             hit = None
@@ -975,30 +1057,51 @@ def _label_boilerplate(contents: list[str], labels: list[int], n: int) -> None:
     double-spaced lines is still found), and every line from the start of the sentence holding a
     match to the end of its paragraph is boilerplate.  Neighbouring paragraphs that carry
     boilerplate vocabulary are pulled in after that."""
-    i = 0
+    # (ahead of the run being looked at, every line is still NEW or QUOTED)
     first_para = True
+    i = _index(labels, _NEW, 0, n)
     while i < n:
-        if labels[i] != _NEW:
-            i += 1
-            continue
         # one run: NEW lines up to the next non-NEW line
-        j = i
-        while j < n and labels[j] == _NEW:
-            j += 1
+        j = _index(labels, _QUOTED, i, n)
         first_para = _boilerplate_run(contents, labels, i, j, n, first_para)
-        i = j
+        i = _index(labels, _NEW, j, n)
+
+
+def _index(values: Sequence[int], value: int, start: int, n: int) -> int:
+    """Index of the first ``value`` in ``values[start:n]``, ``n`` if none."""
+    try:
+        return values.index(value, start, n)
+    except ValueError:
+        return n
 
 
 def _boilerplate_run(
     contents: list[str], labels: list[int], a: int, b: int, n: int, first_para: bool
 ) -> bool:
-    # paragraphs of the run: (first line, end line)
-    # cheap gate: no trigger word anywhere in the run -> no boilerplate, and no text to build (a run
-    # without paragraphs has no letters, so no trigger either)
-    raw = "\n".join(contents[a:b]).replace("\u0130", "i").lower()
-    gate = [word for word in _BOILER_GATE if word in raw]
+    # Cheap gates on the run's raw lines (lower case; the needles found in each line are cached): the strong
+    # patterns run only near a trigger, and each alternative holds one of its literals (and, for some, one
+    # of its _BOILER_RAW_PARTS).  What the run's text holds, its raw lines hold: a space of the text is
+    # white space, a line break or left-out separator lines there.  No trigger or no alternative that may
+    # match: no boilerplate, and no text to build (a run without paragraphs has no letters either).
+    lines = contents[a:b]
+    needles = _needles_in(_LINE_GATE, lines, _GATE_NEEDLES)
+    gate = [word for word in _BOILER_GATE if word in needles]
+    present = set(gate)
+    allowed: frozenset[int] | None = None  # the strong alternatives that may match
+    if gate:
+        joined = "\n".join(lines).replace("\u0130", "i")
+        raw = joined.lower()
+        if not any(word in needles for word, gate_word in _BOILER_TRIGGERS_WORD if gate_word in present) and not any(
+            rx.search(raw) for rx, gate_word in _BOILER_TRIGGERS_SPACED if gate_word in present
+        ):
+            gate = []
+        elif len(raw) == len(joined):  # (then lower() keeps the length of the run's text too)
+            allowed = _boiler_possible(raw, _needles_in(_LINE_LITERALS, lines, _BOILER_WORD_LITERALS))
+            if not allowed:
+                gate = []
     if not gate:
-        return first_para if not any(_is_text_line(contents[k]) for k in range(a, b)) else False
+        return first_para if not any(map(_is_text_line, lines)) else False
+    # paragraphs of the run: (first line, end line)
     paras: list[tuple[int, int]] = []
     k = a
     while k < b:
@@ -1012,13 +1115,8 @@ def _boilerplate_run(
         k = e
     if not paras:
         return first_para
-    # the run's text below has the white space of this one (collapsed) or line breaks instead of some
-    # spaces, so a trigger missing here is missing there too: no window, nothing to build
-    present = set(gate)
-    flat = " ".join(" ".join([contents[li] for ps, pe in paras for li in range(ps, pe)]).split())
-    flat = flat.replace("\u0130", "i").lower()
-    if not any(word in flat for word, gate_word in _BOILER_TRIGGER_GATES if gate_word in present):
-        return False
+    # the paragraphs' lines, white space collapsed (none is blank)
+    collapsed = {li: _collapse(contents[li]) for ps, pe in paras for li in range(ps, pe)}
     # the run's text, with the char span of every line
     pieces: list[str] = []
     spans: list[tuple[int, int, int]] = []  # (line, start, end)
@@ -1043,7 +1141,7 @@ def _boilerplate_run(
             if li > ps:
                 pieces.append(" ")
                 pos += 1
-            s = " ".join(contents[li].split())
+            s = collapsed[li]
             spans.append((li, pos, pos + len(s)))
             pieces.append(s)
             pos += len(s)
@@ -1083,7 +1181,7 @@ def _boilerplate_run(
                 (m.start(), m.end(), m.lastgroup == "notfirst") for m in strong_re.finditer(text, lo, hi)
             )
         else:
-            matches.extend(_strong_matches(text, lo, hi))
+            matches.extend(_strong_matches(text, lo, hi, allowed))
     marked: set[int] = set()
     para_of: dict[int, int] = {}
     for pi, (ps, pe) in enumerate(paras):
@@ -1155,20 +1253,32 @@ def _boilerplate_run(
     return False
 
 
+def _collapse(line: str) -> str:
+    """``" ".join(line.split())``: the line itself when it has no white space but single spaces inside."""
+    if line.isascii() and line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line
+    return " ".join(line.split())
+
+
 def _is_text_line(line: str) -> bool:
     """Neither blank nor a separator line ("-----", "* * *")."""
     s = line.strip()
     return bool(s) and (s[0] not in _SEPARATOR_FIRST or _SEPARATOR_RE.match(s) is None)
 
 
-def _strong_matches(text: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
+def _strong_matches(
+    text: str, lo: int, hi: int, allowed: frozenset[int] | None = None
+) -> list[tuple[int, int, bool]]:
     """(start, end, is "notfirst") of what ``_BOILER_STRONG_RE.finditer(text, lo, hi)`` finds, without
-    running the whole alternation: only the alternatives whose literals occur in the window run, and
-    their matches are merged the way the alternation picks them (leftmost first; at the same start,
-    the earlier alternative; the next search starts where a match ends)."""
+    running the whole alternation: only the alternatives whose literals occur in the window run (of
+    ``allowed``, the others being known not to match), and their matches are merged the way the
+    alternation picks them (leftmost first; at the same start, the earlier alternative; the next search
+    starts where a match ends)."""
     found: dict[str, bool] = {}
     parts: list[tuple[re.Pattern[str], bool]] = []
-    for rx, literals, notfirst in _BOILER_PARTS:
+    for index, (rx, literals, notfirst) in enumerate(_BOILER_PARTS):
+        if allowed is not None and index not in allowed:
+            continue
         for literal in literals:
             present = found.get(literal)
             if present is None:
@@ -1198,6 +1308,56 @@ def _strong_matches(text: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         for k, mk in enumerate(nexts):
             if mk is not None and mk.start() < pos:
                 nexts[k] = parts[k][0].search(text, pos, hi) if pos <= hi else None
+
+
+def _boiler_possible(raw: str, literals: frozenset[str]) -> frozenset[int]:
+    """The strong alternatives (indices into _BOILER_PARTS) that may match in a run whose lines, joined and
+    lower-cased, are ``raw`` and hold the ``literals`` (of _BOILER_WORD_LITERALS)."""
+    candidates: set[int] = set()
+    for literal in literals.intersection(_BOILER_BY_WORD):
+        candidates.update(_BOILER_BY_WORD[literal])
+    for literal, rx, word, indices in _BOILER_BY_SPACED:
+        if word in literals and not candidates.issuperset(indices) and (literal in raw or rx.search(raw)):
+            candidates.update(indices)
+    possible: list[int] = []
+    for k in candidates:
+        parts = _BOILER_RAW_PARTS.get(k)
+        # (the part as written, on one line, is found fastest)
+        if parts is None or any(part in raw for part in parts[0]) or any(rx.search(raw) for rx in parts[1]):
+            possible.append(k)
+    return frozenset(possible)
+
+
+def _needles_in(cache: dict[str, frozenset[str]], lines: list[str], needles: tuple[str, ...]) -> frozenset[str]:
+    """The ``needles`` (lower case, no white space) in the lower-cased ``lines``, with what each line holds
+    cached in ``cache`` by its text (mail repeats its lines: greetings, signatures, notices)."""
+    found = list(map(cache.get, lines))
+    if None not in found:
+        return frozenset().union(*found)  # type: ignore[arg-type]
+    if len(cache) > _LINE_CACHE_SIZE:
+        cache.clear()
+    missing = list(compress(lines, map(operator.is_, found, repeat(None))))
+    # the needles are rare: look for them in all the new lines at once, then line by line if one is there
+    # (lower() works character by character, so a line's part of the joined text is the line lowered)
+    joined = "\n".join(missing).replace("\u0130", "i").lower()
+    present = [needle for needle in needles if needle in joined]
+    cache.update(dict.fromkeys(missing, _NO_NEEDLES))
+    if present:
+        starts = list(accumulate(map((1).__add__, map(len, missing)), initial=0))
+        if starts[-1] != len(joined) + 1:  # (lower() changed a length: line by line)
+            for line in missing:
+                low = line.replace("\u0130", "i").lower()
+                cache[line] = frozenset([needle for needle in present if needle in low]) or _NO_NEEDLES
+        else:
+            holding: dict[int, list[str]] = {}
+            for needle in present:
+                at = joined.find(needle)
+                while at >= 0:
+                    holding.setdefault(bisect_right(starts, at) - 1, []).append(needle)
+                    at = joined.find(needle, at + 1)
+            for index, held in holding.items():
+                cache[missing[index]] = frozenset(held)
+    return frozenset(present).union(*filter(None, found))
 
 
 def _line_at(spans: list[tuple[int, int, int]], offset: int) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from outreach.models import Message, Signal
 from outreach.signals.ask import MODEL_VERSION
 from outreach.signals.pipeline import MAX_CHARS, SignalHit, bounded, detect_language, find_signals, normalise
+from outreach.zoning import new_text
 
 #: Stored with every signal and on every analysed message; bump when the patterns or the logic change
 #: (the ask model's own version is part of it).  ``outreach signals rebuild`` recomputes older ones.
@@ -43,8 +44,6 @@ class MessageSignals:
 
 def own_text(body: str) -> str:
     """The sender's own text of a body (quotes, signature and boilerplate removed), bounded."""
-    from outreach.zoning import new_text
-
     if not body or not body.strip():
         return ""
     try:
