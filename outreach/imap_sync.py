@@ -6,9 +6,12 @@
   STATUS shows nothing new costs one round trip; otherwise only UIDs above the highest stored are fetched.
   A new UIDVALIDITY re-reads the folder; messages already stored are recognised by Message-ID and only
   their location is updated.
-* Streaming: UIDs are fetched in batches of ``batch_size``, each batch is
-  committed with the folder state, so memory stays flat and a killed sync resumes where it stopped.
-  Each message is fetched up to ``MAX_FETCH_BYTES`` (its first bytes hold headers and text).
+* Streaming: UIDs are fetched in batches of ``batch_size`` (an answer is read in parts of at most about
+  ``MAX_BATCH_BYTES``), each batch is committed with the folder state, so memory stays flat and a killed
+  sync resumes where it stopped.  Each message is fetched up to ``MAX_FETCH_BYTES`` (its first bytes hold
+  headers and text).
+* Pipelined: the FETCH of batch k+1 is sent before batch k is stored, so the server produces it meanwhile;
+  a large folder's batches are parsed in a worker process (batch k+1) while this one stores batch k.
 * A dropped connection is retried with exponential backoff; the folder resumes from its committed state.
   A server that stops answering for ``MailboxConfig.timeout`` seconds counts as a dropped connection.
 * A folder that disappeared from the server is reported as missing; its stored messages are kept.
@@ -43,13 +46,19 @@ from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, en
 from outreach.models import Folder, SyncRun, utcnow
 from outreach.prepare import PendingBatch, PrepareWorker
 
-MAX_FETCH_BYTES = 256 * 1024  # per message: 500 of them stay well inside the memory budget
+MAX_FETCH_BYTES = 256 * 1024  # per message (its first bytes hold headers and text)
+MAX_BATCH_BYTES = 6 * 1024 * 1024  # per batch, whatever its count: the memory budget holds a few of them
+FETCH_ITEMS = f"(UID FLAGS BODY.PEEK[]<0.{MAX_FETCH_BYTES}>)"
 RETRIES = 5
 BACKOFF_BASE = 0.5
 # A folder with at least this many new messages is parsed in a second process while the main one fetches
 # and writes: imapclient's response parsing alone keeps one core busy.
 PARALLEL_THRESHOLD = 2000
 CONNECTION_ERRORS = (IMAPClientAbortError, imaplib.IMAP4.abort, OSError, socket.timeout, EOFError)
+
+
+#: A batch on its way: its messages, its parse in the pool (if any), the folder's highest UID once stored.
+Pending = tuple[list[RawMessage], "PendingBatch | None", int]
 
 
 class SyncProgress(Protocol):
@@ -100,6 +109,18 @@ def parse_fetch_bodies(data: Sequence[Any]) -> dict[int, tuple[bytes, str]]:
         flags = _FETCH_FLAGS.search(prefix) or _FETCH_FLAGS.search(after)
         found[int(uid.group(1))] = (body, flags.group(1).decode("ascii", "replace") if flags else "")
     return found
+
+
+@contextlib.contextmanager
+def _quiet(client: IMAPClient) -> Iterator[None]:
+    """imapclient sets imaplib's debug level to 5, which builds the repr() of every message body (and of the
+    whole answer) for its debug log: costly, and mail content has no business in a log."""
+    imap = client._imap
+    level, imap.debug = imap.debug, 0
+    try:
+        yield
+    finally:
+        imap.debug = level
 
 
 class SilentProgress:
@@ -301,10 +322,12 @@ class ImapSync:
                 self._sync_folder(session, ingestor, folder, result)
                 return result
             except CONNECTION_ERRORS as exc:
-                session.rollback()  # the batch in flight is fetched again; committed ones stay
+                session.rollback()  # the batches in flight are fetched again; committed ones stay
+                self._forget_in_flight(ingestor)
                 lost: BaseException = exc
             except IMAPClientError as exc:
                 session.rollback()
+                self._forget_in_flight(ingestor)
                 if self._client().folder_exists(folder.name):
                     raise MailServerError(self.config.host, f"{folder.name}: {_text(exc)}") from exc
                 return self._gone(session, folder, "deleted during the sync")
@@ -331,6 +354,13 @@ class ImapSync:
                 except MailServerError as exc:
                     lost = exc
             session.refresh(folder)
+
+    def _forget_in_flight(self, ingestor: Ingestor) -> None:
+        """After an interrupted folder: the pool's unanswered batches and the ingestor's caches (which may
+        name rows of a rolled-back batch) are dropped; the folder goes on from its committed state."""
+        if self.pool is not None:
+            self.pool.abandon()
+        ingestor.reset()
 
     def _reason(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
@@ -401,30 +431,27 @@ class ImapSync:
         uids = sorted(u for u in client.search(["UID", f"{folder.highest_uid + 1}:*"]) if u > folder.highest_uid)
         self.progress.folder(folder.name, len(uids))
         pool = self._pool() if len(uids) >= PARALLEL_THRESHOLD else None
-        # Pipeline: while batch k is parsed (in the pool, or at once without one), batch k+1 is fetched.
-        pending: tuple[list[RawMessage], PendingBatch | None] | None = None
-        for batch in self._plan(client, uids):
-            raw = self._fetch(client, folder.name, batch)
-            items = [(m.raw, m.internal_date) for m in raw]
-            future = pool.submit(items, self.analyse) if pool else None
+        # Pipeline: while batch k is parsed (in the pool, or at once without one) and stored, the server is
+        # already sending batch k+1 (see _batches), and the pool parses batch k+1 while batch k is stored.
+        pending: Pending | None = None
+        for raw, watermark in self._batches(client, folder.name, uids):
+            future = None
+            if pool is not None:
+                future = pool.submit([(m.raw, m.internal_date) for m in raw], self.analyse)
+                for message in raw:
+                    message.raw = None  # the worker has the bytes now; only UID and flags are stored
             if pending is not None:
                 self._store(ingestor, folder, pending, result)
-            pending = (raw, future)
+            pending = (raw, future, watermark)
         if pending is not None:
             self._store(ingestor, folder, pending, result)
         folder.highest_modseq, folder.uidnext, folder.last_synced_at = modseq, uidnext, utcnow()
         session.commit()
 
-    def _store(
-        self,
-        ingestor: Ingestor,
-        folder: Folder,
-        pending: tuple[list[RawMessage], PendingBatch | None],
-        result: FolderSummary,
-    ) -> None:
-        raw, future = pending
+    def _store(self, ingestor: Ingestor, folder: Folder, pending: Pending, result: FolderSummary) -> None:
+        raw, future, watermark = pending
         prepared = future.result() if future is not None else None
-        result.stats.merge(ingestor.ingest(folder, raw, prepared))
+        result.stats.merge(ingestor.ingest(folder, raw, prepared, highest_uid=watermark))
         self.progress.advance(len(raw))
 
     def _pool(self) -> PrepareWorker | None:
@@ -441,38 +468,79 @@ class ImapSync:
         return items
 
     def _plan(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
-        """Batches of UIDs.  Memory is bounded without asking sizes first: each message is fetched up to
-        ``MAX_FETCH_BYTES`` (headers and text come first; the rest of a huge message is attachments)."""
+        """The UIDs of each FETCH command: ``batch_size`` at a time."""
         limit = max(1, self.config.batch_size)
         for start in range(0, len(uids), limit):
             yield uids[start : start + limit]
 
-    def _fetch(self, client: IMAPClient, folder: str, batch: list[int]) -> list[RawMessage]:
-        """Bodies (``BODY.PEEK``: read-only) and flags of ``batch``, from the raw imaplib response.
+    def _batches(self, client: IMAPClient, folder: str, uids: list[int]) -> Iterator[tuple[list[RawMessage], int]]:
+        """Bodies (``BODY.PEEK``: read-only) and flags of ``uids``: batches of messages, each with the folder's
+        highest UID once it is stored (every UID up to it is in this batch or an earlier one, or gone).
 
         imapclient's generic response parser costs more than fetching itself (NOTES: ≈7,000 msg/s through
-        imapclient against ≈36,000 with imaplib on the same data), so this one hot command is read from
-        the imaplib connection imapclient wraps; everything else goes through imapclient.
+        imapclient against ≈36,000 with imaplib on the same data), so this one hot command goes through the
+        imaplib connection imapclient wraps; everything else goes through imapclient.
+
+        * Pipelined: the FETCH of the next batch is sent as soon as the answer to this one is read, before
+          this one is stored, so that the server produces it meanwhile (into the socket buffers).
+        * Bounded in bytes as well as in count: an answer is read in parts of at most about
+          ``MAX_BATCH_BYTES``, so that a run of large messages cannot blow the memory budget.
         """
+        commands = list(self._plan(client, uids))
+        if not commands:
+            return
+        tag = self._send_fetch(client, commands[0])
+        for index, planned in enumerate(commands):
+            wanted = set(planned)
+            received: set[int] = set()
+            done = 0  # planned[:done] have all been received
+            complete = False
+            while not complete:
+                found, complete = self._read_fetch_part(client, folder, tag)
+                if complete and index + 1 < len(commands):
+                    tag = self._send_fetch(client, commands[index + 1])
+                received.update(found)
+                if complete:
+                    watermark = planned[-1]  # what was not received is gone from the server
+                else:
+                    while done < len(planned) and planned[done] in received:
+                        done += 1
+                    watermark = planned[done - 1] if done else 0
+                batch = [
+                    RawMessage(raw=raw, uid=uid, flags=flags, origin=f"{self.config.host} {folder} UID {uid}")
+                    for uid, (raw, flags) in sorted(found.items())
+                    if uid in wanted
+                ]
+                yield batch, watermark
+
+    def _send_fetch(self, client: IMAPClient, uids: list[int]) -> bytes:
+        """Send ``UID FETCH`` for ``uids`` without waiting for the answer; its tag."""
+        with _quiet(client):
+            tag: bytes = client._imap._command("UID", "FETCH", uid_set(uids), FETCH_ITEMS)
+        return tag
+
+    def _read_fetch_part(
+        self, client: IMAPClient, folder: str, tag: bytes
+    ) -> tuple[dict[int, tuple[bytes, str]], bool]:
+        """Read the answer to the FETCH sent as ``tag`` until about ``MAX_BATCH_BYTES`` of message data or
+        its end: (UID -> (body, flags), whether the answer is complete)."""
         imap = client._imap
-        # imapclient sets imaplib's debug level to 5, which builds the repr() of every message body (and of
-        # the whole answer) for its debug log: costly, and mail content has no business in a log.
-        level, imap.debug = imap.debug, 0
-        try:
-            typ, data = imap.uid("FETCH", uid_set(batch), f"(UID FLAGS BODY.PEEK[]<0.{MAX_FETCH_BYTES}>)")
-        finally:
-            imap.debug = level
+        with _quiet(client):
+            size = seen = 0
+            while imap.tagged_commands[tag] is None:
+                imap._get_response()
+                data = imap.untagged_responses.get("FETCH", ())
+                for item in data[seen:]:
+                    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+                        size += len(item[1])
+                seen = len(data)
+                if size >= MAX_BATCH_BYTES and imap.tagged_commands[tag] is None:
+                    return parse_fetch_bodies(imap.untagged_responses.pop("FETCH")), False
+            typ, dat = imap._command_complete("UID", tag)  # answered: checks BYE and BAD
+            typ, dat = imap._untagged_response(typ, dat, "FETCH")
         if typ != "OK":
-            raise MailServerError(self.config.host, f"FETCH in {folder} failed: {_text(Exception(data))}")
-        found = parse_fetch_bodies(data)
-        out = []
-        for uid in batch:
-            item = found.get(uid)
-            if item is None:
-                continue  # expunged since the search
-            raw, flags = item
-            out.append(RawMessage(raw=raw, uid=uid, flags=flags, origin=f"{self.config.host} {folder} UID {uid}"))
-        return out
+            raise MailServerError(self.config.host, f"FETCH in {folder} failed: {_text(Exception(dat))}")
+        return parse_fetch_bodies(dat), True
 
     def _guess_owner(self, sent_folders: list[str]) -> list[str]:
         from collections import Counter

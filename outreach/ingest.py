@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
@@ -28,6 +28,7 @@ from outreach.models import (
     Signal,
     SyncRun,
     Thread,
+    UTCDateTime,
     utcnow,
 )
 from outreach.parsing import ParsedMessage, parse_message
@@ -69,6 +70,7 @@ class IngestStats:
 
 
 QuotedSubjects = Callable[[str], list[str]]
+CONTACT_CACHE_SIZE = 50_000  # contacts remembered between batches of a run (a few MB)
 
 if TYPE_CHECKING:
     from outreach.signals.analyse import MessageSignals
@@ -127,17 +129,27 @@ class Ingestor:
         self.threads = ThreadIndex(self.team)
         self.quoted_subjects = quoted_subjects
         self.after_batch = after_batch
+        # address -> (contact id, its display names as last read or written; None: the list is full)
+        self.contact_cache: dict[str, tuple[int, frozenset[str] | None]] = {}
+
+    def reset(self) -> None:
+        """Forget what was cached between batches (after a rollback, the cache could name rows that are gone)."""
+        self.contact_cache.clear()
+        self.threads = ThreadIndex(self.team)
 
     def ingest(
         self,
         folder: Folder,
         batch: Sequence[RawMessage],
         prepared: Sequence[Prepared] | None = None,
+        highest_uid: int | None = None,
     ) -> IngestStats:
         """Store one batch and commit it together with the folder's highest UID.
 
         ``prepared`` comes from :func:`prepare_batch` when the caller parsed (and analysed) the batch
-        elsewhere; signals found there are stored with the new messages.
+        elsewhere; signals found there are stored with the new messages.  ``highest_uid``: the folder's
+        highest UID once the batch is stored (default: the batch's highest), for a caller that stores a
+        FETCH answer in parts and knows which UIDs below it are still to come.
         """
         stats = IngestStats(fetched=len(batch))
         if prepared is None:
@@ -156,9 +168,10 @@ class Ingestor:
         # Another mailbox syncing into the same store may be writing the same contacts and messages.
         lock_store_for_writing(self.session)
         self._write(folder, items, stats, found)
-        uids = [m.uid for m in batch if m.uid is not None]
-        if uids:
-            folder.highest_uid = max(folder.highest_uid or 0, max(uids))
+        if highest_uid is None:
+            highest_uid = max((m.uid for m in batch if m.uid is not None), default=None)
+        if highest_uid is not None:
+            folder.highest_uid = max(folder.highest_uid or 0, highest_uid)
         self.session.flush()
         if self.after_batch is not None and stats.new_message_ids:
             self.after_batch(self.session, stats.new_message_ids)
@@ -280,22 +293,23 @@ class Ingestor:
             )
         inserts, updates = [], []
         added: set[int] = set()
+        folder_id, validity, owner = folder.id, folder.uidvalidity, self.owner  # ORM attributes: read once
         for raw, msg in placed:
             mid = ids[msg.message_key]
             if mid not in new_ids:
                 stats.duplicates += 1
-            direction = "out" if msg.sender is not None and msg.sender.address in self.owner else "in"
+            direction = "out" if msg.sender is not None and msg.sender.address in owner else "in"
             if mid in present or mid in added:
-                if mid in present and present[mid] != (raw.uid, folder.uidvalidity):
-                    updates.append({"b_mid": mid, "uid": raw.uid, "uidvalidity": folder.uidvalidity})
+                if mid in present and present[mid] != (raw.uid, validity):
+                    updates.append({"b_mid": mid, "uid": raw.uid, "uidvalidity": validity})
                 continue
             added.add(mid)
             inserts.append(
                 {
                     "message_id": mid,
-                    "folder_id": folder.id,
+                    "folder_id": folder_id,
                     "uid": raw.uid,
-                    "uidvalidity": folder.uidvalidity,
+                    "uidvalidity": validity,
                     "direction": direction,
                     "flags": raw.flags[:500],
                 }
@@ -310,34 +324,50 @@ class Ingestor:
             )
 
     def _contacts(self, messages: list[ParsedMessage]) -> dict[str, int]:
-        """Contact ids for every address in ``messages``, creating the missing ones in bulk."""
+        """Contact ids for every address in ``messages``, creating the missing ones in bulk.
+
+        Contacts seen earlier in the run come from :attr:`contact_cache` (ids never change; a contact is
+        read again only when this batch shows a display name the cache does not know).
+        """
         conn = self.session.connection()
         names: dict[str, set[str]] = {}
         for msg in messages:
             for _, addr in msg.participants():
-                bucket = names.setdefault(addr.address, set())
+                bucket = names.get(addr.address)
+                if bucket is None:
+                    bucket = names[addr.address] = set()
                 if addr.name and addr.name.lower() != addr.address:
                     bucket.add(addr.name)
         ids: dict[str, int] = {}
+        cache = self.contact_cache
+        to_read = []
+        for address, seen in names.items():
+            cached = cache.get(address)
+            if cached is not None and (not seen or cached[1] is None or seen <= cached[1]):
+                ids[address] = cached[0]  # known, and no display name it lacks
+            else:
+                to_read.append(address)
         known_names: dict[str, list[str]] = {}
-        addresses = list(names)
-        for chunk in chunked(addresses):
+        for chunk in chunked(to_read):
             for cid, address, display_names in conn.execute(
                 select(Contact.id, Contact.address, Contact.display_names).where(Contact.address.in_(chunk))
             ):
                 ids[address] = cid
                 known_names[address] = list(display_names or [])
-        missing = [a for a in addresses if a not in ids]
+        missing = [a for a in to_read if a not in ids]
         if missing:
-            rows = [
-                {
-                    "address": a,
-                    "domain": a.rsplit("@", 1)[1],
-                    "display_name": next(iter(sorted(names[a])), None),
-                    "display_names": sorted(names[a])[:20],
-                }
-                for a in missing
-            ]
+            rows = []
+            for a in missing:
+                ordered = sorted(names[a])
+                known_names[a] = ordered[:20]  # the new contact's names, as stored
+                rows.append(
+                    {
+                        "address": a,
+                        "domain": a.rsplit("@", 1)[1],
+                        "display_name": next(iter(ordered), None),
+                        "display_names": ordered[:20],
+                    }
+                )
             bulk_insert(conn, Contact.__table__, rows)  # type: ignore[arg-type]
             for chunk in chunked(missing):
                 ids.update(
@@ -350,8 +380,10 @@ class Ingestor:
         for address, current in known_names.items():
             extra = names[address] - set(current)
             if extra and len(current) < 20:
-                merged = (current + sorted(extra))[:20]
-                grown.append({"b_id": ids[address], "display_names": merged, "display_name": merged[0]})
+                current = (current + sorted(extra))[:20]
+                grown.append({"b_id": ids[address], "display_names": current, "display_name": current[0]})
+            # A full list (20 names) never grows: None, so that a new name does not make us read it again.
+            cache[address] = (ids[address], frozenset(current) if len(current) < 20 else None)
         if grown:
             conn.execute(
                 update(Contact)
@@ -359,6 +391,8 @@ class Ingestor:
                 .values(display_names=bindparam("display_names"), display_name=bindparam("display_name")),
                 grown,
             )
+        if len(cache) > CONTACT_CACHE_SIZE:
+            cache.clear()  # bounded memory whatever the mailbox size; what is needed is read again
         return ids
 
     def _assign_threads(self, messages: list[ParsedMessage], existing: dict[str, int]) -> list[int | None]:
@@ -433,7 +467,7 @@ class Ingestor:
         return [i.id for i in chosen]
 
     def _thread_by_id(self, tid: int) -> ThreadInfo:
-        info = self.threads.by_id.get(tid)
+        info = self.threads.get(tid)
         if info is None:
             row = self.session.execute(
                 select(Thread.subject_key, Thread.first_date, Thread.last_date).where(Thread.id == tid)
@@ -455,29 +489,60 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     dialect = conn.dialect
-    missing = [c for c in table.columns if c.name not in rows[0] and c.default is not None and not c.primary_key]
-    for column in missing:
-        arg = column.default.arg  # type: ignore[union-attr]
-        value = arg(None) if callable(arg) else arg
-        rows = [{**row, column.name: value} for row in rows]
-    columns = tuple(rows[0])
+    defaults = {}
+    for column in table.columns:
+        if column.name not in rows[0] and column.default is not None and not column.primary_key:
+            arg = column.default.arg  # type: ignore[attr-defined]
+            defaults[column.name] = arg(None) if callable(arg) else arg
+    columns = tuple(rows[0]) + tuple(defaults)
     key = (dialect.name, table.name, columns)
     cached = _INSERT_CACHE.get(key)
     if cached is None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        found: list[Callable[[Any], Any] | None] = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        found = [_bind_processor(table.c[c].type, dialect) for c in columns]
         cached = _INSERT_CACHE[key] = (str(compiled), found)
     sql, processors = cached
+    given = len(columns) - len(defaults)
+    # A default is the same value in every row: converted once.
+    extra = []
+    for value, processor in zip(defaults.values(), processors[given:], strict=True):
+        extra.append(processor(value) if processor is not None else value)
     # Only the columns whose type converts values (dates, JSON, …) cost anything per row.
-    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    convert = [(i, p) for i, p in enumerate(processors[:given]) if p is not None]
     params: list[Any] = []
     positional = dialect.paramstyle in ("qmark", "numeric", "format")
     for row in rows:
         values = list(row.values())
         for i, p in convert:
             values[i] = p(values[i])
+        if extra:
+            values += extra
         params.append(tuple(values) if positional else dict(zip(columns, values, strict=True)))
     conn.exec_driver_sql(sql, params)
+
+
+_SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+
+
+def _bind_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """The type's bind processor; for :class:`UTCDateTime` on SQLite (the hot one: several per message) an
+    equivalent in one C call: naive UTC as ``YYYY-MM-DD HH:MM:SS.ffffff``, SQLAlchemy's storage format."""
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+        impl = type_.dialect_impl(dialect)
+        if getattr(getattr(impl, "impl_instance", None), "_storage_format", None) == _SQLITE_DATETIME_FORMAT:
+            return _sqlite_utc_datetime
+    processor: Callable[[Any], Any] | None = type_._cached_bind_processor(dialect)
+    return processor
+
+
+def _sqlite_utc_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is UTC:  # the usual case (parsed dates and stored ones are in UTC): drop the "+00:00"
+        return value.isoformat(" ", "microseconds")[:-6]
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
 
 
 def _analysis_columns(found: MessageSignals | None) -> dict[str, Any]:

@@ -6,6 +6,9 @@ Pure and picklable, and kept apart from the store code so that a sync's worker p
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
+import gc
 import pickle
 import queue
 import struct
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
-from outreach.parsing import ParsedMessage, parse_message
+from outreach.parsing import Address, ParsedMessage, parse_message
 
 if TYPE_CHECKING:
     from outreach.signals.analyse import MessageSignals
@@ -40,6 +43,28 @@ def prepare_batch(items: list[tuple[bytes | None, datetime | None]], analyse: bo
 
 _HEADER = struct.Struct("!Q")
 
+# Parsed messages cross the pipe as constructor calls: pickle's default for slotted dataclasses restores
+# every field through a Python-level __setstate__, which costs the parent (the busier process) more than
+# building the objects directly.  The cached participants list is left out; it is recomputed on demand.
+_INIT_FIELDS = [f for f in dataclasses.fields(ParsedMessage) if f.init]
+_PARSED_FIELDS = tuple(f.name for f in _INIT_FIELDS if f.name != "_participants")
+
+
+def _reduce_address(address: Address) -> tuple[type[Address], tuple[str, str | None]]:
+    return Address, (address.address, address.name)
+
+
+def _reduce_parsed(message: ParsedMessage) -> tuple[type[ParsedMessage], tuple[Any, ...]]:
+    return ParsedMessage, tuple([getattr(message, name) for name in _PARSED_FIELDS])
+
+
+copyreg.pickle(Address, _reduce_address)
+# Positional arguments are only safe while the fields map onto __init__'s parameters in order.
+if [f.name for f in _INIT_FIELDS[: len(_PARSED_FIELDS)]] == list(_PARSED_FIELDS) and not any(
+    f.kw_only for f in _INIT_FIELDS
+):
+    copyreg.pickle(ParsedMessage, _reduce_parsed)
+
 
 def _write_frame(stream: IO[bytes], obj: object) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -48,15 +73,37 @@ def _write_frame(stream: IO[bytes], obj: object) -> None:
     stream.flush()
 
 
-def _read_frame(stream: IO[bytes]) -> Any:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError("worker pipe closed")
-    size = _HEADER.unpack(header)[0]
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     data = stream.read(size)
     if len(data) < size:
-        raise EOFError("worker pipe closed mid-frame")
-    return pickle.loads(data)
+        raise EOFError("worker pipe closed" if not data else "worker pipe closed mid-frame")
+    return data
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    size = _HEADER.unpack(_read_exactly(stream, _HEADER.size))[0]
+    return pickle.loads(_read_exactly(stream, size))
+
+
+Job = tuple[list[tuple[bytes | None, datetime | None]], bool]
+
+
+def _write_job(stream: IO[bytes], job: Job) -> None:
+    """A batch for the worker: a small pickled header (flags, dates, lengths), then the raw messages as
+    they are: no pickled copy of the bodies on either side of the pipe."""
+    items, analyse = job
+    lengths = [-1 if raw is None else len(raw) for raw, _ in items]
+    _write_frame(stream, (analyse, [date for _, date in items], lengths))
+    for raw, _ in items:
+        if raw:
+            stream.write(raw)
+    stream.flush()
+
+
+def _read_job(stream: IO[bytes]) -> Job:
+    analyse, dates, lengths = _read_frame(stream)
+    raws = [None if size < 0 else _read_exactly(stream, size) if size else b"" for size in lengths]
+    return list(zip(raws, dates, strict=True)), analyse
 
 
 class PrepareWorker:
@@ -72,18 +119,19 @@ class PrepareWorker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "outreach.prepare"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        self.outbox: queue.Queue[object] = queue.Queue()
+        self.outbox: queue.Queue[Job | None] = queue.Queue()
         self.writer = threading.Thread(target=self._feed, name="outreach-prepare-feed", daemon=True)
         self.writer.start()
         self.submitted = 0
         self.received = 0
+        self.abandoned = 0  # batches up to this number are no longer wanted
         self.answers: dict[int, list[Prepared]] = {}
 
     def _feed(self) -> None:
         assert self.proc.stdin is not None
         try:
             while (job := self.outbox.get()) is not None:
-                _write_frame(self.proc.stdin, job)
+                _write_job(self.proc.stdin, job)
             self.proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass  # the child died; result() reports it
@@ -101,8 +149,15 @@ class PrepareWorker:
             except EOFError as exc:
                 raise RuntimeError(f"the parse worker stopped (exit code {self.proc.poll()})") from exc
             self.received += 1
-            self.answers[self.received] = answer
+            if self.received > self.abandoned:
+                self.answers[self.received] = answer
         return self.answers.pop(number)
+
+    def abandon(self) -> None:
+        """Drop the batches in flight (after a lost connection they are fetched again): their answers are
+        discarded as they arrive."""
+        self.abandoned = self.submitted
+        self.answers.clear()
 
     def close(self) -> None:
         self.outbox.put(None)
@@ -126,12 +181,20 @@ class PendingBatch:
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    # Batches build no reference cycles worth collecting: keep the cyclic collector off the long-lived
+    # objects (modules; spaCy's pipeline once it is loaded) as the sync itself does.
+    gc.freeze()
+    gc.set_threshold(max(gc.get_threshold()[0], 50_000), *gc.get_threshold()[1:])
+    frozen_analysis = False
     while True:
         try:
-            items, analyse = _read_frame(stdin)
+            items, analyse = _read_job(stdin)
         except EOFError:
             return
         _write_frame(stdout, prepare_batch(items, analyse))
+        if analyse and not frozen_analysis:
+            gc.freeze()  # the signals pipeline, loaded by the first analysed batch
+            frozen_analysis = True
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""The sync's pipeline: answers read in byte-bounded parts, the parse worker, the bounded thread cache.
+
+What these guard is that the speed and memory measures never change what is stored: a FETCH answer read in
+parts commits only UIDs whose predecessors are all stored (resume after a kill stays exact), the thread
+cache's bounds do not change which thread a message joins, and the fast SQLite date conversion writes what
+SQLAlchemy's would.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from outreach import imap_sync
+from outreach.api import sync_mailbox
+from outreach.config import MailboxConfig
+from outreach.ingest import Ingestor, RawMessage, _bind_processor, _sqlite_utc_datetime, ensure_folder, ensure_mailbox
+from outreach.models import Folder, Message, MessageLocation, Thread
+from outreach.prepare import PrepareWorker
+from outreach.store import open_store, session_factory
+from outreach.threads import ThreadIndex
+
+
+def _generated(n: int, seed: int = 11) -> list[bytes]:
+    from conftest import load_synthetic_mail
+
+    return list(load_synthetic_mail().generate_messages(n, seed=seed))
+
+
+@pytest.mark.integration
+def test_answers_read_in_parts_commit_only_complete_prefixes(
+    imap_account: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = imap_sync.PARALLEL_THRESHOLD + 300  # through the parse worker
+    imap_account.write_messages(_generated(count))  # type: ignore[attr-defined]
+    monkeypatch.setattr(imap_sync, "MAX_BATCH_BYTES", 40_000)  # every FETCH answer is read in many parts
+    sessions = session_factory(open_store(f"sqlite:///{tmp_path / 'parts.db'}"))
+    commits: list[int] = []
+
+    def check(session: Session, new_ids: list[int]) -> None:
+        # Before each commit: every UID up to the folder's highest is stored, so a kill here resumes exactly.
+        highest = session.scalar(select(Folder.highest_uid).where(Folder.name == "INBOX")) or 0
+        stored = session.scalar(select(func.count()).where(MessageLocation.uid <= highest)) or 0
+        assert stored == highest  # the account's UIDs are 1..count
+        commits.append(highest)
+
+    config = MailboxConfig(
+        name="me",
+        host=imap_account.host,  # type: ignore[attr-defined]
+        port=imap_account.port,  # type: ignore[attr-defined]
+        username=imap_account.user,  # type: ignore[attr-defined]
+        security="plain",
+        addresses=("owner@example.org",),
+    )
+    summary = sync_mailbox(sessions, config, imap_account.password, signals=False, after_batch=check)  # type: ignore[attr-defined]
+    assert summary.totals.fetched == count and summary.totals.new == count
+    assert len(commits) > count // 500 + 1  # answers really were split
+    assert commits == sorted(commits) and commits[-1] == count
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == count
+        assert session.scalar(select(func.count()).select_from(MessageLocation)) == count
+
+
+def _threads_of(path: Path, messages: list[bytes], bounds: tuple[int, int] | None) -> dict[str, str]:
+    sessions = session_factory(open_store(f"sqlite:///{path}"))
+    with sessions() as session:
+        box = ensure_mailbox(session, "me", ["owner@example.org"])
+        folder = ensure_folder(session, box, "INBOX", "imap")
+        ingestor = Ingestor(session, box)
+        if bounds is not None:
+            ingestor.threads = ThreadIndex(ingestor.team, max_keys=bounds[0], max_threads=bounds[1])
+        for start in range(0, len(messages), 40):
+            batch = [RawMessage(raw, uid=start + i + 1) for i, raw in enumerate(messages[start : start + 40])]
+            ingestor.ingest(folder, batch)
+        rows = session.execute(
+            select(Message.message_key, Thread.root_key).join(Thread, Message.thread_id == Thread.id)
+        )
+        return {key: root for key, root in rows}
+
+
+def test_thread_cache_bounds_do_not_change_threading(tmp_path: Path) -> None:
+    messages = _generated(1200, seed=3)
+    unbounded = _threads_of(tmp_path / "a.db", messages, None)
+    tiny = _threads_of(tmp_path / "b.db", messages, (3, 12))  # evicts and re-reads all the time
+    assert len(unbounded) == len(set(unbounded)) > 1000
+    assert len(set(unbounded.values())) < len(unbounded)  # some threads do hold several messages
+    assert tiny == unbounded
+
+
+def test_sqlite_dates_are_written_as_sqlalchemy_writes_them() -> None:
+    dialect = sqlite.dialect()
+    date_type = Message.__table__.c.date.type
+    assert _bind_processor(date_type, dialect) is _sqlite_utc_datetime
+    reference = date_type._cached_bind_processor(dialect)
+    rng = random.Random(5)
+    values: list[datetime | None] = [None, datetime(2000, 1, 1), datetime(2000, 1, 1, tzinfo=UTC)]
+    for _ in range(5000):
+        when = datetime(1970, 1, 1) + timedelta(seconds=rng.randrange(4_000_000_000), microseconds=rng.choice([0, 7]))
+        offset = rng.choice([None, timedelta(0), timedelta(hours=rng.randrange(-12, 14), minutes=rng.choice([0, 30]))])
+        values.append(when if offset is None else when.replace(tzinfo=timezone(offset)))
+    assert [_sqlite_utc_datetime(v) for v in values] == [reference(v) for v in values]
+
+
+def test_abandoned_worker_batches_are_dropped() -> None:
+    worker = PrepareWorker()
+    try:
+        messages = _generated(6)
+        worker.submit([(raw, None) for raw in messages[:3]], False)
+        worker.submit([(b"not mail", None)], False)
+        worker.abandon()  # e.g. the connection dropped: these two are fetched again
+        later = worker.submit([(raw, None) for raw in messages[3:]] + [(None, None)], False)
+        parsed = later.result()
+        assert [p is None for p, _ in parsed] == [False, False, False, True]
+        assert worker.answers == {}
+    finally:
+        worker.close()
