@@ -158,8 +158,8 @@ class Ingestor:
         items: list[tuple[RawMessage, ParsedMessage]] = []
         for raw, msg in zip(batch, [p for p, _ in prepared], strict=True):
             if msg is None:
-                stats.skipped["no message body returned by the server"] += 1
-                stats.problems.append(f"{raw.origin}: no message body returned by the server")
+                stats.skipped["empty message: no bytes to read"] += 1
+                stats.problems.append(f"{raw.origin}: empty message: no bytes to read")
                 continue
             if msg.parse_error:
                 stats.skipped["unparseable"] += 1
