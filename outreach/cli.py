@@ -11,7 +11,7 @@ import io
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -178,9 +178,7 @@ def sync(
             raise UsageError("nothing to sync: give --host/--user, or configure [mailboxes.NAME] in the config file")
         configs = [app.settings.mailbox(n) for n in names]
     if timeout is not None:
-        import dataclasses
-
-        configs = [dataclasses.replace(c, timeout=timeout) for c in configs]
+        configs = [replace(c, timeout=timeout) for c in configs]
     from outreach.progress import make_progress
 
     for config in configs:
@@ -326,8 +324,6 @@ def _ledger_policy(app: AppContext) -> Any:
     where = f"{app.settings.config_path}: [ledger]" if app.settings.config_path else "[ledger]"
     policy = LedgerPolicy.from_mapping(app.settings.section("ledger"), origin=where)
     if app.as_of is not None:
-        from dataclasses import replace
-
         policy = replace(policy, as_of=app.as_of)
     return policy
 

@@ -656,19 +656,11 @@ def test_sync_from_dovecot_of_a_hostile_subset(tmp_path: Path, imap_account: Any
     appended = imap_account.append("INBOX", subset)
     assert appended == len(subset) == 8 * len(KINDS)
     url = f"sqlite:///{tmp_path / 'sync.db'}"
+    sync = ["--database-url", url, "sync", "--host", imap_account.host, "--port", str(imap_account.port),
+            "--user", imap_account.user, "--security", "plain"]
     done = run_cli(
         [
-            "--database-url",
-            url,
-            "sync",
-            "--host",
-            imap_account.host,
-            "--port",
-            str(imap_account.port),
-            "--user",
-            imap_account.user,
-            "--security",
-            "plain",
+            *sync,
             "--address",
             "me1@team.example",
             "--quiet",
@@ -682,17 +674,7 @@ def test_sync_from_dovecot_of_a_hostile_subset(tmp_path: Path, imap_account: Any
     # a second sync finds nothing new and changes nothing
     again = run_cli(
         [
-            "--database-url",
-            url,
-            "sync",
-            "--host",
-            imap_account.host,
-            "--port",
-            str(imap_account.port),
-            "--user",
-            imap_account.user,
-            "--security",
-            "plain",
+            *sync,
             "--quiet",
         ],
         env={"OUTREACH_IMAP_PASSWORD": imap_account.password},
