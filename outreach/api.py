@@ -67,7 +67,7 @@ class SignalsHook:
         from sqlalchemy import select
 
         from outreach.models import Message
-        from outreach.signals.analyse import store_signals
+        from outreach.signals.storage import store_signals
 
         missing: list[int] = []
         for chunk in chunked(new_message_ids):

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -183,10 +184,11 @@ def sync(
 
     for config in configs:
         password = app.settings.password(config, prompt=_prompt_password)
+        started = time.perf_counter()  # the store's opening (a new one's creation) is part of the sync
         with make_progress(app.err, quiet) as progress:
             summary = sync_mailbox(app.sessions(), config, password, progress=progress,
                                    signals=not no_signals, ledger_policy=_ledger_policy(app), wait=wait)
-        _print_summary(app, f"{config.name} ({config.host})", summary.totals, summary.seconds,
+        _print_summary(app, f"{config.name} ({config.host})", summary.totals, time.perf_counter() - started,
                        [(f.name, f.status) for f in summary.folders], summary.retries)
 
 
@@ -195,7 +197,7 @@ def _print_summary(
 ) -> None:
     rate = totals.fetched / seconds if seconds > 0 else 0.0
     click.echo(f"{title}: fetched {totals.fetched}, new {totals.new}, duplicates {totals.duplicates}, "
-               f"skipped {totals.skipped_total} in {seconds:.1f}s ({rate:,.0f} msg/s)")
+               f"skipped {totals.skipped_total} in {seconds:.2f}s ({rate:,.0f} msg/s)")
     for folder, status in folders:
         click.echo(f"  {folder}: {status}")
     for reason, count in sorted(totals.skipped.items()):
@@ -345,7 +347,7 @@ def signals_rebuild(
     """Recompute every message's signals (after the patterns or the ask model changed), then the ledgers."""
     from outreach.ledger import refresh_ledgers
     from outreach.progress import make_progress
-    from outreach.signals.analyse import PIPELINE_VERSION, rebuild
+    from outreach.signals.storage import PIPELINE_VERSION, rebuild
 
     policy = _ledger_policy(app)
     with app.sessions()() as session:

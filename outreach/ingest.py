@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Boolean, Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import (
@@ -70,6 +70,15 @@ class IngestStats:
 
 
 QuotedSubjects = Callable[[str], list[str]]
+
+# Hot lookups as statements built once, with an expanding parameter: ``column.in_(values)`` would build
+# (and cache-key) one bound parameter object per value, every batch.
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
+_IDS_BY_KEY = select(Message.message_key, Message.id).where(Message.message_key.in_(_KEYS))
+_THREADS_BY_KEY = select(Message.message_key, Message.thread_id).where(
+    Message.message_key.in_(_KEYS), Message.thread_id.is_not(None)
+)
+_THREADS_BY_ROOT = select(Thread.root_key, Thread.id).where(Thread.root_key.in_(_KEYS))
 CONTACT_CACHE_SIZE = 50_000  # contacts remembered between batches of a run (a few MB)
 
 if TYPE_CHECKING:
@@ -194,7 +203,7 @@ class Ingestor:
             existing.update(
                 (key, mid)
                 for key, mid in conn.execute(
-                    select(Message.message_key, Message.id).where(Message.message_key.in_(chunk))
+                    _IDS_BY_KEY, {"keys": chunk}
                 )
             )
         # Split into messages we already have (new location at most) and new ones (first copy wins).
@@ -239,9 +248,7 @@ class Ingestor:
             for chunk in chunked(new_keys):
                 new_ids.update(
                     (key, mid)
-                    for key, mid in conn.execute(
-                        select(Message.message_key, Message.id).where(Message.message_key.in_(chunk))
-                    )
+                    for key, mid in conn.execute(_IDS_BY_KEY, {"keys": chunk})
                 )
         participant_rows = []
         for _, msg in new_list:
@@ -257,14 +264,14 @@ class Ingestor:
                 )
         bulk_insert(conn, Participant.__table__, participant_rows)  # type: ignore[arg-type]
         if signals:
-            from outreach.signals.analyse import signal_rows
+            from outreach.signals.storage import SIGNAL_COLUMNS, signal_rows
 
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []
             for key, mid in new_ids.items():
                 found = signals.get(key)
                 if found is not None:
                     rows += signal_rows(mid, found)
-            bulk_insert(conn, Signal.__table__, rows)  # type: ignore[arg-type]
+            bulk_insert_rows(conn, Signal.__table__, SIGNAL_COLUMNS, rows)  # type: ignore[arg-type]
         stats.new = len(new_list)
         stats.new_message_ids = list(new_ids.values())
         all_ids = {**existing, **new_ids}
@@ -403,11 +410,7 @@ class Ingestor:
         for chunk in chunked(refs):
             ref_threads.update(
                 (key, tid)
-                for key, tid in conn.execute(
-                    select(Message.message_key, Message.thread_id).where(
-                        Message.message_key.in_(chunk), Message.thread_id.is_not(None)
-                    )
-                )
+                for key, tid in conn.execute(_THREADS_BY_KEY, {"keys": chunk})
                 if tid is not None
             )
         keys_per_message = []
@@ -450,7 +453,7 @@ class Ingestor:
             )
             by_root = {i.root_key: i for i in fresh}
             for chunk in chunked(list(by_root)):
-                for root, tid in conn.execute(select(Thread.root_key, Thread.id).where(Thread.root_key.in_(chunk))):
+                for root, tid in conn.execute(_THREADS_BY_ROOT, {"keys": chunk}):
                     info = by_root[root]
                     info.id, info.dirty = tid, False
                     self.threads.remember(info)
@@ -477,47 +480,62 @@ class Ingestor:
         return info
 
 
-_INSERT_CACHE: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[Callable[[Any], Any] | None]]] = {}
+_INSERT_CACHE: dict[
+    tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], list[Callable[[Any], Any] | None], tuple[Any, ...]]
+] = {}
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``executemany`` of a compiled INSERT with the column types' own bind processors.
+    """:func:`bulk_insert_rows` of rows given as dicts (every row with the same keys, in the same order)."""
+    if rows:
+        bulk_insert_rows(conn, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
 
-    Same SQL and values as ``conn.execute(insert(table), rows)``, without SQLAlchemy's per-row
-    bookkeeping, which costs more than the database itself on this hot path.
+
+def bulk_insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """``executemany`` of a compiled INSERT of ``columns`` with the column types' own bind processors.
+
+    Same SQL and values as ``conn.execute(insert(table), rows)`` with the rows as dicts, without
+    SQLAlchemy's per-row bookkeeping, which costs more than the database itself on this hot path.
+    Columns left out get their default, if they have one.
     """
     if not rows:
         return
     dialect = conn.dialect
-    defaults = {}
-    for column in table.columns:
-        if column.name not in rows[0] and column.default is not None and not column.primary_key:
-            arg = column.default.arg  # type: ignore[attr-defined]
-            defaults[column.name] = arg(None) if callable(arg) else arg
-    columns = tuple(rows[0]) + tuple(defaults)
-    key = (dialect.name, table.name, columns)
+    given = tuple(columns)
+    key = (dialect.name, table.name, given)
     cached = _INSERT_CACHE.get(key)
     if cached is None:
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        found = [_bind_processor(table.c[c].type, dialect) for c in columns]
-        cached = _INSERT_CACHE[key] = (str(compiled), found)
-    sql, processors = cached
-    given = len(columns) - len(defaults)
-    # A default is the same value in every row: converted once.
-    extra = []
-    for value, processor in zip(defaults.values(), processors[given:], strict=True):
-        extra.append(processor(value) if processor is not None else value)
+        defaults = {}
+        for column in table.columns:
+            if column.name not in given and column.default is not None and not column.primary_key:
+                arg = column.default.arg  # type: ignore[attr-defined]
+                defaults[column.name] = arg
+        names = given + tuple(defaults)
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(names))
+        processors = [_bind_processor(table.c[c].type, dialect) for c in names]
+        cached = _INSERT_CACHE[key] = (str(compiled), names, processors, tuple(defaults.values()))
+    sql, names, processors, default_args = cached
+    # A default is the same value in every row (a callable one is called once per batch): converted once.
+    extra = tuple(
+        processor(value) if processor is not None else value
+        for value, processor in zip(
+            [arg(None) if callable(arg) else arg for arg in default_args], processors[len(given) :], strict=True
+        )
+    )
     # Only the columns whose type converts values (dates, JSON, …) cost anything per row.
-    convert = [(i, p) for i, p in enumerate(processors[:given]) if p is not None]
-    params: list[Any] = []
-    positional = dialect.paramstyle in ("qmark", "numeric", "format")
-    for row in rows:
-        values = list(row.values())
-        for i, p in convert:
-            values[i] = p(values[i])
-        if extra:
-            values += extra
-        params.append(tuple(values) if positional else dict(zip(columns, values, strict=True)))
+    convert = [(i, p) for i, p in enumerate(processors[: len(given)]) if p is not None]
+    params: list[Any]
+    if convert:
+        params = []
+        for row in rows:
+            values = list(row)
+            for i, p in convert:
+                values[i] = p(values[i])
+            params.append(tuple(values) + extra)
+    else:
+        params = [row + extra for row in rows] if extra else rows
+    if dialect.paramstyle not in ("qmark", "numeric", "format"):
+        params = [dict(zip(names, values, strict=True)) for values in params]
     conn.exec_driver_sql(sql, params)
 
 
@@ -525,8 +543,11 @@ _SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)
 
 
 def _bind_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """The type's bind processor; for :class:`UTCDateTime` on SQLite (the hot one: several per message) an
-    equivalent in one C call: naive UTC as ``YYYY-MM-DD HH:MM:SS.ffffff``, SQLAlchemy's storage format."""
+    """The type's bind processor; on SQLite, for the hot types, an equivalent in C: :class:`UTCDateTime`
+    as naive UTC ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's storage format), and none for Boolean,
+    whose True/False the sqlite3 driver stores as 1/0 by itself."""
+    if dialect.name == "sqlite" and isinstance(type_, Boolean):
+        return None
     if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
         impl = type_.dialect_impl(dialect)
         if getattr(getattr(impl, "impl_instance", None), "_storage_format", None) == _SQLITE_DATETIME_FORMAT:

@@ -1145,7 +1145,7 @@ def analyse_and_refresh(session: Session, message_ids: list[int]) -> None:
     same transaction that marks them ``sent`` — so the next lint (R006 cooldown …) sees the send at once."""
     from outreach.ledger import refresh_ledgers
     from outreach.models import Participant
-    from outreach.signals.analyse import store_signals
+    from outreach.signals.storage import store_signals
 
     store_signals(session, message_ids)
     query = select(Participant.contact_id).where(Participant.message_id.in_(message_ids))

@@ -79,7 +79,7 @@ def _ledgers(sessions: sessionmaker[Session]) -> None:
 
     with sessions() as session:
         if refresh is not None:
-            from outreach.signals.analyse import store_signals
+            from outreach.signals.storage import store_signals
 
             ids = list(session.scalars(select(Message.id).where(Message.signals_version.is_(None))))
             try:

@@ -10,15 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from outreach.signals.analyse import (
-    PIPELINE_VERSION,
-    MessageSignals,
-    analyse_texts,
-    own_text,
-    rebuild,
-    store_signals,
-)
+from outreach.signals.analyse import PIPELINE_VERSION, MessageSignals, analyse_texts, own_text
 from outreach.signals.pipeline import KINDS, PATTERN_KINDS, get_nlp, load_rules, sentence_bounds
+from outreach.signals.storage import rebuild, store_signals
 
 DATA = Path(__file__).parent / "data" / "signals"
 
@@ -211,3 +205,18 @@ def test_store_and_rebuild(tmp_path: Path) -> None:
         summary = rebuild(session, batch_size=3)
         assert summary.messages == 4 and summary.signals["opt_out"] == 1
         assert session.scalar(select(func.count(Signal.id)).where(Signal.pipeline_version == "old")) == 0
+
+
+def test_worker_imports_no_store() -> None:
+    """The analysis a sync's worker runs (outreach.prepare with signals) loads neither SQLAlchemy nor the
+    models: the worker stays small and starts fast."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from outreach.prepare import prepare_batch; "
+        "prepare_batch([(b'Subject: x\\r\\n\\r\\nCould you send me the report?', None)], True); "
+        "print(sorted(m for m in ('sqlalchemy', 'outreach.models', 'outreach.store') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

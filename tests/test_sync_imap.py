@@ -372,7 +372,7 @@ def _ledger_rows(session: Session) -> dict[tuple[int, str], tuple[str, int]]:
 def test_signals_from_the_worker_equal_those_computed_in_process(imap_account: object, tmp_path: Path) -> None:
     from outreach import imap_sync
     from outreach.models import Signal
-    from outreach.signals.analyse import rebuild
+    from outreach.signals.storage import rebuild
 
     messages = _generated(imap_sync.PARALLEL_THRESHOLD + 200)
     imap_account.write_messages(messages)  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ commitments, opt-outs and mass asks — each with its sentence as evidence.
 * :mod:`outreach.signals.pipeline` — the spaCy pipeline (blank English + the project's components and
   pattern files in ``patterns/``), built lazily and cached per process;
 * :mod:`outreach.signals.ask` — the trained ask detector the pipeline uses;
-* :mod:`outreach.signals.analyse` — per message: zoning, analysis, storage, rebuild.
+* :mod:`outreach.signals.analyse` — per message: zoning and analysis (pure, no store);
+* :mod:`outreach.signals.storage` — signals in the store: write, analyse stored messages, rebuild.
 
 Importing this package loads neither spaCy nor the model; the names below are imported on first use.
 """
@@ -21,8 +22,8 @@ _LAZY = {
     "PIPELINE_VERSION": "outreach.signals.analyse",
     "MessageSignals": "outreach.signals.analyse",
     "analyse_texts": "outreach.signals.analyse",
-    "store_signals": "outreach.signals.analyse",
-    "rebuild": "outreach.signals.analyse",
+    "store_signals": "outreach.signals.storage",
+    "rebuild": "outreach.signals.storage",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,23 +1,14 @@
-"""Signals per message: zone the body, analyse the sender's own text, store the results.
+"""Signals per message: zone the body and analyse the sender's own text.
 
-:func:`analyse_texts` is pure (bodies in, picklable :class:`MessageSignals` out), so a caller may run it
-in a worker process; :func:`store_signals` does the database side for a batch of message ids and fits
-:class:`~outreach.ingest.Ingestor`'s ``after_batch`` hook; :func:`rebuild` recomputes every message
-after the patterns or the ask model changed (``outreach signals rebuild``).
+Pure (bodies in, picklable :class:`MessageSignals` out) and free of the store, so that a sync's worker
+process imports this without SQLAlchemy; :mod:`outreach.signals.storage` writes the results.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import Session
-
-from outreach.models import Message, Signal
 from outreach.signals.ask import MODEL_VERSION
 from outreach.signals.pipeline import MAX_CHARS, SignalHit, bounded, detect_language, find_signals, normalise
 from outreach.zoning import new_text
@@ -27,12 +18,10 @@ from outreach.zoning import new_text
 PIPELINE_VERSION = f"sig-1+{MODEL_VERSION}"
 #: Bodies are zoned on at most this many characters; the own text is then cut to ``MAX_CHARS``.
 ZONE_CHARS = 20000
-CHUNK = 500
 
 
-@dataclass(frozen=True, slots=True)
-class MessageSignals:
-    """What one message says, as found in its own text (picklable)."""
+class MessageSignals(NamedTuple):
+    """What one message says, as found in its own text (a named tuple: cheap to pickle)."""
 
     language: str  # "en" | "unknown"
     signals: tuple[SignalHit, ...] = ()
@@ -64,112 +53,4 @@ def analyse_texts(texts: Sequence[str | None], batch_size: int = 256) -> list[Me
     ]
 
 
-def signal_rows(message_id: int, result: MessageSignals) -> list[dict[str, object]]:
-    return [
-        {
-            "message_id": message_id,
-            "kind": hit.kind,
-            "subtype": hit.subtype[:30] if hit.subtype else None,
-            "personal": hit.personal,
-            "sentence": hit.sentence[:1000],
-            "start": hit.start,
-            "end": hit.end,
-            "score": hit.score,
-            "pipeline_version": PIPELINE_VERSION,
-        }
-        for hit in result.signals
-    ]
-
-
-def store_signals(session: Session, message_ids: Sequence[int]) -> Counter[str]:
-    """Analyse the given messages and store their signals (replacing older ones); count per kind.
-
-    Usable as the ingest hook: ``Ingestor(..., after_batch=store_signals)``.  Does not commit.
-    """
-    conn = session.connection()
-    counts: Counter[str] = Counter()
-    ids = list(dict.fromkeys(message_ids))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        rows = conn.execute(select(Message.id, Message.body_text).where(Message.id.in_(chunk))).all()
-        results = analyse_texts([body for _, body in rows])
-        conn.execute(delete(Signal).where(Signal.message_id.in_(chunk)))
-        signal_values: list[dict[str, object]] = []
-        message_values: list[dict[str, object]] = []
-        for (mid, _), result in zip(rows, results, strict=True):
-            signal_values += signal_rows(mid, result)
-            message_values.append(
-                {"b_id": mid, "language": result.language, "signals_version": PIPELINE_VERSION}
-            )
-            counts.update(hit.kind for hit in result.signals)
-        if signal_values:
-            conn.execute(insert(Signal), signal_values)
-        if message_values:
-            conn.execute(
-                update(Message)
-                .where(Message.id == bindparam("b_id"))
-                .values(language=bindparam("language"), signals_version=bindparam("signals_version")),
-                message_values,
-            )
-    return counts
-
-
-class RebuildProgress(Protocol):
-    def folder(self, name: str, to_fetch: int) -> None: ...
-
-    def advance(self, count: int) -> None: ...
-
-
-@dataclass
-class RebuildSummary:
-    messages: int = 0
-    signals: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds if self.seconds > 0 else 0.0
-
-
-def rebuild(
-    session: Session,
-    progress: RebuildProgress | None = None,
-    batch_size: int = 1000,
-    stale_only: bool = False,
-) -> RebuildSummary:
-    """Recompute the signals of every message (or only those of an older pipeline), committing per batch."""
-    started = time.perf_counter()
-    query = select(Message.id).order_by(Message.id)
-    count_query = select(func.count(Message.id))
-    if stale_only:
-        stale = (Message.signals_version.is_(None)) | (Message.signals_version != PIPELINE_VERSION)
-        query, count_query = query.where(stale), count_query.where(stale)
-    total = int(session.scalar(count_query) or 0)
-    summary = RebuildSummary()
-    if progress is not None:
-        progress.folder("signals", total)
-    last_id = 0
-    while True:
-        ids = list(session.scalars(query.where(Message.id > last_id).limit(batch_size)))
-        if not ids:
-            break
-        summary.signals.update(store_signals(session, ids))
-        session.commit()
-        summary.messages += len(ids)
-        last_id = ids[-1]
-        if progress is not None:
-            progress.advance(len(ids))
-    summary.seconds = time.perf_counter() - started
-    return summary
-
-
-__all__ = [
-    "PIPELINE_VERSION",
-    "MessageSignals",
-    "RebuildSummary",
-    "analyse_texts",
-    "own_text",
-    "rebuild",
-    "signal_rows",
-    "store_signals",
-]
+__all__ = ["PIPELINE_VERSION", "MessageSignals", "analyse_texts", "own_text"]
