@@ -44,7 +44,7 @@ from outreach.errors import AuthenticationError, MailServerError, network_error
 from outreach.importers import is_sent_name, owner_addresses
 from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox, finish_run
 from outreach.models import Folder, SyncRun, utcnow
-from outreach.prepare import PendingBatch, PrepareWorker
+from outreach.prepare import PendingBatch, PrepareWorker, parse_batch
 
 MAX_FETCH_BYTES = 256 * 1024  # per message (its first bytes hold headers and text)
 MAX_BATCH_BYTES = 6 * 1024 * 1024  # per batch, whatever its count: the memory budget holds a few of them
@@ -432,12 +432,15 @@ class ImapSync:
         self.progress.folder(folder.name, len(uids))
         pool = self._pool() if len(uids) >= PARALLEL_THRESHOLD else None
         # Pipeline: while batch k is parsed (in the pool, or at once without one) and stored, the server is
-        # already sending batch k+1 (see _batches), and the pool parses batch k+1 while batch k is stored.
+        # already sending batch k+1 (see _batches), and the pool prepares batch k+1 while batch k is stored.
         pending: Pending | None = None
         for raw, watermark in self._batches(client, folder.name, uids):
             future = None
             if pool is not None:
-                future = pool.submit([(m.raw, m.internal_date) for m in raw], self.analyse)
+                items = [(m.raw, m.internal_date) for m in raw]
+                # With signals, analysis is the heavy part: parse here and analyse in the worker, so that
+                # both processes carry a share; without, the worker parses.
+                future = pool.submit_parsed(parse_batch(items)) if self.analyse else pool.submit(items, False)
                 for message in raw:
                     message.raw = None  # the worker has the bytes now; only UID and flags are stored
             if pending is not None:

@@ -17,7 +17,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from outreach.parsing import Address, ParsedMessage, parse_message
 
@@ -28,15 +28,24 @@ if TYPE_CHECKING:
 Prepared = tuple["ParsedMessage | None", "MessageSignals | None"]
 
 
+def parse_batch(items: list[tuple[bytes | None, datetime | None]]) -> list[ParsedMessage | None]:
+    """Parse a batch (None for a message without bytes); same order."""
+    return [parse_message(raw, date) if raw else None for raw, date in items]
+
+
+def analysed_texts(parsed: list[ParsedMessage | None]) -> list[str | None]:
+    """The bodies of a parsed batch that signals are found in (None: unparseable or no message)."""
+    return [p.body_text if p is not None and not p.parse_error else None for p in parsed]
+
+
 def prepare_batch(items: list[tuple[bytes | None, datetime | None]], analyse: bool) -> list[Prepared]:
     """Parse a batch and, with ``analyse``, find its signals; same order, one result per item."""
-    parsed = [parse_message(raw, date) if raw else None for raw, date in items]
+    parsed = parse_batch(items)
     if not analyse:
         return [(p, None) for p in parsed]
     from outreach.signals.analyse import analyse_texts
 
-    texts = [p.body_text if p is not None and not p.parse_error else None for p in parsed]
-    return list(zip(parsed, analyse_texts(texts), strict=True))
+    return list(zip(parsed, analyse_texts(analysed_texts(parsed)), strict=True))
 
 
 # --------------------------------------------------------------------------- the worker process
@@ -85,15 +94,19 @@ def _read_frame(stream: IO[bytes]) -> Any:
     return pickle.loads(_read_exactly(stream, size))
 
 
-Job = tuple[list[tuple[bytes | None, datetime | None]], bool]
+#: A job for the worker: raw messages to parse (and analyse), or the texts of parsed ones to analyse.
+Job = tuple[list[tuple[bytes | None, datetime | None]], bool] | list[str | None]
 
 
 def _write_job(stream: IO[bytes], job: Job) -> None:
-    """A batch for the worker: a small pickled header (flags, dates, lengths), then the raw messages as
-    they are: no pickled copy of the bodies on either side of the pipe."""
+    """A batch for the worker.  Raw messages: a small pickled header (flags, dates, lengths), then the
+    messages as they are, no pickled copy of the bodies on either side of the pipe.  Texts: one frame."""
+    if isinstance(job, list):
+        _write_frame(stream, ("texts", job))
+        return
     items, analyse = job
     lengths = [-1 if raw is None else len(raw) for raw, _ in items]
-    _write_frame(stream, (analyse, [date for _, date in items], lengths))
+    _write_frame(stream, ("raw", analyse, [date for _, date in items], lengths))
     for raw, _ in items:
         if raw:
             stream.write(raw)
@@ -101,7 +114,11 @@ def _write_job(stream: IO[bytes], job: Job) -> None:
 
 
 def _read_job(stream: IO[bytes]) -> Job:
-    analyse, dates, lengths = _read_frame(stream)
+    header = _read_frame(stream)
+    if header[0] == "texts":
+        texts: list[str | None] = header[1]
+        return texts
+    _, analyse, dates, lengths = header
     raws = [None if size < 0 else _read_exactly(stream, size) if size else b"" for size in lengths]
     return list(zip(raws, dates, strict=True)), analyse
 
@@ -137,11 +154,19 @@ class PrepareWorker:
             pass  # the child died; result() reports it
 
     def submit(self, items: list[tuple[bytes | None, datetime | None]], analyse: bool) -> PendingBatch:
+        """Parse (and with ``analyse`` analyse) raw messages in the worker."""
         self.submitted += 1
         self.outbox.put((items, analyse))
         return PendingBatch(self, self.submitted)
 
-    def _result(self, number: int) -> list[Prepared]:
+    def submit_parsed(self, parsed: list[ParsedMessage | None]) -> PendingBatch:
+        """Find the signals of messages the caller parsed: when signals are wanted, analysis costs several
+        times what parsing does, so the caller parses and the worker analyses, and both cores work."""
+        self.submitted += 1
+        self.outbox.put(analysed_texts(parsed))
+        return PendingBatch(self, self.submitted, parsed)
+
+    def _result(self, number: int) -> Any:
         assert self.proc.stdout is not None
         while number not in self.answers:
             try:
@@ -175,9 +200,13 @@ class PendingBatch:
 
     worker: PrepareWorker
     number: int
+    parsed: list[ParsedMessage | None] | None = None  # parsed by the caller: the worker found the signals
 
     def result(self) -> list[Prepared]:
-        return self.worker._result(self.number)
+        answer = self.worker._result(self.number)
+        if self.parsed is None:
+            return cast(list[Prepared], answer)
+        return list(zip(self.parsed, cast("list[MessageSignals]", answer), strict=True))
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
@@ -188,10 +217,17 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     frozen_analysis = False
     while True:
         try:
-            items, analyse = _read_job(stdin)
+            job = _read_job(stdin)
         except EOFError:
             return
-        _write_frame(stdout, prepare_batch(items, analyse))
+        if isinstance(job, list):
+            from outreach.signals.analyse import analyse_texts
+
+            analyse = True
+            _write_frame(stdout, analyse_texts(job))
+        else:
+            items, analyse = job
+            _write_frame(stdout, prepare_batch(items, analyse))
         if analyse and not frozen_analysis:
             gc.freeze()  # the signals pipeline, loaded by the first analysed batch
             frozen_analysis = True

@@ -120,3 +120,24 @@ def test_abandoned_worker_batches_are_dropped() -> None:
         assert worker.answers == {}
     finally:
         worker.close()
+
+
+def test_worker_gives_what_the_sync_would_compute_in_process() -> None:
+    """Both ways a sync uses its worker (parse and analyse there; or parse here, analyse there) give the
+    same results as :func:`prepare_batch` run in-process, in submission order."""
+    from outreach.prepare import parse_batch, prepare_batch
+
+    items: list[tuple[bytes | None, datetime | None]] = [(raw, None) for raw in _generated(40, seed=5)]
+    items += [(None, None), (b"\xff\xfe not mail at all", None)]
+    expected = prepare_batch(items, analyse=True)
+    assert any(found is not None and found.signals for _, found in expected)  # something to compare
+    worker = PrepareWorker()
+    try:
+        in_worker = worker.submit(items, True)
+        split = worker.submit_parsed(parse_batch(items))
+        parse_only = worker.submit(items, False)
+        assert in_worker.result() == expected
+        assert split.result() == expected
+        assert [found for _, found in parse_only.result()] == [None] * len(items)
+    finally:
+        worker.close()
