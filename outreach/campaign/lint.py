@@ -18,12 +18,11 @@ from typing import Literal
 
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from outreach.campaign.evaluate import _apply_suppressions, _static_text, _Usage, template_asks
 from outreach.campaign.loader import display_path, inline_suppressions, load_campaign
 from outreach.campaign.model import InlineSuppression, TemplateSource
-from outreach.campaign.render import ContactFacts, check_safe, make_environment
+from outreach.campaign.render import CampaignSandbox, ContactFacts, check_safe, make_environment
 from outreach.errors import CampaignError
 from outreach.lint.findings import Evidence, Finding
 from outreach.lint.registry import get_rule, resolve_codes
@@ -45,7 +44,7 @@ def _kind(path: Path) -> Literal["text", "html"]:
 
 
 def _as_stranger(tpl: TemplateSource) -> str:
-    env = ImmutableSandboxedEnvironment(
+    env = CampaignSandbox(  # the campaign's sandbox, with its bounds (a template can be hostile here too)
         undefined=ChainableUndefined,
         autoescape=False,
         trim_blocks=True,

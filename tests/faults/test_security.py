@@ -7,7 +7,11 @@ CSV exports, passwords leaking into the store or the output, and TLS verificatio
   here: the sandbox's bounded ``range`` was bypassed (render() took the builtin), so
   ``{{ range(10**9)|list }}`` ate all memory (17 GB in a minute); fixed.  ``{% include %}`` of anything
   reads nothing (the loader knows only the campaign's templates) and now says so instead of
-  "cannot render: /etc/passwd".
+  "cannot render: /etc/passwd".  Also found here: sizes the sandbox did not bound, each 1 GB or more in one
+  expression (``{{ "x"|center(10**9) }}``, ``{{ "x".ljust(10**9) }}``, ``{{ "%999999999s" % 1 }}``,
+  ``{{ "{:>{w}}".format(1, w=10**9) }}``, ``{{ "x".encode() * 10**9 }}``, nested ``**`` …, 35 payloads):
+  now refused in well under a second, under a 1 GB address-space limit; ``outreach lint`` rendered
+  templates in its own sandbox, without even the ``*`` bound (5 GB, 85 s for ``{{ 'a' * 10**9 }}``).
 - Mail content (subjects, display names, evidence sentences) and CSV fields carrying ``<script>``,
   ``"><img onerror=…>`` and attribute-breaking quotes are inert in the HTML report, checked in real
   headless Chromium, with the report's Content-Security-Policy and without it (escaping alone must hold).
@@ -173,6 +177,7 @@ def test_template_injection_in_the_subject_and_the_html_template(tmp_path: Path)
         ("{% extends '../campaign.toml' %}", "not found"),
         ("{{ config.items() }}", "undefined"),  # no Flask-style globals
         ("{{ request }}", "undefined"),
+        ("{{ lipsum(1) }}", "undefined"),  # lipsum(100000, False, 99999, 100000): 10**10 words
     ],
 )
 def test_imports_includes_and_unknown_globals_go_nowhere(tmp_path: Path, payload: str, expected: str) -> None:
@@ -204,6 +209,186 @@ def test_the_sandbox_bounds_range(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"{folder / 'body.txt.j2'}:2: cannot render: Range too big" in done.stdout
     assert "MemoryError" not in done.stderr
+
+
+# Template denial of service: one operation that allocates about 1 GB or more (or loops 10**9 times) for a
+# number the template chose.  Each is refused as an unsafe template before anything is allocated
+# (outreach/campaign/render.py: int arguments of filters and calls, printf and str.format widths).
+TEMPLATE_DOS = [
+    # filters taking a count, a width or an indentation
+    '{{ "x"|center(10**9) }}',
+    '{{ "x"|indent(10**9) }}',
+    "{{ [1]|batch(10**9, 0)|list }}",
+    "{{ [1]|slice(10**9)|list }}",
+    "{{ [1]|tojson(10**9) }}",
+    '{{ ["x"]|map("center", 10**9)|list }}',
+    '{{ "x"|center(*[10**9]) }}',
+    # str and bytes methods
+    '{{ "x".ljust(10**9) }}',
+    '{{ "x".rjust(10**9) }}',
+    '{{ "x".center(10**9) }}',
+    '{{ "x".zfill(10**9) }}',
+    '{{ "\\t".expandtabs(10**9) }}',
+    '{{ "x".encode().center(10**9) }}',
+    '{{ "x".ljust(*[10**9]) }}',
+    '{{ "x".encode() * 10**9 }}',  # str, list and tuple repetition was bounded, bytes was not
+    # printf-style widths and precisions
+    '{{ "%999999999s"|format(1) }}',
+    '{{ "%999999999s" % 1 }}',
+    '{{ "%*s" % (10**9, 1) }}',
+    '{{ "%*s"|format(-10**9, 1) }}',
+    '{{ "%.999999999d" % 1 }}',
+    '{{ "%(a)999999999s"|format(a=1) }}',
+    '{{ "%(a(b))999999999s" % {"a(b)": 1} }}',
+    '{{ ["%999999999s"]|format(1) }}',
+    '{{ "%999999999s".encode() % 1 }}',
+    # str.format widths and precisions, nested ones too
+    '{{ "{:>999999999}".format(1) }}',
+    '{{ "{x:>999999999}".format_map({"x": 1}) }}',
+    '{{ "{:>{w}}".format(1, w=10**9) }}',
+    '{{ "{:>{}}".format(1, "999999999") }}',
+    '{{ "{:.999999999f}".format(1.0) }}',
+    '{{ "{:0999999999}".format(1) }}',
+    '{{ "{:>\u0669\u0669\u0669\u0669\u0669\u0669\u0669\u0669\u0669}".format(1) }}',  # Arabic-Indic digits count
+]
+# The same in the HTML template (autoescaped; Markup has its own % and format).
+TEMPLATE_DOS_HTML = [
+    '{{ ("%999999999s"|safe) % 1 }}',
+    '{{ ("{:>999999999}"|safe).format(1) }}',
+    '{{ "x"|indent(10**9) }}',
+]
+DOS_CASES = [("text", p) for p in TEMPLATE_DOS] + [("html", p) for p in TEMPLATE_DOS_HTML]
+DOS_MEMORY = 1 << 30  # address space of the process that renders them: each payload needs more than this
+DOS_SECONDS = 2.0  # wall time of one command (preview, HTML preview or send) on a refused payload
+
+# Runs in a child process limited to DOS_MEMORY: every case through preview, HTML preview and send, in
+# process (CliRunner), timed; prints the results as JSON.
+_DOS_CHILD = """
+import json, sys, time
+from click.testing import CliRunner
+from outreach.cli import main
+
+results = []
+for folder, db in json.load(sys.stdin):
+    runs = []
+    for command in (["preview", folder], ["preview", folder, "--format", "html"], ["send", folder]):
+        start = time.monotonic()
+        result = CliRunner().invoke(main, ["--database-url", db, *command])
+        runs.append({"command": " ".join(command[:1] + command[2:]), "exit_code": result.exit_code,
+                     "output": result.output[-3000:], "exception": repr(result.exception)[:500],
+                     "seconds": time.monotonic() - start})
+    results.append(runs)
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def dos_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[str, list[dict[str, Any]]]]:
+    """Every DOS_CASES payload through the three commands, in one child process with at most DOS_MEMORY of
+    address space (so that a payload that is not refused fails with MemoryError instead of swapping)."""
+    tmp_path = tmp_path_factory.mktemp("template-dos")
+    jobs = []
+    for i, (kind, payload) in enumerate(DOS_CASES):
+        body = f"Hi {{{{ first_name }}}},\n{payload}\n"
+        folder = (write_campaign(tmp_path / f"c{i}", text=body) if kind == "text" else
+                  write_campaign(tmp_path / f"c{i}", text="Hi {{ first_name }},\n", html=f"<p>\n{payload}</p>\n"))
+        jobs.append((str(folder), f"sqlite:///{tmp_path / f'store{i}.db'}"))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (DOS_MEMORY, DOS_MEMORY))
+
+    done = subprocess.run(
+        [sys.executable, "-c", _DOS_CHILD], input=json.dumps(jobs), env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=600, cwd=REPO, preexec_fn=limit,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(DOS_CASES, zip([f for f, _ in jobs], json.loads(done.stdout), strict=True), strict=True))
+
+
+@pytest.mark.parametrize("kind, payload", DOS_CASES)
+def test_template_denial_of_service_is_refused_quickly(
+    dos_results: dict[tuple[str, str], tuple[str, list[dict[str, Any]]]], kind: str, payload: str
+) -> None:
+    folder, runs = dos_results[kind, payload]
+    template = Path(folder) / ("body.txt.j2" if kind == "text" else "body.html.j2")
+    for run in runs:
+        where = (payload, run["command"])
+        assert run["exit_code"] == 2, (*where, run["exception"], run["output"][-1000:])
+        lines = [ln for ln in run["output"].splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1, (*where, run["output"])
+        assert re.match(rf"error: {re.escape(str(template))}:2: unsafe template: ", lines[0]), (*where, lines)
+        assert "Traceback" not in run["output"] and "<html" not in run["output"], where
+        assert run["seconds"] < DOS_SECONDS, (*where, run["seconds"])
+
+
+@pytest.mark.parametrize("payload", ['{{ "x"|center(10**9) }}', '{{ "%999999999s" % 1 }}',
+                                     '{{ "{:>999999999}".format(1) }}', "{{ 'a' * 10**9 }}"])
+def test_template_lint_refuses_denial_of_service_too(tmp_path: Path, payload: str) -> None:
+    """``outreach lint`` renders the template too (T003, as for a stranger): in the same bounded sandbox.
+    It used to take its own, unbounded one: 50 to 85 s and 5 GB for each of these."""
+    template = tmp_path / "body.txt.j2"
+    template.write_text(f"Hi {{{{ first_name }}}},\n{payload}\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (DOS_MEMORY, DOS_MEMORY))
+
+    done = run_cli("lint", str(template), timeout=60, preexec_fn=limit)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.startswith(f"error: {template}: unsafe template: "), done.stderr[-2000:]
+    assert "MemoryError" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_the_sandbox_bounds_nested_powers(tmp_path: Path) -> None:
+    """Each exponent is at most 64, but they nest: the result of ``**`` is bounded too (a CPU-bound
+    computation of a 10**(64**5) otherwise; run with a 20 s CPU limit so that a regression fails here)."""
+    folder = write_campaign(tmp_path / "campaign", text="Hi {{ first_name }},\n{{ ((((10**64)**64)**64)**64)**64 }}\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (DOS_MEMORY, DOS_MEMORY))
+        resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+
+    done = run_cli("--database-url", f"sqlite:///{tmp_path / 'store.db'}", "preview", str(folder), timeout=60,
+                   preexec_fn=limit)
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert done.stderr.strip() == (f"error: {folder / 'body.txt.j2'}:2: unsafe template: "
+                                   "the result of ** would be too large")
+
+
+# Sizes, widths and numbers templates really use, with what they render to (not refused by the bounds).
+LEGITIMATE = [
+    ("{{ 2026 }} {{ 250000 }} {{ 10**9 }} {{ contact.balance }}", "2026 250000 1000000000 0.0"),
+    ('{{ "%.2f"|format(1234.5) }} {{ "%.2f"|format(contact.balance) }} {{ "%5.1f%%" % 12.34 }}',
+     "1234.50 0.00  12.3%"),
+    ('[{{ "{:>10}".format(first_name) }}] [{{ "{:<6}|{:^7}".format("a", "b") }}]', "[      Maya] [a     |   b   ]"),
+    ('{{ "%s" % first_name }} {{ "%s and %s" % (first_name, "Omar") }} {{ "%-6s|" % "ab" }} {{ 7 % 3 }}',
+     "Maya Maya and Omar ab    | 1"),
+    ('{{ "%d" % 1500000 }} {{ "{:,}".format(1500000) }} {{ "{:{w}}|".format(7, w=3) }}', "1500000 1,500,000   7|"),
+    ('{{ ("word " * 60)|truncate(200)|length }} {{ ("word " * 30)|wordwrap(72)|wordcount }}', "197 30"),
+    ("{{ [1, 2, 3, 4, 5, 6, 7]|batch(3)|list }} {{ [1, 2, 3]|slice(2)|list }}",
+     "[[1, 2, 3], [4, 5, 6], [7]] [[1, 2], [3]]"),
+    ('{{ "a\\nb"|indent(4) }}', "a\n    b"),
+    ('{{ "x"|center(5) }}| {{ "x".ljust(3) }}| {{ "7".zfill(3) }} {{ "a\\tb".expandtabs(4) }}',
+     "  x  | x  | 007 a   b"),
+    ("{{ range(3)|list }} {{ [1, 2]|sum(start=1000000) }} {{ missing|default(1000000) }}",
+     "[0, 1, 2] 1000003 1000000"),
+    ("{% set ns = namespace(total=2000000) %}{{ ns.total }} {{ dict(a=3000000).a }}", "2000000 3000000"),
+    ('{% macro money(x) %}{{ "{:,}".format(x) }}{% endmacro %}{{ money(2500000) }}', "2,500,000"),
+    ("{% for i in range(3) %}{{ loop.cycle(1000000, 2000000) }} {% endfor %}.", "1000000 2000000 1000000 ."),
+    ('{{ "%(n)s: %(v).1f" % {"n": first_name, "v": 2.25} }} {{ "{n}!".format_map({"n": first_name}) }}',
+     "Maya: 2.2 Maya!"),
+]
+
+
+def test_legitimate_sizes_widths_and_numbers_still_render(tmp_path: Path) -> None:
+    text = "Hi {{ first_name }},\n" + "\n".join(source for source, _ in LEGITIMATE) + "\n"
+    folder = write_campaign(tmp_path / "campaign", text=text)
+    result = CliRunner().invoke(
+        main, ["--database-url", f"sqlite:///{tmp_path / 'store.db'}", "preview", str(folder), "--show",
+               "maya@techdaily.example"]
+    )
+    assert "error" not in result.output.lower() and "could not be rendered" not in result.output, result.output
+    for source, expected in LEGITIMATE:
+        assert f"\n{expected}\n" in result.output, (source, expected, result.output)
 
 
 def test_template_syntax_in_csv_data_is_only_text(tmp_path: Path) -> None:
