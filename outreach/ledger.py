@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from outreach.errors import ConfigError
+from outreach.gcpause import collector_paused
 from outreach.models import (
     Contact,
     ContactLedger,
@@ -31,6 +32,7 @@ from outreach.models import (
     Signal,
     utcnow,
 )
+from outreach.store import IN_CHUNK, chunked
 
 TEAM_SCOPE = "*"
 TIERS = ("none", "one-way", "acquaintance", "warm", "strong")
@@ -47,13 +49,9 @@ class EvidenceLine:
     sentence: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "message_id": self.message_id,
-            "date": self.date.isoformat() if self.date else None,
-            "direction": self.direction,
-            "subject": self.subject,
-            "sentence": self.sentence,
-        }
+        return _line_json(
+            self.message_id, self.date.isoformat() if self.date else None, self.direction, self.subject, self.sentence
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EvidenceLine:
@@ -64,6 +62,13 @@ class EvidenceLine:
             subject=str(data.get("subject", "")),
             sentence=data.get("sentence"),
         )
+
+
+def _line_json(
+    message_id: int, date: str | None, direction: str, subject: str, sentence: str | None
+) -> dict[str, Any]:
+    """The JSON of an evidence line (``date`` in ISO format): :meth:`EvidenceLine.to_json`."""
+    return {"message_id": message_id, "date": date, "direction": direction, "subject": subject, "sentence": sentence}
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,35 +289,81 @@ def _aware(value: datetime) -> datetime:
 # =============================================================================================== facts
 
 
-@dataclass(slots=True)
-class _Found:
-    """A signal of a message as the ledger needs it."""
-
-    kind: str
-    subtype: str | None
-    personal: bool
-    sentence: str
-    score: float = 1.0
-
-
-@dataclass(slots=True)
 class _Msg:
-    id: int
-    date: datetime | None
-    subject: str
-    thread_id: int | None
-    noisy: bool  # bulk, list or automated
-    automated: bool
-    signals: list[_Found] = field(default_factory=list)
+    """A message as the ledgers need it: its flags, its place in time and, per signal kind, the signal
+    that counts (its sentence; None when the message has no such signal)."""
 
-    def first(self, *kinds: str) -> _Found | None:
-        for found in self.signals:
-            if found.kind in kinds:
-                return found
-        return None
+    __slots__ = (
+        "id",
+        "date",
+        "subject",
+        "thread_id",
+        "noisy",
+        "automated",
+        "key",
+        "direction",
+        "locations",
+        "iso",
+        "offer",
+        "thanks",
+        "fulfilment",
+        "refusal",
+        "opt_out",
+        "ask",
+        "ask_score",
+        "reply_enough",
+        "our_ask",
+        "personal_ask",
+        "personal_score",
+        "machine",
+    )
 
-    def has(self, kind: str, subtype: str | None = None) -> bool:
-        return any(f.kind == kind and (subtype is None or f.subtype == subtype) for f in self.signals)
+    def __init__(
+        self, mid: int, date: datetime | None, subject: str, thread_id: int | None, noisy: bool, automated: bool
+    ):
+        self.id = mid
+        self.date = date
+        self.subject = subject
+        self.thread_id = thread_id
+        self.noisy = noisy  # bulk, list or automated
+        self.automated = automated
+        self.key = (date.timestamp() if date is not None else 0.0, mid)  # time order (undated: 1970)
+        # Team-wide and per mailbox (mailbox id, direction): "out" when a copy is in a Sent folder.
+        self.direction = ""
+        self.locations: tuple[tuple[int, str], ...] = ()
+        self.iso: str | None = None  # the date in ISO format, once needed
+        self.machine: _Msg | None = None  # this message from a machine sender: noisy and automated
+        self.clear_signals()
+
+    def clear_signals(self) -> None:
+        """No signals (yet): see _read_signals."""
+        self.offer: str | None = None  # the first offer
+        self.thanks: str | None = None  # the first thanks
+        self.fulfilment: str | None = None  # the first fulfilment
+        self.refusal: str | None = None  # the first opt-out signal (an opt-out or a decline)
+        self.opt_out: str | None = None  # the first opt-out signal that is not a decline
+        self.ask: str | None = None  # the clearest ask (highest score, the first of equals)
+        self.ask_score = 0.0
+        self.reply_enough = False  # an ask of a subtype in ``policy.reply_fulfils``
+        self.our_ask: str | None = None  # the first ask or mass ask
+        self.personal_ask: str | None = None  # the clearest personal ask
+        self.personal_score = 0.0
+
+    def date_json(self) -> str | None:
+        if self.iso is None and self.date is not None:
+            self.iso = self.date.isoformat()
+        return self.iso
+
+    def as_machine(self) -> _Msg:
+        """The message as mail of a machine sender (noisy and automated whatever its headers say)."""
+        if self.machine is None:
+            copy = _Msg.__new__(_Msg)
+            for name in _Msg.__slots__:
+                setattr(copy, name, getattr(self, name))
+            copy.noisy = copy.automated = True
+            copy.machine = None
+            self.machine = copy
+        return self.machine
 
 
 @dataclass(slots=True)
@@ -321,100 +372,293 @@ class _Contact:
     address: str
     name: str | None
     domain: str
-    # (message id, role) of every participation that can count: from / to / cc / bcc
-    roles: list[tuple[int, str]] = field(default_factory=list)
+    wrote: list[int] = field(default_factory=list)  # messages they sent (role from)
+    got: list[int] = field(default_factory=list)  # messages they received (role to, cc or bcc)
 
 
 @dataclass(slots=True)
 class _Facts:
     contacts: dict[int, _Contact]
     messages: dict[int, _Msg]
-    team_direction: dict[int, str]
-    mailbox_direction: dict[int, dict[int, str]]  # message id -> mailbox id -> direction
     mailbox_names: dict[int, str]
 
 
-_RECIPIENT_ROLES = frozenset(("to", "cc", "bcc"))
-CONTACT_CHUNK = 100  # contacts per query batch: bounds the memory of a refresh (evidence is bulky)
+_ROLES = ("from", "to", "cc", "bcc")
+# Signal kinds no figure reads (it reads ask, mass_ask, offer, thanks, fulfilment and opt_out): not even
+# loaded.  (Not "kind IN (those)": SQLite would then look the signals up by kind, not by message.)
+_UNREAD_KINDS = ("commitment",)
+_DIRECTIONS = {"in": "in", "out": "out"}
+CONTACT_CHUNK = 100  # contacts computed, then written (their rows deleted and inserted), at a time
+# Participations (a contact in a message) whose facts one load holds, for several CONTACT_CHUNKs: bounds
+# the memory of a refresh (about 1 KB per message: some 40 MB) while the messages that contacts share
+# are read once per load, not once per chunk.
+LOAD_PARTICIPATIONS = 40_000
 
 
-def _load_facts(session: Session, contact_ids: Sequence[int] | None) -> _Facts:
-    """Everything the ledgers of ``contact_ids`` (all contacts when None) need, in five queries."""
-    own = set(session.scalars(select(MailboxAddress.address)))
-    names = {mid: name for mid, name in session.execute(select(Mailbox.id, Mailbox.name))}
-    contact_query = select(Contact.id, Contact.address, Contact.display_name, Contact.domain)
-    role_query = select(Participant.contact_id, Participant.message_id, Participant.role).where(
-        Participant.role.in_(("from", "to", "cc", "bcc"))
-    )
-    message_query = select(
-        Message.id,
-        Message.date,
-        Message.subject,
-        Message.thread_id,
-        Message.is_bulk | Message.is_list | Message.is_automated,
-        Message.is_automated,
-    )
-    location_query = select(MessageLocation.message_id, Folder.mailbox_id, MessageLocation.direction).join(
-        Folder, Folder.id == MessageLocation.folder_id
-    )
-    signal_query = select(
-        Signal.message_id, Signal.kind, Signal.subtype, Signal.personal, Signal.sentence, Signal.score
-    ).order_by(Signal.message_id, Signal.start, Signal.id)
-    if contact_ids is not None:
+class _Loader:
+    """Reads the facts of groups of contacts, several groups per load: Core queries, their rows as the
+    DBAPI returns them (see _raw_rows), no ORM."""
+
+    def __init__(self, session: Session, policy: LedgerPolicy):
+        if session.autoflush:
+            session.flush()
+        self.conn = session.connection()
+        self.reply_fulfils = frozenset(policy.reply_fulfils)
+        self.own = set(self.conn.scalars(select(MailboxAddress.address)))
+        self.names = {mid: name for mid, name in self.conn.execute(select(Mailbox.id, Mailbox.name))}
         # Our own addresses have no ledger, and they take part in every message: asking for their
         # messages would load the whole store.
-        own_ids = set(session.scalars(select(Contact.id).where(Contact.address.in_(own)))) if own else set()
-        wanted = [cid for cid in contact_ids if cid not in own_ids]
-        their_messages = select(Participant.message_id).where(Participant.contact_id.in_(wanted))
-        contact_query = contact_query.where(Contact.id.in_(wanted))
-        role_query = role_query.where(Participant.contact_id.in_(wanted))
-        message_query = message_query.where(Message.id.in_(their_messages))
-        location_query = location_query.where(MessageLocation.message_id.in_(their_messages))
-        signal_query = signal_query.where(Signal.message_id.in_(their_messages))
-    contacts = {
-        cid: _Contact(cid, address, name, domain)
-        for cid, address, name, domain in session.execute(contact_query)
-        if address not in own
-    }
-    for cid, mid, role in session.execute(role_query):
-        contact = contacts.get(cid)
-        if contact is not None:
-            contact.roles.append((mid, role))
-    messages = {
-        mid: _Msg(mid, date, subject or "", tid, bool(noisy), bool(automated))
-        for mid, date, subject, tid, noisy, automated in session.execute(message_query)
-    }
-    team: dict[int, str] = {}
-    per_mailbox: dict[int, dict[int, str]] = {}
-    for mid, mailbox_id, direction in session.execute(location_query):
-        if team.get(mid) != "out":
-            team[mid] = direction
-        slot = per_mailbox.setdefault(mid, {})
-        if slot.get(mailbox_id) != "out":
-            slot[mailbox_id] = direction
-    for mid, kind, subtype, personal, sentence, score in session.execute(signal_query):
-        msg = messages.get(mid)
-        if msg is not None:
-            msg.signals.append(_Found(kind, subtype, bool(personal), sentence, float(score)))
-    return _Facts(contacts, messages, team, per_mailbox, names)
+        self.own_ids: set[int] = set()
+        if self.own:
+            self.own_ids = set(self.conn.scalars(select(Contact.id).where(Contact.address.in_(self.own))))
+
+    def all_contacts(self) -> list[int]:
+        """Every contact that can have a ledger, in id order."""
+        return [cid for cid in self.conn.scalars(select(Contact.id).order_by(Contact.id)) if cid not in self.own_ids]
+
+    def loads(self, groups: Sequence[Sequence[int]]) -> Iterator[tuple[_Facts, list[Sequence[int]]]]:
+        """The facts of consecutive groups of contacts, with the groups they cover: as many groups per
+        load as LOAD_PARTICIPATIONS allows (messages that contacts of different loads share are read
+        once per load) and at most IN_CHUNK contacts, unless they are all the contacts of a range of
+        ids (the common case of a refresh of everyone: a first sync, ``ledger rebuild``)."""
+        wanted = sorted({cid for group in groups for cid in group if cid not in self.own_ids})
+        weight: dict[int, int] = {}
+        for chunk in chunked(wanted):
+            for cid, count in self.conn.execute(
+                select(Participant.contact_id, func.count())
+                .where(Participant.contact_id.in_(chunk), Participant.role.in_(_ROLES))
+                .group_by(Participant.contact_id)
+            ):
+                weight[cid] = count
+        run = self._runs(wanted)
+        batch: list[Sequence[int]] = []
+        ids: list[int] = []
+        cost = 0
+        for group in groups:
+            more = [cid for cid in group if cid in run]
+            more_cost = sum(weight.get(cid, 0) for cid in more)
+            if ids and more:
+                dense = run[ids[0]] == run[more[-1]]
+                if cost + more_cost > LOAD_PARTICIPATIONS or (len(ids) + len(more) > IN_CHUNK and not dense):
+                    yield self.load(ids, run[ids[0]] == run[ids[-1]]), batch
+                    batch, ids, cost = [], [], 0
+            batch.append(group)
+            ids += more
+            cost += more_cost
+        if batch:
+            yield self.load(ids, bool(ids) and run[ids[0]] == run[ids[-1]]), batch
+
+    def _runs(self, wanted: list[int]) -> dict[int, int]:
+        """Per contact of ``wanted`` (sorted) the number of its run: wanted contacts that no other
+        contact (but ours) separates in id order."""
+        if len(wanted) <= IN_CHUNK:  # one IN list holds them all: no need for ranges
+            return {cid: n for n, cid in enumerate(wanted)}
+        wanted_set = set(wanted)
+        run: dict[int, int] = {}
+        n = 0
+        previous_wanted = False
+        for cid in self.conn.scalars(
+            select(Contact.id).where(Contact.id.between(wanted[0], wanted[-1])).order_by(Contact.id)
+        ):
+            if cid in self.own_ids:
+                continue
+            if cid in wanted_set:
+                n += 0 if previous_wanted else 1
+                run[cid] = n
+                previous_wanted = True
+            else:
+                previous_wanted = False
+        return run
+
+    def load(self, contact_ids: Sequence[int], dense: bool = False) -> _Facts:
+        """Everything the ledgers of ``contact_ids`` (sorted) need, in four queries; ``dense``: they are
+        all the contacts (but ours) with ids from the first to the last (one range, not an IN list)."""
+        conn, reply_fulfils = self.conn, self.reply_fulfils
+        wanted = [cid for cid in contact_ids if cid not in self.own_ids]
+        if not wanted:
+            return _Facts({}, {}, self.names)
+
+        def among(column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+            """``column`` (a contact id) is one of ``wanted``."""
+            if not dense:
+                return column.in_(wanted)
+            lo, hi = wanted[0], wanted[-1]
+            ours = [cid for cid in self.own_ids if lo <= cid <= hi]
+            return and_(column.between(lo, hi), column.not_in(ours)) if ours else column.between(lo, hi)
+
+        their_messages = select(Participant.message_id).where(
+            among(Participant.contact_id), Participant.role.in_(_ROLES)
+        )
+        contacts = {
+            cid: _Contact(cid, address, name, domain)
+            for cid, address, name, domain in conn.execute(
+                select(Contact.id, Contact.address, Contact.display_name, Contact.domain).where(among(Contact.id))
+            )
+            if address not in self.own
+        }
+        query: Select[Any] = select(Participant.contact_id, Participant.message_id, Participant.role).where(
+            among(Participant.contact_id), Participant.role.in_(_ROLES)
+        )
+        for rows in _raw_rows(conn, query):
+            for cid, mid, role in rows:
+                contact = contacts.get(cid)
+                if contact is not None:
+                    (contact.wrote if role == "from" else contact.got).append(mid)
+        # The messages with their copies (a message without one counts nowhere), and the direction of
+        # each team-wide and per mailbox: "out" when any copy is in a Sent folder.
+        date_type = Message.__table__.c.date.type
+        to_date = date_type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
+        messages: dict[int, _Msg] = {}
+        per_mailbox: dict[_Msg, dict[int, str]] = {}
+        query = (
+            select(
+                Message.id,
+                Message.date,
+                Message.subject,
+                Message.thread_id,
+                Message.is_bulk | Message.is_list | Message.is_automated,
+                Message.is_automated,
+                Folder.mailbox_id,
+                MessageLocation.direction,
+            )
+            .join(MessageLocation, MessageLocation.message_id == Message.id)
+            .join(Folder, Folder.id == MessageLocation.folder_id)
+            .where(Message.id.in_(their_messages))
+        )
+        for rows in _raw_rows(conn, query):
+            for mid, date, subject, tid, noisy, automated, mailbox_id, direction in rows:
+                msg = messages.get(mid)
+                if msg is None:
+                    if to_date is not None:
+                        date = to_date(date)
+                    messages[mid] = msg = _Msg(mid, date, subject or "", tid, bool(noisy), bool(automated))
+                    per_mailbox[msg] = slot = {}
+                else:
+                    slot = per_mailbox[msg]
+                direction = _DIRECTIONS.get(direction, direction)  # one str object per direction
+                if msg.direction != "out":
+                    msg.direction = direction
+                if slot.get(mailbox_id) != "out":
+                    slot[mailbox_id] = direction
+        # As tuples, one object per distinct value (most messages have one copy: a few values in all).
+        shared: dict[tuple[tuple[int, str], ...], tuple[tuple[int, str], ...]] = {}
+        for msg, slot in per_mailbox.items():
+            pairs = tuple(slot.items())
+            msg.locations = shared.setdefault(pairs, pairs)
+        del per_mailbox
+        # Per message, the signal of each kind that counts.  The index gives the signals of a message in
+        # id order, which is their text order as the signals pipeline stores them; a message whose
+        # signals are not is read again, sorted.
+        columns = (Signal.message_id, Signal.kind, Signal.subtype, Signal.personal, Signal.sentence, Signal.score)
+        query = (
+            select(*columns, Signal.start)
+            .where(Signal.message_id.in_(their_messages), Signal.kind.not_in(_UNREAD_KINDS))
+            .order_by(Signal.message_id, Signal.id)
+        )
+        disordered = _read_signals(messages, _raw_rows(conn, query), reply_fulfils)
+        for chunk in chunked(sorted(disordered)):
+            for mid in chunk:
+                messages[mid].clear_signals()
+            query = (
+                select(*columns, Signal.start)
+                .where(Signal.message_id.in_(chunk), Signal.kind.not_in(_UNREAD_KINDS))
+                .order_by(Signal.message_id, Signal.start, Signal.id)
+            )
+            _read_signals(messages, _raw_rows(conn, query), reply_fulfils)
+        return _Facts(contacts, messages, self.names)
+
+
+def _read_signals(
+    messages: dict[int, _Msg], batches: Iterable[Sequence[Any]], reply_fulfils: frozenset[str]
+) -> set[int]:
+    """Account for the signals of ``messages`` (rows of message id, kind, subtype, personal, sentence,
+    score and start, by message): per message in text order, by start then id.  The messages whose
+    rows came in another order (their summary is then wrong: clear it and read them again sorted)."""
+    disordered: set[int] = set()
+    msg: _Msg | None = None
+    current = last_start = -1
+    for rows in batches:
+        for mid, kind, subtype, personal, sentence, score, start in rows:
+            if mid != current:
+                current, last_start = mid, start
+                msg = messages.get(mid)
+            elif start < last_start:
+                disordered.add(mid)
+            else:
+                last_start = start
+            if msg is None:
+                continue
+            if kind == "ask":
+                score = float(score)
+                if msg.ask is None or score > msg.ask_score:  # as max(): the first of equals
+                    msg.ask, msg.ask_score = sentence, score
+                if subtype in reply_fulfils:
+                    msg.reply_enough = True
+                if personal and (msg.personal_ask is None or score > msg.personal_score):
+                    msg.personal_ask, msg.personal_score = sentence, score
+                if msg.our_ask is None:
+                    msg.our_ask = sentence
+            elif kind == "mass_ask":
+                if msg.our_ask is None:
+                    msg.our_ask = sentence
+            elif kind == "offer":
+                if msg.offer is None:
+                    msg.offer = sentence
+            elif kind == "thanks":
+                if msg.thanks is None:
+                    msg.thanks = sentence
+            elif kind == "fulfilment":
+                if msg.fulfilment is None:
+                    msg.fulfilment = sentence
+            elif kind == "opt_out":
+                if msg.refusal is None:
+                    msg.refusal = sentence
+                if subtype != "decline" and msg.opt_out is None:
+                    msg.opt_out = sentence
+    return disordered
+
+
+def _raw_rows(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
+    """The rows of ``query`` in batches, as the DBAPI cursor returns them: no SQLAlchemy row objects
+    and no type processing (a refresh reads about a million rows of numbers and strings)."""
+    result = conn.execute(query)
+    try:
+        cursor = result.cursor
+        while rows := cursor.fetchmany(5000):
+            yield rows
+    finally:
+        result.close()
 
 
 # =============================================================================================== computing
 
 
-@dataclass(slots=True)
 class _Event:
-    msg: _Msg
-    direction: str  # "out": we wrote to them; "in": they wrote to us
+    """A message of one contact in one scope: "out" we wrote to them, "in" they wrote to us."""
 
-    @property
-    def key(self) -> tuple[float, int]:
-        return (self.msg.date.timestamp() if self.msg.date else 0.0, self.msg.id)
+    __slots__ = ("msg", "direction", "at", "prev_in", "later_in")
+
+    def __init__(self, msg: _Msg, direction: str):
+        self.msg = msg
+        self.direction = direction
+        # In the personal exchange of its thread (see _Builder.build): its position (-1: not part of
+        # one), and whether the message before it and any message after it are theirs.
+        self.at = -1
+        self.prev_in = False
+        self.later_in = False
 
 
-def _line(event: _Event, sentence: str | None = None) -> EvidenceLine:
-    msg = event.msg
-    return EvidenceLine(msg.id, msg.date, event.direction, msg.subject, sentence)
+def _event_key(event: _Event) -> tuple[float, int]:
+    return event.msg.key
+
+
+def _line_key(line: tuple[_Event, str | None]) -> tuple[float, int]:
+    return line[0].msg.key
+
+
+# Figures whose lines are not added in time order (every other figure's are): sorted before the cap.
+# They come in pairs (ask + delivery) or mix several kinds, so they keep twice as many lines.
+_PAIRED_FIGURES = frozenset(("balance", "their_asks_fulfilled", "our_asks_fulfilled"))
 
 
 class _Builder:
@@ -425,12 +669,21 @@ class _Builder:
     ):
         self.policy = policy
         self.now = now
-        self.events = sorted(events, key=lambda e: e.key)
+        self.limit = max(1, policy.evidence_limit)
+        events.sort(key=_event_key)
+        self.events = events
         self.ledger = Ledger(address=contact.address, scope=scope, name=contact.name, domain=contact.domain)
-        self.evidence: dict[str, list[EvidenceLine]] = {}
+        # figure -> (event, sentence) of its lines, in the order figures first got one
+        self.evidence: dict[str, list[tuple[_Event, str | None]]] = {}
+        # thread id -> the personal exchange with this contact in it, message by message in time order
+        self.by_thread: dict[int, list[_Event]] = {}
 
-    def add(self, figure: str, line: EvidenceLine) -> None:
-        self.evidence.setdefault(figure, []).append(line)
+    def add(self, figure: str, event: _Event, sentence: str | None = None) -> None:
+        lines = self.evidence.get(figure)
+        if lines is None:
+            self.evidence[figure] = [(event, sentence)]
+        else:
+            lines.append((event, sentence))
 
     def decay(self, when: datetime | None, half_life: float) -> float:
         if when is None:
@@ -439,68 +692,84 @@ class _Builder:
         return float(0.5 ** (age / half_life))
 
     def build(self) -> Ledger:
-        led = self.ledger
-        sent = [e for e in self.events if e.direction == "out"]
-        received = [e for e in self.events if e.direction == "in"]
-        personal = [e for e in received if not e.msg.noisy]
+        """The figures, balance, strength and tier; the evidence is :meth:`lines` or :meth:`json_lines`."""
+        led, limit, by_thread = self.ledger, self.limit, self.by_thread
+        sent: list[_Event] = []
+        received: list[_Event] = []
+        personal: list[_Event] = []
+        for e in self.events:
+            if e.direction == "out":
+                sent.append(e)
+            elif e.direction == "in":
+                received.append(e)
+                if e.msg.noisy:
+                    continue
+                personal.append(e)
+            else:
+                continue
+            tid = e.msg.thread_id
+            if tid is not None:
+                thread = by_thread.get(tid)
+                if thread is None:
+                    by_thread[tid] = [e]
+                    e.at = 0
+                else:
+                    e.at = len(thread)
+                    e.prev_in = thread[-1].direction == "in"
+                    thread.append(e)
         led.sent, led.received, led.personal_received = len(sent), len(received), len(personal)
         self._dates("sent", sent)
         self._dates("received", received)
-        for e in sent:
-            self.add("sent", _line(e))
-        for e in received:
-            self.add("received", _line(e))
+        if sent:
+            self.evidence["sent"] = [(e, None) for e in sent[-limit:]]
+        if received:
+            self.evidence["received"] = [(e, None) for e in received[-limit:]]
 
-        # Threads: the personal exchange with this contact, message by message in time order.
-        by_thread: dict[int, list[_Event]] = {}
-        for e in sent + personal:
-            if e.msg.thread_id is not None:
-                by_thread.setdefault(e.msg.thread_id, []).append(e)
         replies: list[_Event] = []
-        two_way: set[int] = set()
-        exchanged = 0
-        for tid, items in by_thread.items():
-            items.sort(key=lambda e: e.key)
-            directions = {e.direction for e in items}
-            if len(directions) < 2:
-                continue
-            two_way.add(tid)
-            exchanged += len(items)
-            replies += [
-                cur for prev, cur in zip(items, items[1:], strict=False) if cur.direction != prev.direction
-            ]
-        led.two_way_threads = len(two_way)
-        replies.sort(key=lambda e: e.key)
-        for e in replies:
-            self.add("two_way_threads", _line(e))
+        two_way = exchanged = 0
+        for items in by_thread.values():
+            later_in = False
+            for e in reversed(items):
+                e.later_in = later_in
+                if e.direction == "in":
+                    later_in = True
+            before = len(replies)
+            direction = items[0].direction
+            for e in items:
+                if e.direction != direction:  # a reply: the other side wrote after this side
+                    replies.append(e)
+                    direction = e.direction
+            if len(replies) > before:  # both sides wrote
+                two_way += 1
+                exchanged += len(items)
+        replies.sort(key=_event_key)
+        led.two_way_threads = two_way
+        if replies:
+            self.evidence["two_way_threads"] = [(e, None) for e in replies[-limit:]]
         dated = [e for e in replies if e.msg.date is not None]
         if dated:
             led.first_two_way, led.last_two_way = dated[0].msg.date, dated[-1].msg.date
-            self.add("first_two_way", _line(dated[0]))
-            self.add("last_two_way", _line(dated[-1]))
+            self.add("first_two_way", dated[0])
+            self.add("last_two_way", dated[-1])
 
         # Our messages that wanted an answer (not themselves replies to them) and whether they got one.
         answered = unanswered = 0
         for e in sent:
-            thread = by_thread.get(e.msg.thread_id) if e.msg.thread_id is not None else None
-            if thread is None:
+            if e.at < 0:
                 unanswered += 1
-                self.add("unanswered_outbound", _line(e))
-                continue
-            at = thread.index(e)
-            if at > 0 and thread[at - 1].direction == "in":
+                self.add("unanswered_outbound", e)
+            elif e.prev_in:
                 continue  # a reply of ours: it answered them, it waits for nothing
-            if any(later.direction == "in" for later in thread[at + 1 :]):
+            elif e.later_in:
                 answered += 1
             else:
                 unanswered += 1
-                self.add("unanswered_outbound", _line(e))
+                self.add("unanswered_outbound", e)
         led.unanswered_outbound = unanswered
         led.reply_rate = round(answered / (answered + unanswered), 3) if answered + unanswered else None
 
-        self._signals(sent, personal, received, by_thread)
+        self._signals(sent, personal, received)
         self._strength(exchanged)
-        led.evidence = {k: self._cap(k, v) for k, v in self.evidence.items()}
         return led
 
     def _dates(self, what: str, events: list[_Event]) -> None:
@@ -509,131 +778,136 @@ class _Builder:
             return
         setattr(self.ledger, f"first_{what}", dated[0].msg.date)
         setattr(self.ledger, f"last_{what}", dated[-1].msg.date)
-        self.add(f"first_{what}", _line(dated[0]))
-        self.add(f"last_{what}", _line(dated[-1]))
+        self.add(f"first_{what}", dated[0])
+        self.add(f"last_{what}", dated[-1])
 
-    def _cap(self, figure: str, lines: list[EvidenceLine]) -> list[EvidenceLine]:
-        """The most recent lines of a figure, oldest first."""
-        limit = max(1, self.policy.evidence_limit)
-        if figure in ("balance", "their_asks_fulfilled", "our_asks_fulfilled"):
-            limit *= 2  # these come in pairs (ask + delivery) or mix several kinds
-        ordered = sorted(
-            lines, key=lambda line: (line.date.timestamp() if line.date else 0.0, line.message_id)
-        )
-        return ordered[-limit:]
+    def _capped(self) -> Iterator[tuple[str, list[tuple[_Event, str | None]]]]:
+        """Per figure its most recent lines, oldest first (equal times: in the order they were added)."""
+        limit = self.limit
+        for figure, lines in self.evidence.items():
+            if figure in _PAIRED_FIGURES:
+                yield figure, sorted(lines, key=_line_key)[-2 * limit :]
+            else:
+                yield figure, lines[-limit:]
 
-    def _signals(
-        self,
-        sent: list[_Event],
-        personal: list[_Event],
-        received: list[_Event],
-        by_thread: dict[int, list[_Event]],
-    ) -> None:
+    def lines(self) -> dict[str, list[EvidenceLine]]:
+        return {
+            figure: [EvidenceLine(e.msg.id, e.msg.date, e.direction, e.msg.subject, s) for e, s in lines]
+            for figure, lines in self._capped()
+        }
+
+    def json_lines(self) -> dict[str, list[dict[str, Any]]]:
+        """:meth:`lines` as :meth:`Ledger.to_json` writes them."""
+        return {
+            figure: [_line_json(e.msg.id, e.msg.date_json(), e.direction, e.msg.subject, s) for e, s in lines]
+            for figure, lines in self._capped()
+        }
+
+    def _signals(self, sent: list[_Event], personal: list[_Event], received: list[_Event]) -> None:
         led, policy = self.ledger, self.policy
         half = policy.balance_half_life_days
         balance = 0.0
         for e in received:
-            if e.msg.automated:
+            msg = e.msg
+            if msg.automated or msg.refusal is None:
                 continue
-            refusal = e.msg.first("opt_out")
-            if refusal is None:
-                continue
-            if any(f.kind == "opt_out" and f.subtype != "decline" for f in e.msg.signals):
-                opt_out = next(f for f in e.msg.signals if f.kind == "opt_out" and f.subtype != "decline")
+            if msg.opt_out is not None:
                 led.opt_outs += 1
-                self.add("opt_outs", _line(e, opt_out.sentence))
+                self.add("opt_outs", e, msg.opt_out)
             else:
                 led.declines += 1
-                self.add("declines", _line(e, refusal.sentence))
-        for figure, kind, events in (
-            ("offers_by_them", "offer", personal),
-            ("thanks_received", "thanks", personal),
-            ("offers_by_us", "offer", sent),
-            ("thanks_given", "thanks", sent),
-        ):
-            for e in events:
-                found = e.msg.first(kind)
-                if found is not None:
-                    setattr(led, figure, getattr(led, figure) + 1)
-                    self.add(figure, _line(e, found.sentence))
-                    if figure == "offers_by_us" and not e.msg.noisy:  # a broadcast offer is no favour
-                        weight = policy.offer_weight * self.decay(e.msg.date, half)
-                        balance += weight
-                        self.add("balance", _line(e, found.sentence))
+                self.add("declines", e, msg.refusal)
+        for e in personal:
+            if e.msg.offer is not None:
+                led.offers_by_them += 1
+                self.add("offers_by_them", e, e.msg.offer)
+        for e in personal:
+            if e.msg.thanks is not None:
+                led.thanks_received += 1
+                self.add("thanks_received", e, e.msg.thanks)
+        for e in sent:
+            msg = e.msg
+            if msg.offer is not None:
+                led.offers_by_us += 1
+                self.add("offers_by_us", e, msg.offer)
+                if not msg.noisy:  # a broadcast offer is no favour
+                    weight = policy.offer_weight * self.decay(msg.date, half)
+                    balance += weight
+                    self.add("balance", e, msg.offer)
+        for e in sent:
+            if e.msg.thanks is not None:
+                led.thanks_given += 1
+                self.add("thanks_given", e, e.msg.thanks)
 
         # Their asks, and whether a later message of ours in the thread delivered.
         used_as_fulfilment: set[int] = set()
         for e in personal:
-            their_asks = [f for f in e.msg.signals if f.kind == "ask"]
-            if not their_asks:
+            ask = e.msg.ask
+            if ask is None:
                 continue
-            ask = max(their_asks, key=lambda f: f.score)
             led.asks_by_them += 1
-            self.add("asks_by_them", _line(e, ask.sentence))
-            done = self._fulfilled_by(e, "out", by_thread)
+            self.add("asks_by_them", e, ask)
+            done = self._fulfilled_by(e, "out")
             if done is not None:
                 led.their_asks_fulfilled += 1
                 used_as_fulfilment.add(done[0].msg.id)
-                self.add("their_asks_fulfilled", _line(e, ask.sentence))
-                self.add("their_asks_fulfilled", _line(done[0], done[1]))
+                self.add("their_asks_fulfilled", e, ask)
+                self.add("their_asks_fulfilled", done[0], done[1])
                 balance += policy.honoured_weight * self.decay(done[0].msg.date, half)
-                self.add("balance", _line(done[0], done[1]))
+                self.add("balance", done[0], done[1])
         for e in sent:
-            help_given = e.msg.first("fulfilment")
-            if help_given is not None and e.msg.id not in used_as_fulfilment and not e.msg.noisy:
-                balance += policy.help_weight * self.decay(e.msg.date, half)
-                self.add("balance", _line(e, help_given.sentence))
+            msg = e.msg
+            help_given = msg.fulfilment
+            if help_given is not None and msg.id not in used_as_fulfilment and not msg.noisy:
+                balance += policy.help_weight * self.decay(msg.date, half)
+                self.add("balance", e, help_given)
 
         # Our asks: each one costs, and did they deliver?
-        last_ask: tuple[_Event, _Found] | None = None
+        last_ask: tuple[_Event, str] | None = None
         for e in sent:
-            asks = [f for f in e.msg.signals if f.kind in ("ask", "mass_ask")]
-            if not asks:
+            msg = e.msg
+            first_ask = msg.our_ask
+            if first_ask is None:
                 continue
-            personal_asks = [f for f in asks if f.kind == "ask" and f.personal]
             # the clearest ask of the message is its evidence ("Please set up …" over "Let me know if …")
-            personal_ask = max(personal_asks, key=lambda f: f.score) if personal_asks else None
-            shown = personal_ask or asks[0]
+            personal_ask = msg.personal_ask
+            shown = personal_ask if personal_ask is not None else first_ask
             led.asks_by_us += 1
-            self.add("asks_by_us", _line(e, shown.sentence))
+            self.add("asks_by_us", e, shown)
             # a generic call to action, or any ask in a broadcast (bulk) message of ours, costs less
-            personal_weight = personal_ask is not None and not e.msg.noisy
+            personal_weight = personal_ask is not None and not msg.noisy
             weight = policy.ask_weight if personal_weight else policy.generic_ask_weight
-            balance -= weight * self.decay(e.msg.date, half)
-            self.add("balance", _line(e, shown.sentence))
-            done = self._fulfilled_by(e, "in", by_thread)
+            balance -= weight * self.decay(msg.date, half)
+            self.add("balance", e, shown)
+            done = self._fulfilled_by(e, "in")
             if done is not None:
                 led.our_asks_fulfilled += 1
-                self.add("our_asks_fulfilled", _line(e, shown.sentence))
-                self.add("our_asks_fulfilled", _line(done[0], done[1]))
+                self.add("our_asks_fulfilled", e, shown)
+                self.add("our_asks_fulfilled", done[0], done[1])
             if personal_weight:
                 # "did they answer our last ask" is asked of personal asks: nobody answers a memo to all staff
                 last_ask = (e, shown)
         if last_ask is not None:
             e, shown = last_ask
-            thread = by_thread.get(e.msg.thread_id) if e.msg.thread_id is not None else None
-            replied = thread is not None and any(x.direction == "in" for x in thread[thread.index(e) + 1 :])
-            led.last_ask_by_us = LastAsk(_line(e, shown.sentence), replied)
+            led.last_ask_by_us = LastAsk(
+                EvidenceLine(e.msg.id, e.msg.date, e.direction, e.msg.subject, shown), e.later_in
+            )
         led.balance = round(balance, 2)
 
-    def _fulfilled_by(
-        self, ask: _Event, side: str, by_thread: dict[int, list[_Event]]
-    ) -> tuple[_Event, str | None] | None:
+    def _fulfilled_by(self, ask: _Event, side: str) -> tuple[_Event, str | None] | None:
         """The first later message of ``side`` in the ask's thread that delivered, with its sentence."""
-        if ask.msg.thread_id is None:
+        if ask.at < 0 or ask.msg.thread_id is None:
             return None
-        thread = by_thread.get(ask.msg.thread_id)
-        if thread is None or ask not in thread:
-            return None
-        subtypes = {f.subtype for f in ask.msg.signals if f.kind == "ask"}
-        reply_is_enough = bool(subtypes & set(self.policy.reply_fulfils))
-        for later in thread[thread.index(ask) + 1 :]:
+        thread = self.by_thread[ask.msg.thread_id]
+        reply_is_enough = ask.msg.reply_enough
+        for at in range(ask.at + 1, len(thread)):
+            later = thread[at]
             if later.direction != side:
                 continue
-            found = later.msg.first("fulfilment")
+            found = later.msg.fulfilment
             if found is not None:
-                return later, found.sentence
-            if reply_is_enough and not later.msg.has("opt_out"):
+                return later, found
+            if reply_is_enough and later.msg.refusal is None:
                 return later, None
         return None
 
@@ -684,40 +958,84 @@ def is_machine_sender(address: str) -> bool:
     return _MACHINE_SENDER_RE.match(address.partition("@")[0]) is not None
 
 
-def _contact_ledgers(contact: _Contact, facts: _Facts, policy: LedgerPolicy, now: datetime) -> list[Ledger]:
-    """The team-wide ledger and one per mailbox the contact appears in."""
-    if is_machine_sender(contact.address):
-        contact.roles = [(mid, role) for mid, role in contact.roles if role != "from"] + [
-            (mid, "from:machine") for mid, role in contact.roles if role == "from"
-        ]
-    team: dict[int, _Event] = {}
-    per_mailbox: dict[int, dict[int, _Event]] = {}
-    for mid, role in contact.roles:
-        msg = facts.messages.get(mid)
-        direction = facts.team_direction.get(mid)
-        if msg is None or direction is None:
-            continue
-        if role == "from:machine":
-            msg = _Msg(msg.id, msg.date, msg.subject, msg.thread_id, True, True, msg.signals)
-            role = "from"
-        if _counts(direction, role):
-            team.setdefault(mid, _Event(msg, direction))
-        for mailbox_id, mailbox_direction in facts.mailbox_direction.get(mid, {}).items():
-            if _counts(mailbox_direction, role):
-                per_mailbox.setdefault(mailbox_id, {}).setdefault(mid, _Event(msg, mailbox_direction))
+def _contact_ledgers(
+    contact: _Contact, facts: _Facts, policy: LedgerPolicy, now: datetime, as_json: bool
+) -> list[tuple[Ledger, dict[str, Any] | None]]:
+    """The team-wide ledger and one per mailbox the contact appears in; with ``as_json`` each with its
+    :meth:`Ledger.to_json` (and ledgers without evidence lines: only the JSON has them)."""
+    machine = is_machine_sender(contact.address)
+    messages = facts.messages
+    team: dict[int, tuple[_Msg, str]] = {}
+    per_mailbox: dict[int, dict[int, tuple[_Msg, str]]] = {}
+    # A message counts when they wrote it to us, or we wrote it to them (they are a recipient).
+    for counts, mids in (("in", contact.wrote), ("out", contact.got)):
+        for mid in mids:
+            msg = messages.get(mid)
+            if msg is None:
+                continue
+            if counts == "in" and machine:
+                msg = msg.as_machine()
+            direction = msg.direction
+            if direction == counts and mid not in team:
+                team[mid] = (msg, direction)
+            for mailbox_id, mailbox_dir in msg.locations:
+                if mailbox_dir == counts:
+                    found = per_mailbox.get(mailbox_id)
+                    if found is None:
+                        per_mailbox[mailbox_id] = found = {}
+                    if mid not in found:
+                        found[mid] = (msg, mailbox_dir)
     if not team and not per_mailbox:
         return []
-    ledgers = [_Builder(contact, TEAM_SCOPE, list(team.values()), policy, now).build()]
-    for mailbox_id, events in sorted(per_mailbox.items()):
+
+    def build(scope: str, found: dict[int, tuple[_Msg, str]]) -> tuple[Ledger, dict[str, Any] | None]:
+        builder = _Builder(contact, scope, [_Event(m, d) for m, d in found.values()], policy, now)
+        ledger = builder.build()
+        if not as_json:
+            ledger.evidence = builder.lines()
+            return ledger, None
+        data = ledger.to_json()
+        data["evidence"] = builder.json_lines()
+        return ledger, data
+
+    team_ledger, team_data = build(TEAM_SCOPE, team)
+    ledgers = [(team_ledger, team_data)]
+    for mailbox_id, found in sorted(per_mailbox.items()):
         name = facts.mailbox_names.get(mailbox_id)
-        if name is not None:
-            ledgers.append(_Builder(contact, name, list(events.values()), policy, now).build())
+        if name is None:
+            continue
+        if found != team:
+            ledgers.append(build(name, found))
+            continue
+        # The same messages in the same directions as team-wide: the same ledger but for the scope.
+        copy = replace(team_ledger, scope=name)
+        if team_data is None:
+            copy.strength_parts = dict(team_ledger.strength_parts)
+            copy.evidence = {k: list(v) for k, v in team_ledger.evidence.items()}
+            ledgers.append((copy, None))
+        else:
+            data = dict(team_data)
+            data["scope"] = name
+            ledgers.append((copy, data))
     return ledgers
 
 
-def _counts(direction: str, role: str) -> bool:
-    """We wrote to them (they are a recipient of ours) or they wrote to us (they are the sender)."""
-    return (direction == "out" and role in _RECIPIENT_ROLES) or (direction == "in" and role == "from")
+def _computed(
+    loader: _Loader, ids: Sequence[int], policy: LedgerPolicy, as_json: bool
+) -> Iterator[tuple[Sequence[int], dict[int, list[tuple[Ledger, dict[str, Any] | None]]]]]:
+    """Per CONTACT_CHUNK of ``ids``, in order: the chunk and the ledgers of its contacts that have any."""
+    now = _aware(policy.now())
+    groups = [ids[i : i + CONTACT_CHUNK] for i in range(0, len(ids), CONTACT_CHUNK)]
+    for facts, covered in loader.loads(groups):
+        for group in covered:
+            out: dict[int, list[tuple[Ledger, dict[str, Any] | None]]] = {}
+            for cid in group:
+                contact = facts.contacts.get(cid)
+                if contact is not None:
+                    ledgers = _contact_ledgers(contact, facts, policy, now, as_json)
+                    if ledgers:
+                        out[cid] = ledgers
+            yield group, out
 
 
 def compute_ledgers(
@@ -725,20 +1043,13 @@ def compute_ledgers(
 ) -> dict[int, list[Ledger]]:
     """Ledgers (team-wide first, then per mailbox) of the given contacts, or of all; nothing is stored."""
     policy = policy or LedgerPolicy()
-    now = _aware(policy.now())
+    loader = _Loader(session, policy)
+    ids = loader.all_contacts() if contact_ids is None else sorted(set(contact_ids))
     out: dict[int, list[Ledger]] = {}
-    chunks: list[list[int] | None]
-    if contact_ids is None:
-        chunks = [None]
-    else:
-        ids = sorted(set(contact_ids))
-        chunks = [ids[i : i + CONTACT_CHUNK] for i in range(0, len(ids), CONTACT_CHUNK)]
-    for chunk in chunks:
-        facts = _load_facts(session, chunk)
-        for cid, contact in facts.contacts.items():
-            ledgers = _contact_ledgers(contact, facts, policy, now)
-            if ledgers:
-                out[cid] = ledgers
+    with collector_paused():
+        for _group, ledgers in _computed(loader, ids, policy, as_json=False):
+            for cid, items in ledgers.items():
+                out[cid] = [ledger for ledger, _data in items]
     return out
 
 
@@ -755,33 +1066,45 @@ def refresh_ledgers(
     """Recompute and store the ledgers of ``contact_ids`` (after a sync: the contacts it touched), or of
     every contact when None.  Does not commit.  Both ways give the same rows for the same store and
     ``policy.as_of``.  Decay is computed as of the refresh: contacts no sync touches keep the strength and
-    balance of their last refresh until a full one (``outreach ledger rebuild``, e.g. nightly)."""
+    balance of their last refresh until a full one (``outreach ledger rebuild``, e.g. nightly).
+
+    Either way the contacts are computed CONTACT_CHUNK at a time (their rows replaced, then the next
+    chunk), from facts loaded for several chunks at once (see :class:`_Loader`): memory stays bounded."""
     started = time.perf_counter()
     policy = policy or LedgerPolicy()
     summary = RefreshSummary()
     conn = session.connection()
     own_contacts = select(Contact.id).where(Contact.address.in_(select(MailboxAddress.address)))
     conn.execute(delete(ContactLedger).where(ContactLedger.contact_id.in_(own_contacts)))
-    ids = None if contact_ids is None else sorted(set(contact_ids))
-    if ids is None:
+    loader = _Loader(session, policy)
+    if contact_ids is None:
         conn.execute(delete(ContactLedger))
-        groups: list[list[int] | None] = [None]
+        ids = loader.all_contacts()
     else:
-        groups = [ids[i : i + CONTACT_CHUNK] for i in range(0, len(ids), CONTACT_CHUNK)]
+        ids = sorted(set(contact_ids))
     computed_at = utcnow()
-    for group in groups:
-        ledgers = compute_ledgers(session, group, policy)
-        if group is not None:
-            conn.execute(delete(ContactLedger).where(ContactLedger.contact_id.in_(group)))
-        rows = [
-            {"contact_id": cid, **ledger_row_values(ledger), "computed_at": computed_at}
-            for cid, items in ledgers.items()
-            for ledger in items
-        ]
-        for start in range(0, len(rows), 1000):
-            conn.execute(insert(ContactLedger), rows[start : start + 1000])
-        summary.contacts += len(ledgers)
-        summary.rows += len(rows)
+    with collector_paused():
+        for group, ledgers in _computed(loader, ids, policy, as_json=True):
+            if contact_ids is not None:
+                conn.execute(delete(ContactLedger).where(ContactLedger.contact_id.in_(group)))
+            rows = [
+                {
+                    "contact_id": cid,
+                    "scope": ledger.scope,
+                    "tier": ledger.tier,
+                    "strength": ledger.strength,
+                    "balance": ledger.balance,
+                    "last_two_way": ledger.last_two_way,
+                    "data": data,
+                    "computed_at": computed_at,
+                }
+                for cid, items in ledgers.items()
+                for ledger, data in items
+            ]
+            for start in range(0, len(rows), 1000):
+                conn.execute(insert(ContactLedger), rows[start : start + 1000])
+            summary.contacts += len(ledgers)
+            summary.rows += len(rows)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -789,10 +1112,13 @@ def refresh_ledgers(
 def touched_contacts(session: Session, message_ids: Iterable[int]) -> set[int]:
     """The contacts taking part in the given messages: whose ledgers a sync must refresh."""
     ids = list(dict.fromkeys(message_ids))
+    if session.autoflush:
+        session.flush()
+    conn = session.connection()
     found: set[int] = set()
-    for start in range(0, len(ids), CONTACT_CHUNK):
-        chunk = ids[start : start + CONTACT_CHUNK]
-        found.update(session.scalars(select(Participant.contact_id).where(Participant.message_id.in_(chunk))))
+    for chunk in chunked(ids):
+        for rows in _raw_rows(conn, select(Participant.contact_id).where(Participant.message_id.in_(chunk))):
+            found.update(row[0] for row in rows)
     return found
 
 

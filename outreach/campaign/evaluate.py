@@ -10,12 +10,10 @@ verdicts and reasons only and never pays for it.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -41,6 +39,7 @@ from outreach.campaign.model import (
 from outreach.campaign.render import ContactFacts, RenderFailure, compiled, context_for, render
 from outreach.config import Settings
 from outreach.errors import CampaignError
+from outreach.gcpause import collector_paused
 from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, load_ledgers
 from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
 from outreach.lint.registry import all_rules, get_rule, resolve_codes
@@ -114,23 +113,6 @@ class StoreData:
     # with light ledgers (load_ledgers_light): reads the evidence lines of figures (address -> figure
     # names) into them, called when a deferred finding is first shown
     evidence_loader: Callable[[Mapping[str, Iterable[str]]], None] | None = None
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a while (reference counting still frees the rest).
-
-    A large evaluation makes some hundred thousand small objects that live as long as its report; each
-    full collection would walk all of them again, and together they took a fifth of a 10,000-recipient
-    preview. The few cycles made meanwhile are collected once the collector runs again.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 # ---------------------------------------------------------------------------------------- store reads
