@@ -22,6 +22,7 @@ passed as explicit lists.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import imaplib
@@ -54,6 +55,8 @@ BACKOFF_BASE = 0.5
 # A folder with at least this many new messages is parsed in a second process while the main one fetches
 # and writes: imapclient's response parsing alone keeps one core busy.
 PARALLEL_THRESHOLD = 2000
+#: Batches handed to the parse worker ahead of the one being stored (each at most about MAX_BATCH_BYTES).
+IN_FLIGHT = 3
 CONNECTION_ERRORS = (IMAPClientAbortError, imaplib.IMAP4.abort, OSError, socket.timeout, EOFError)
 
 
@@ -431,9 +434,10 @@ class ImapSync:
         uids = sorted(u for u in client.search(["UID", f"{folder.highest_uid + 1}:*"]) if u > folder.highest_uid)
         self.progress.folder(folder.name, len(uids))
         pool = self._pool() if len(uids) >= PARALLEL_THRESHOLD else None
-        # Pipeline: while batch k is parsed (in the pool, or at once without one) and stored, the server is
-        # already sending batch k+1 (see _batches), and the pool prepares batch k+1 while batch k is stored.
-        pending: Pending | None = None
+        # Pipeline: while batch k is stored, the server is already sending batch k+1 (see _batches), and the
+        # pool prepares the batches after k (up to IN_FLIGHT of them), so that neither process waits for
+        # the other over one slow batch.  Batches are stored in order, each with its own watermark.
+        in_flight: collections.deque[Pending] = collections.deque()
         for raw, watermark in self._batches(client, folder.name, uids):
             future = None
             if pool is not None:
@@ -443,11 +447,11 @@ class ImapSync:
                 future = pool.submit_parsed(parse_batch(items)) if self.analyse else pool.submit(items, False)
                 for message in raw:
                     message.raw = None  # the worker has the bytes now; only UID and flags are stored
-            if pending is not None:
-                self._store(ingestor, folder, pending, result)
-            pending = (raw, future, watermark)
-        if pending is not None:
-            self._store(ingestor, folder, pending, result)
+            in_flight.append((raw, future, watermark))
+            if len(in_flight) > (IN_FLIGHT if pool is not None else 1):
+                self._store(ingestor, folder, in_flight.popleft(), result)
+        while in_flight:
+            self._store(ingestor, folder, in_flight.popleft(), result)
         folder.highest_modseq, folder.uidnext, folder.last_synced_at = modseq, uidnext, utcnow()
         session.commit()
 

@@ -176,7 +176,7 @@ class ThreadIndex:
         wanted = (addresses - self.own) or addresses  # with only team members, any shared address counts
         now = _micros(when) if when is not None else None
         best: ThreadInfo | None = None
-        best_stamp = 0.0
+        best_stamp = 0
         for key in keys:
             for info in self.by_key.get(key, ()):
                 # info.within(when), on the precomputed window
@@ -184,7 +184,8 @@ class ThreadIndex:
                     continue
                 if info.addresses.isdisjoint(wanted):
                     continue
-                stamp = _stamp(info.last)
+                # the most recent by last date (undated ones first): latest is last + the window
+                stamp = info.latest if info.last is not None else _UNDATED
                 if best is None or stamp > best_stamp:
                     best, best_stamp = info, stamp
         return best
@@ -198,5 +199,4 @@ class ThreadIndex:
         return info
 
 
-def _stamp(when: datetime | None) -> float:
-    return when.timestamp() if when is not None else 0.0
+_UNDATED = _WINDOW_US  # a thread without dates ranks as if it were last dated at the epoch

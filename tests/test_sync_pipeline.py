@@ -141,3 +141,30 @@ def test_worker_gives_what_the_sync_would_compute_in_process() -> None:
         assert [found for _, found in parse_only.result()] == [None] * len(items)
     finally:
         worker.close()
+
+
+def test_thread_index_picks_the_most_recent_candidate_as_by_timestamp() -> None:
+    """ThreadIndex.find ranks candidates on integer windows; the choice must be the thread with the latest
+    last date by timestamp, an undated thread ranking as the epoch (so below any later date and above a
+    bogus pre-1970 one), the first listed winning a tie."""
+    from outreach.threads import ThreadInfo
+
+    rng = random.Random(7)
+    when = datetime(2001, 5, 1, tzinfo=UTC)
+    for _ in range(300):
+        index = ThreadIndex({"me@example.org"})
+        threads = []
+        for n in range(rng.randrange(1, 8)):
+            last = rng.choice([None, datetime(1969, 12, 1, tzinfo=UTC), when - timedelta(days=rng.randrange(0, 40))])
+            info = ThreadInfo(n + 1, "key", last, last, {rng.choice(["a@x.org", "b@x.org"])})
+            index.by_key.setdefault("key", []).append(info)
+            threads.append(info)
+        probe = rng.choice([when, None])
+        candidates = [t for t in threads if t.within(probe) and "a@x.org" in t.addresses]
+        expected = None
+        for t in candidates:  # the reference: timestamps, undated as 0.0, first wins a tie
+            stamp = t.last.timestamp() if t.last is not None else 0.0
+            if expected is None or stamp > expected[1]:
+                expected = (t, stamp)
+        found = index.find(["key"], probe, {"a@x.org", "me@example.org"})
+        assert found is (expected[0] if expected else None)
