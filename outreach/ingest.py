@@ -34,7 +34,7 @@ from outreach.models import (
 from outreach.parsing import ParsedMessage, parse_message
 from outreach.prepare import Prepared
 from outreach.store import chunked, lock_store_for_writing
-from outreach.threads import ThreadIndex, ThreadInfo, subject_key
+from outreach.threads import ThreadIndex, ThreadInfo, date_range, subject_key
 
 
 @dataclass(slots=True)
@@ -419,7 +419,11 @@ class Ingestor:
             if self.quoted_subjects is not None and msg.body_text:
                 keys += [subject_key(s) for s in self.quoted_subjects(msg.body_text)]
             keys_per_message.append([k for k in dict.fromkeys(keys) if k])
-        self.threads.preload(self.session, [k for ks in keys_per_message for k in ks])
+        dates_per_key: dict[str, list[datetime | None]] = {}
+        for msg, keys in zip(messages, keys_per_message, strict=True):
+            for key in keys:
+                dates_per_key.setdefault(key, []).append(msg.date)
+        self.threads.preload(self.session, {key: date_range(dates) for key, dates in dates_per_key.items()})
         by_message_key: dict[str, ThreadInfo] = {}
         chosen: list[ThreadInfo] = []
         for msg, keys in zip(messages, keys_per_message, strict=True):
@@ -438,6 +442,7 @@ class Ingestor:
             if info is None:
                 info = self.threads.new_thread(msg.message_key, keys[0] if keys else "", msg.date, addresses)
             info.add(msg.date, addresses)
+            self.threads.grown(info)
             by_message_key[msg.message_key] = info
             chosen.append(info)
         # Create new threads in one go, then move the time span of the ones that grew.
@@ -476,6 +481,7 @@ class Ingestor:
                 select(Thread.subject_key, Thread.first_date, Thread.last_date).where(Thread.id == tid)
             ).one()
             info = ThreadInfo(tid, row[0], row[1], row[2])
+            self.threads.load_addresses(self.session, [info])  # complete, as every cached thread is
             self.threads.remember(info)
         return info
 

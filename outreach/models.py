@@ -107,10 +107,12 @@ class Thread(Base):
     """A conversation: messages linked by In-Reply-To/References or by subject, people and time."""
 
     __tablename__ = "thread"
+    # A sync looks up the threads under a subject whose window reaches a date: the subject, then the range.
+    __table_args__ = (Index("ix_thread_subject_key_last_date", "subject_key", "last_date"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     root_key: Mapped[str] = mapped_column(String(255), unique=True)  # message_key of the message that started it
-    subject_key: Mapped[str] = mapped_column(String(300), index=True)
+    subject_key: Mapped[str] = mapped_column(String(300))
     first_date: Mapped[datetime | None]
     last_date: Mapped[datetime | None]
 

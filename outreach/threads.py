@@ -44,6 +44,25 @@ _WINDOW_US = THREAD_WINDOW // _MICROSECOND
 _ALWAYS = (-(2**63), 2**63)  # no dates: always within the window
 
 
+def _from_micros(micros: int) -> datetime:
+    """The inverse of :func:`_micros`, clamped to what a datetime can hold."""
+    try:
+        return _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC) if micros > 0 else datetime.min.replace(tzinfo=UTC)
+
+
+def date_range(dates: Iterable[datetime | None]) -> tuple[int, int]:
+    """The range :meth:`ThreadIndex.preload` wants for messages of these dates (all of time if one is
+    undated)."""
+    stamps = []
+    for when in dates:
+        if when is None:
+            return _ALWAYS
+        stamps.append(_micros(when))
+    return (min(stamps), max(stamps)) if stamps else _ALWAYS
+
+
 def _micros(when: datetime) -> int:
     """Microseconds since the epoch, exactly (naive datetimes are UTC, as the store keeps them)."""
     return (when - (_EPOCH if when.tzinfo is not None else _NAIVE_EPOCH)) // _MICROSECOND
@@ -107,53 +126,76 @@ class ThreadIndex:
         self.by_key: OrderedDict[str, list[ThreadInfo]] = OrderedDict()
         self.by_id: dict[int, ThreadInfo] = {}  # the threads listed in by_key
         self.refs: OrderedDict[int, ThreadInfo] = OrderedDict()  # threads reached by reference only
+        self.ranges: dict[str, tuple[int, int]] = {}  # key -> message dates its by_key list is complete for
         self.cached_threads = 0  # ThreadInfo entries in by_key
 
     def get(self, tid: int) -> ThreadInfo | None:
         return self.by_id.get(tid) or self.refs.get(tid)
 
-    def preload(self, session: Session, keys: Iterable[str]) -> None:
-        wanted = set(keys)
-        missing = []
-        for key in wanted:
+    def preload(self, session: Session, wanted: dict[str, tuple[int, int]]) -> None:
+        """Make sure ``by_key`` lists every stored thread that a message under one of the keys could join:
+        ``wanted`` maps each key to the range of its messages' dates (microseconds since the epoch; an
+        undated message needs every thread, ``(-2**63, 2**63)``).
+
+        Only threads whose window overlaps the range are read, so that a subject used for years costs
+        what its recent threads cost.  ``ranges`` remembers, per cached key, the dates its list is
+        complete for; a message outside them widens the range and the key is read again.
+        """
+        missing: dict[str, tuple[int, int]] = {}  # key -> the dates to read threads for
+        for key, (lo, hi) in wanted.items():
             if not key:
                 continue
-            if key in self.by_key:
+            have = self.ranges.get(key)
+            if have is not None:
                 self.by_key.move_to_end(key)  # recently used: evicted last
+                if have[0] <= lo and hi <= have[1]:
+                    continue
+                # The list is complete for `have`: read only what the new dates add (mail mostly comes in
+                # date order, so that is the newest few days), and remember the hull.
+                hull = (min(lo, have[0]), max(hi, have[1]))
+                if lo >= have[0]:
+                    lo = have[1]
+                elif hi <= have[1]:
+                    hi = have[0]
+                self.ranges[key] = hull
             else:
-                missing.append(key)
-        for chunk in chunked(missing):
-            rows = session.execute(
-                select(Thread.id, Thread.subject_key, Thread.first_date, Thread.last_date).where(
-                    Thread.subject_key.in_(chunk)
-                )
-            ).all()
-            for key in chunk:
-                self.by_key[key] = []
-            ids = []
-            for tid, key, first, last in rows:
-                info = self.refs.pop(tid, None)  # known by reference: the same object from now on
-                if info is None:
-                    info = ThreadInfo(tid, sys.intern(key), first, last)
-                info.indexed = True
-                self.by_key[key].append(info)
-                self.by_id[tid] = info
-                ids.append(tid)
-            self.cached_threads += len(rows)
-            for id_chunk in chunked(ids):
-                for tid, address in session.execute(
-                    select(Message.thread_id, Contact.address)
-                    .join(Participant, Participant.message_id == Message.id)
-                    .join(Contact, Contact.id == Participant.contact_id)
-                    .where(Message.thread_id.in_(id_chunk))
-                ):
-                    self.by_id[tid].addresses.add(sys.intern(address))
+                self.ranges[key] = (lo, hi)
+                self.by_key.setdefault(key, [])
+            missing[key] = (lo, hi)
+        for chunk in chunked(list(missing)):
+            lo = min(missing[key][0] for key in chunk)
+            hi = max(missing[key][1] for key in chunk)
+            query = select(Thread.id, Thread.subject_key, Thread.first_date, Thread.last_date).where(
+                Thread.subject_key.in_(chunk)
+            )
+            if lo > _ALWAYS[0]:  # the threads whose window can reach the earliest date
+                earliest = _from_micros(lo - _WINDOW_US)
+                query = query.where(Thread.last_date.is_(None) | (Thread.last_date >= earliest))
+            if hi < _ALWAYS[1]:
+                latest = _from_micros(hi + _WINDOW_US)
+                query = query.where(Thread.first_date.is_(None) | (Thread.first_date <= latest))
+            fresh: list[ThreadInfo] = []
+            for tid, key, first, last in session.execute(query):
+                if tid in self.by_id:
+                    continue  # listed already
+                known = self.refs.pop(tid) if tid in self.refs else None  # known already: the same object
+                if known is None:
+                    known = ThreadInfo(tid, sys.intern(key), first, last)
+                    fresh.append(known)
+                known.indexed = True
+                self.by_key[key].append(known)
+                self.by_id[tid] = known
+                self.cached_threads += 1
+            self.load_addresses(session, fresh)
+        if self.cached_threads > self.max_threads:
+            self._forget_before(min(lo for lo, _ in wanted.values()) if wanted else _ALWAYS[0])
         # Evict the least recently used keys, never one this batch needs.
         while len(self.by_key) > self.max_keys or self.cached_threads > self.max_threads:
             key = next(iter(self.by_key))
             if key in wanted:
                 break  # every key after it is needed now
             dropped = self.by_key.pop(key)
+            self.ranges.pop(key, None)
             self.cached_threads -= len(dropped)
             for info in dropped:
                 info.indexed = False
@@ -163,6 +205,66 @@ class ThreadIndex:
                         self.refs[info.id] = info
         while len(self.refs) > 2 * self.max_keys:
             self.refs.popitem(last=False)
+
+    def _forget_before(self, earliest: int) -> None:
+        """Drop the threads whose window ends before ``earliest`` (the batch's earliest date): mail comes
+        mostly in date order, so they are unlikely to be joined again; each key's list stays complete
+        for the dates from ``earliest`` on (and is read again for an older message)."""
+        if earliest <= _ALWAYS[0]:
+            return
+        for key in list(self.by_key):
+            threads = self.by_key[key]
+            keep = [info for info in threads if info.latest >= earliest]
+            if len(keep) == len(threads):
+                continue
+            for info in threads:
+                if info.latest < earliest:
+                    info.indexed = False
+                    if info.id is not None:
+                        self.by_id.pop(info.id, None)
+                        if info.dirty:  # not written yet: keep it reachable
+                            self.refs[info.id] = info
+            self.cached_threads -= len(threads) - len(keep)
+            lo, hi = self.ranges.get(key, _ALWAYS)
+            if max(lo, earliest) > hi:  # complete for no date any more
+                for info in keep:
+                    info.indexed = False
+                    if info.id is not None:
+                        self.by_id.pop(info.id, None)
+                        if info.dirty:
+                            self.refs[info.id] = info
+                self.cached_threads -= len(keep)
+                del self.by_key[key]
+                self.ranges.pop(key, None)
+            else:
+                self.by_key[key] = keep
+                if key in self.ranges:
+                    self.ranges[key] = (max(lo, earliest), hi)
+
+    @staticmethod
+    def load_addresses(session: Session, threads: list[ThreadInfo]) -> None:
+        """Add the stored participants of ``threads`` to their addresses: every thread object in the cache
+        has all of them (find() matches on them), however it was reached."""
+        by_id = {info.id: info for info in threads if info.id is not None}
+        for id_chunk in chunked(list(by_id)):
+            for tid, address in session.execute(
+                select(Message.thread_id, Contact.address)
+                .join(Participant, Participant.message_id == Message.id)
+                .join(Contact, Contact.id == Participant.contact_id)
+                .where(Message.thread_id.in_(id_chunk))
+            ):
+                by_id[tid].addresses.add(sys.intern(address))
+
+    def grown(self, info: ThreadInfo) -> None:
+        """A thread reached by reference took a message: list it under its key if that key is cached, since
+        its window may now reach dates the key's list is complete for."""
+        if info.indexed or info.id is None or info.subject_key not in self.by_key:
+            return
+        self.refs.pop(info.id, None)
+        info.indexed = True
+        self.by_key[info.subject_key].append(info)
+        self.by_id[info.id] = info
+        self.cached_threads += 1
 
     def remember(self, info: ThreadInfo) -> None:
         if info.id is not None:

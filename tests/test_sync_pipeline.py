@@ -91,6 +91,8 @@ def test_thread_cache_bounds_do_not_change_threading(tmp_path: Path) -> None:
     assert len(unbounded) == len(set(unbounded)) > 1000
     assert len(set(unbounded.values())) < len(unbounded)  # some threads do hold several messages
     assert tiny == unbounded
+    # many keys, few threads: old threads are dropped by date rather than whole keys by age
+    assert _threads_of(tmp_path / "c.db", messages, (500, 30)) == unbounded
 
 
 def test_sqlite_dates_are_written_as_sqlalchemy_writes_them() -> None:
