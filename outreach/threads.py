@@ -142,9 +142,12 @@ class ThreadIndex:
         complete for; a message outside them widens the range and the key is read again.
         """
         missing: dict[str, tuple[int, int]] = {}  # key -> the dates to read threads for
-        for key, (lo, hi) in wanted.items():
+        for key, (lo, _hi) in wanted.items():
             if not key:
                 continue
+            # Complete up to any later date too: a thread that starts after the read is made by this run
+            # and listed (new_thread), or reached by reference and listed when it grows (grown).
+            hi = _ALWAYS[1]
             have = self.ranges.get(key)
             if have is not None:
                 self.by_key.move_to_end(key)  # recently used: evicted last
