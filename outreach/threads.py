@@ -52,15 +52,15 @@ def _from_micros(micros: int) -> datetime:
         return datetime.max.replace(tzinfo=UTC) if micros > 0 else datetime.min.replace(tzinfo=UTC)
 
 
-def date_range(dates: Iterable[datetime | None]) -> tuple[int, int]:
-    """The range :meth:`ThreadIndex.preload` wants for messages of these dates (all of time if one is
-    undated)."""
+def earliest_date(dates: Iterable[datetime | None]) -> int:
+    """What :meth:`ThreadIndex.preload` wants for messages of these dates: the earliest, as microseconds
+    since the epoch (all of time if one is undated)."""
     stamps = []
     for when in dates:
         if when is None:
-            return _ALWAYS
+            return _ALWAYS[0]
         stamps.append(_micros(when))
-    return (min(stamps), max(stamps)) if stamps else _ALWAYS
+    return min(stamps, default=_ALWAYS[0])
 
 
 def _micros(when: datetime) -> int:
@@ -126,45 +126,37 @@ class ThreadIndex:
         self.by_key: OrderedDict[str, list[ThreadInfo]] = OrderedDict()
         self.by_id: dict[int, ThreadInfo] = {}  # the threads listed in by_key
         self.refs: OrderedDict[int, ThreadInfo] = OrderedDict()  # threads reached by reference only
-        self.ranges: dict[str, tuple[int, int]] = {}  # key -> message dates its by_key list is complete for
+        self.complete_from: dict[str, int] = {}  # key -> the earliest date its by_key list is complete for
         self.cached_threads = 0  # ThreadInfo entries in by_key
 
     def get(self, tid: int) -> ThreadInfo | None:
         return self.by_id.get(tid) or self.refs.get(tid)
 
-    def preload(self, session: Session, wanted: dict[str, tuple[int, int]]) -> None:
+    def preload(self, session: Session, wanted: dict[str, int]) -> None:
         """Make sure ``by_key`` lists every stored thread that a message under one of the keys could join:
-        ``wanted`` maps each key to the range of its messages' dates (microseconds since the epoch; an
-        undated message needs every thread, ``(-2**63, 2**63)``).
+        ``wanted`` maps each key to the earliest date of its messages (microseconds since the epoch; an
+        undated message needs every thread: ``-2**63``).
 
-        Only threads whose window overlaps the range are read, so that a subject used for years costs
-        what its recent threads cost.  ``ranges`` remembers, per cached key, the dates its list is
-        complete for; a message outside them widens the range and the key is read again.
+        Only threads whose window reaches that date or later are read, so that a subject used for years
+        costs what its recent threads cost.  ``complete_from`` remembers, per cached key, the earliest date
+        its list is complete for; it is complete for every later date too, since a thread that starts
+        after the read is made by this run and listed (:meth:`new_thread`) or reached by reference and
+        listed when it grows (:meth:`grown`).  An older message reads the dates in between.
         """
         missing: dict[str, tuple[int, int]] = {}  # key -> the dates to read threads for
-        for key, (lo, _hi) in wanted.items():
+        for key, lo in wanted.items():
             if not key:
                 continue
-            # Complete up to any later date too: a thread that starts after the read is made by this run
-            # and listed (new_thread), or reached by reference and listed when it grows (grown).
-            hi = _ALWAYS[1]
-            have = self.ranges.get(key)
-            if have is not None:
-                self.by_key.move_to_end(key)  # recently used: evicted last
-                if have[0] <= lo and hi <= have[1]:
-                    continue
-                # The list is complete for `have`: read only what the new dates add (mail mostly comes in
-                # date order, so that is the newest few days), and remember the hull.
-                hull = (min(lo, have[0]), max(hi, have[1]))
-                if lo >= have[0]:
-                    lo = have[1]
-                elif hi <= have[1]:
-                    hi = have[0]
-                self.ranges[key] = hull
-            else:
-                self.ranges[key] = (lo, hi)
+            have = self.complete_from.get(key)
+            if have is None:
                 self.by_key.setdefault(key, [])
-            missing[key] = (lo, hi)
+                missing[key] = (lo, _ALWAYS[1])
+            else:
+                self.by_key.move_to_end(key)  # recently used: evicted last
+                if have <= lo:
+                    continue
+                missing[key] = (lo, have)  # mail mostly comes in date order: this is rare
+            self.complete_from[key] = lo
         for chunk in chunked(list(missing)):
             lo = min(missing[key][0] for key in chunk)
             hi = max(missing[key][1] for key in chunk)
@@ -191,14 +183,14 @@ class ThreadIndex:
                 self.cached_threads += 1
             self.load_addresses(session, fresh)
         if self.cached_threads > self.max_threads:
-            self._forget_before(min(lo for lo, _ in wanted.values()) if wanted else _ALWAYS[0])
+            self._forget_before(min(wanted.values(), default=_ALWAYS[0]))
         # Evict the least recently used keys, never one this batch needs.
         while len(self.by_key) > self.max_keys or self.cached_threads > self.max_threads:
             key = next(iter(self.by_key))
             if key in wanted:
                 break  # every key after it is needed now
             dropped = self.by_key.pop(key)
-            self.ranges.pop(key, None)
+            self.complete_from.pop(key, None)
             self.cached_threads -= len(dropped)
             for info in dropped:
                 info.indexed = False
@@ -228,21 +220,9 @@ class ThreadIndex:
                         if info.dirty:  # not written yet: keep it reachable
                             self.refs[info.id] = info
             self.cached_threads -= len(threads) - len(keep)
-            lo, hi = self.ranges.get(key, _ALWAYS)
-            if max(lo, earliest) > hi:  # complete for no date any more
-                for info in keep:
-                    info.indexed = False
-                    if info.id is not None:
-                        self.by_id.pop(info.id, None)
-                        if info.dirty:
-                            self.refs[info.id] = info
-                self.cached_threads -= len(keep)
-                del self.by_key[key]
-                self.ranges.pop(key, None)
-            else:
-                self.by_key[key] = keep
-                if key in self.ranges:
-                    self.ranges[key] = (max(lo, earliest), hi)
+            self.by_key[key] = keep
+            if key in self.complete_from:
+                self.complete_from[key] = max(self.complete_from[key], earliest)
 
     @staticmethod
     def load_addresses(session: Session, threads: list[ThreadInfo]) -> None:
