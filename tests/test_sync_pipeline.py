@@ -138,8 +138,13 @@ def test_worker_gives_what_the_sync_would_compute_in_process() -> None:
         in_worker = worker.submit(items, True)
         split = worker.submit_parsed(parse_batch(items))
         parse_only = worker.submit(items, False)
-        assert in_worker.result() == expected
-        assert split.result() == expected
+        for answer in (in_worker.result(), split.result()):
+            assert answer == expected
+            # the same types too: named tuples compare equal to plain tuples
+            found = [f for _, f in answer if f is not None]
+            assert {type(f).__name__ for f in found} == {"MessageSignals"}
+            assert {type(hit).__name__ for f in found for hit in f.signals} == {"SignalHit"}
+            assert all(type(hit.personal) is bool and hit.sentence for f in found for hit in f.signals)
         assert [found for _, found in parse_only.result()] == [None] * len(items)
     finally:
         worker.close()
