@@ -34,7 +34,7 @@ from outreach.models import (
 from outreach.parsing import ParsedMessage, parse_message
 from outreach.prepare import Prepared
 from outreach.store import chunked, lock_store_for_writing
-from outreach.threads import ThreadIndex, ThreadInfo, earliest_date, subject_key
+from outreach.threads import ThreadIndex, ThreadInfo, date_span, subject_key
 
 
 @dataclass(slots=True)
@@ -423,7 +423,7 @@ class Ingestor:
         for msg, keys in zip(messages, keys_per_message, strict=True):
             for key in keys:
                 dates_per_key.setdefault(key, []).append(msg.date)
-        self.threads.preload(self.session, {key: earliest_date(dates) for key, dates in dates_per_key.items()})
+        self.threads.preload(self.session, {key: date_span(dates) for key, dates in dates_per_key.items()})
         by_message_key: dict[str, ThreadInfo] = {}
         chosen: list[ThreadInfo] = []
         for msg, keys in zip(messages, keys_per_message, strict=True):

@@ -41,6 +41,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 _WINDOW_US = THREAD_WINDOW // _MICROSECOND
+#: A subject's threads are read up to this far past the latest date a batch needs them for, so that mail in
+#: date order reads a cached subject again about twice a year, not at every batch.
+_READ_AHEAD_US = 4 * _WINDOW_US
 _ALWAYS = (-(2**63), 2**63)  # no dates: always within the window
 
 
@@ -52,15 +55,17 @@ def _from_micros(micros: int) -> datetime:
         return datetime.max.replace(tzinfo=UTC) if micros > 0 else datetime.min.replace(tzinfo=UTC)
 
 
-def earliest_date(dates: Iterable[datetime | None]) -> int:
-    """What :meth:`ThreadIndex.preload` wants for messages of these dates: the earliest, as microseconds
-    since the epoch (all of time if one is undated)."""
+def date_span(dates: Iterable[datetime | None]) -> tuple[int, int]:
+    """What :meth:`ThreadIndex.preload` wants for messages of these dates: the earliest and the latest, as
+    microseconds since the epoch (all of time if one is undated: it may join a thread of any date)."""
     stamps = []
     for when in dates:
         if when is None:
-            return _ALWAYS[0]
+            return _ALWAYS
         stamps.append(_micros(when))
-    return min(stamps, default=_ALWAYS[0])
+    if not stamps:
+        return _ALWAYS
+    return min(stamps), max(stamps)
 
 
 def _micros(when: datetime) -> int:
@@ -126,37 +131,44 @@ class ThreadIndex:
         self.by_key: OrderedDict[str, list[ThreadInfo]] = OrderedDict()
         self.by_id: dict[int, ThreadInfo] = {}  # the threads listed in by_key
         self.refs: OrderedDict[int, ThreadInfo] = OrderedDict()  # threads reached by reference only
-        self.complete_from: dict[str, int] = {}  # key -> the earliest date its by_key list is complete for
+        self.complete: dict[str, tuple[int, int]] = {}  # key -> the dates its by_key list is complete for
         self.cached_threads = 0  # ThreadInfo entries in by_key
 
     def get(self, tid: int) -> ThreadInfo | None:
         return self.by_id.get(tid) or self.refs.get(tid)
 
-    def preload(self, session: Session, wanted: dict[str, int]) -> None:
+    def preload(self, session: Session, wanted: dict[str, tuple[int, int]]) -> None:
         """Make sure ``by_key`` lists every stored thread that a message under one of the keys could join:
-        ``wanted`` maps each key to the earliest date of its messages (microseconds since the epoch; an
-        undated message needs every thread: ``-2**63``).
+        ``wanted`` maps each key to the earliest and latest date of its messages (microseconds since the
+        epoch, see :func:`date_span`).
 
-        Only threads whose window reaches that date or later are read, so that a subject used for years
-        costs what its recent threads cost.  ``complete_from`` remembers, per cached key, the earliest date
-        its list is complete for; it is complete for every later date too, since a thread that starts
-        after the read is made by this run and listed (:meth:`new_thread`) or reached by reference and
-        listed when it grows (:meth:`grown`).  An older message reads the dates in between.
+        Only threads whose window reaches those dates are read (and those up to ``_READ_AHEAD_US`` later),
+        so that a subject used for years costs what its threads around these dates cost, in whatever
+        order the mail comes (a Sent folder after the inbox goes back to the start).  ``complete`` keeps,
+        per cached key, the dates its list is complete for: every stored thread reaching them was read,
+        and a thread stored later is made by this run and listed (:meth:`new_thread`) or reached by
+        reference and listed when it grows (:meth:`grown`).
         """
         missing: dict[str, tuple[int, int]] = {}  # key -> the dates to read threads for
-        for key, lo in wanted.items():
+        for key, (lo, hi) in wanted.items():
             if not key:
                 continue
-            have = self.complete_from.get(key)
+            ahead = min(hi + _READ_AHEAD_US, _ALWAYS[1])
+            have = self.complete.get(key)
             if have is None:
                 self.by_key.setdefault(key, [])
-                missing[key] = (lo, _ALWAYS[1])
-            else:
-                self.by_key.move_to_end(key)  # recently used: evicted last
-                if have <= lo:
-                    continue
-                missing[key] = (lo, have)  # mail mostly comes in date order: this is rare
-            self.complete_from[key] = lo
+                self.by_key.move_to_end(key)
+                missing[key] = self.complete[key] = (lo, ahead)
+                continue
+            self.by_key.move_to_end(key)  # recently used: evicted last
+            a, b = have
+            if a <= lo and hi <= b:
+                continue
+            if hi < a or lo > b:  # apart from what is listed: the dates in between are not needed
+                missing[key] = self.complete[key] = (lo, ahead)
+            else:  # the sides not covered yet (and what lies between them, when both are missing: rare)
+                missing[key] = (lo if lo < a else b, ahead if hi > b else a)
+                self.complete[key] = (min(a, lo), max(b, ahead))
         for chunk in chunked(list(missing)):
             lo = min(missing[key][0] for key in chunk)
             hi = max(missing[key][1] for key in chunk)
@@ -183,14 +195,14 @@ class ThreadIndex:
                 self.cached_threads += 1
             self.load_addresses(session, fresh)
         if self.cached_threads > self.max_threads:
-            self._forget_before(min(wanted.values(), default=_ALWAYS[0]))
+            self._forget_before(min((lo for lo, _ in wanted.values()), default=_ALWAYS[0]))
         # Evict the least recently used keys, never one this batch needs.
         while len(self.by_key) > self.max_keys or self.cached_threads > self.max_threads:
             key = next(iter(self.by_key))
             if key in wanted:
                 break  # every key after it is needed now
             dropped = self.by_key.pop(key)
-            self.complete_from.pop(key, None)
+            self.complete.pop(key, None)
             self.cached_threads -= len(dropped)
             for info in dropped:
                 info.indexed = False
@@ -204,7 +216,8 @@ class ThreadIndex:
     def _forget_before(self, earliest: int) -> None:
         """Drop the threads whose window ends before ``earliest`` (the batch's earliest date): mail comes
         mostly in date order, so they are unlikely to be joined again; each key's list stays complete
-        for the dates from ``earliest`` on (and is read again for an older message)."""
+        for the dates from ``earliest`` on that it was complete for (and is read again for an older
+        message)."""
         if earliest <= _ALWAYS[0]:
             return
         for key in list(self.by_key):
@@ -221,8 +234,12 @@ class ThreadIndex:
                             self.refs[info.id] = info
             self.cached_threads -= len(threads) - len(keep)
             self.by_key[key] = keep
-            if key in self.complete_from:
-                self.complete_from[key] = max(self.complete_from[key], earliest)
+            have = self.complete.get(key)
+            if have is not None:
+                if have[1] < earliest:
+                    del self.complete[key]
+                else:
+                    self.complete[key] = (max(have[0], earliest), have[1])
 
     @staticmethod
     def load_addresses(session: Session, threads: list[ThreadInfo]) -> None:

@@ -9,10 +9,18 @@ Server fixtures:
 - ``smtp_server`` (function): a started :class:`~servers.SmtpServer`; ``make_smtp_server(auth=...)``
   is a factory for one with AUTH.
 - ``make_flaky_proxy`` (function): factory for :class:`~servers.FlakyProxy` in front of any server.
-- ``chromium`` (session): path of the Chromium binary.
+- ``chromium`` (session): path of the Chromium binary; run it with :func:`run_chromium`, or load a test
+  harness page and read the JSON it reports with :func:`chromium_harness_result`.
 - ``synthetic_mail`` (session): the generator module of benchmarks/ (``generate_messages(n, seed)``).
 - ``enron_dir`` (session): the Enron Maildir sample (``../shared/data/enron-maildir`` or
   ``$OUTREACH_ENRON_DIR``).
+
+Helpers (import them with ``from conftest import ...``):
+
+- :func:`run_chromium`, :func:`chromium_harness_result`: headless Chromium (see ``chromium`` above).
+- :func:`ledger_snapshot`: the ``contact_ledger`` table keyed by (contact address, scope);
+  :func:`assert_same_ledgers` compares two snapshots; :func:`assert_ledgers_equal_a_rebuild` checks the
+  stored ledgers against a from-scratch rebuild.
 
 When a server cannot run here (binary missing, ...) the tests using it are skipped with the reason —
 except when ``CI=true``, where they fail: integration tests never silently skip in CI.
@@ -23,17 +31,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import html
 import imaplib
 import importlib.util
 import itertools
+import json
+import math
 import os
 import re
 import shutil
+import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -49,7 +61,21 @@ from servers import (  # noqa: E402
     unavailable,
 )
 
-__all__ = ["ImapAccount", "in_ci", "load_synthetic_mail", "unavailable"]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = [
+    "ImapAccount",
+    "LedgerSnapshot",
+    "assert_ledgers_equal_a_rebuild",
+    "assert_same_ledgers",
+    "chromium_harness_result",
+    "in_ci",
+    "ledger_snapshot",
+    "load_synthetic_mail",
+    "run_chromium",
+    "unavailable",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -269,6 +295,146 @@ def chromium() -> str:
         if path:
             return path
     unavailable("Chromium not found (install package chromium with `make test-deps`)")
+
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
+
+
+def run_chromium(chromium: str, workdir: Path, *args: str, timeout: float = 120) -> str:
+    """Run headless Chromium (``chromium``: the fixture) with ``args``, e.g. ``--dump-dom URL``: its stdout.
+
+    Its profile goes to ``workdir/profile``; a non-zero exit fails the test with the end of its stderr.
+    """
+    cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'profile'}", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def chromium_harness_result(chromium: str, workdir: Path, harness: Path, *, budget_ms: int = 8000) -> Any:
+    """Load the page ``harness`` in headless Chromium and return the JSON its script reported.
+
+    The harness (which may load ``file://`` pages beside it, e.g. in an iframe) writes ``JSON.stringify``
+    of its result into ``<pre id="out">pending</pre>`` within ``budget_ms`` of virtual time; the test
+    fails if it is still ``pending``.
+    """
+    dom = run_chromium(
+        chromium,
+        workdir,
+        "--allow-file-access-from-files",
+        f"--virtual-time-budget={budget_ms}",
+        "--dump-dom",
+        harness.as_uri(),
+    )
+    out = re.search(r'<pre id="out">(.*?)</pre>', dom, re.DOTALL)
+    assert out and out.group(1) != "pending", dom[-2000:]
+    return json.loads(html.unescape(out.group(1)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Ledgers
+# ------------------------------------------------------------------------------------------------
+
+# (contact address, scope) -> {column: value} of every contact_ledger row: see ledger_snapshot().
+LedgerSnapshot = dict[tuple[str, str], dict[str, Any]]
+
+# Database ids: not compared, the key's contact address stands for the contact.
+_LEDGER_IDS = frozenset({"id", "contact_id"})
+
+
+def ledger_snapshot(session: Session, *, exclude: Collection[str] = ("computed_at",)) -> LedgerSnapshot:
+    """Every ``contact_ledger`` row, keyed by (contact address, scope), as {column: value}.
+
+    Every column of the table is there (a column added later is compared too) except the database ids
+    (``id``, ``contact_id``), the key's ``scope`` and the columns in ``exclude``: by default
+    ``computed_at``, the time of the refresh, which differs between any two refreshes.  ``data`` keeps the
+    message ids of the evidence: compare snapshots of one store (an incremental refresh and a rebuild
+    in place), not of two stores that imported the same mail.
+    """
+    from sqlalchemy import select
+
+    from outreach.models import Contact, ContactLedger
+
+    table = ContactLedger.__table__
+    unknown = set(exclude) - set(table.columns.keys())
+    assert not unknown, f"no such contact_ledger columns: {sorted(unknown)}"
+    columns = [c for c in table.columns if c.name not in _LEDGER_IDS | {"scope", *exclude}]
+    names = [c.name for c in columns]
+    rows = session.execute(
+        select(Contact.address, ContactLedger.scope, *columns).join(Contact, Contact.id == ContactLedger.contact_id)
+    ).all()
+    snapshot = {(address, scope): dict(zip(names, values, strict=True)) for address, scope, *values in rows}
+    assert len(snapshot) == len(rows), "two contact_ledger rows for one (address, scope)"
+    return snapshot
+
+
+def _ledger_differences(got: Any, want: Any, abs_tol: float, path: str) -> Iterator[str]:
+    """``path: got != want`` for each differing leaf; floats (not ints) within ``abs_tol`` are equal."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for key in sorted(got.keys() | want.keys(), key=str):
+            if key not in want or key not in got:
+                yield f"{path}.{key}: {got.get(key, '<missing>')!r} != {want.get(key, '<missing>')!r}"
+            else:
+                yield from _ledger_differences(got[key], want[key], abs_tol, f"{path}.{key}")
+    elif isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            yield from _ledger_differences(g, w, abs_tol, f"{path}[{i}]")
+    elif (
+        (isinstance(got, float) or isinstance(want, float))
+        and isinstance(got, int | float)
+        and isinstance(want, int | float)
+        and not isinstance(got, bool)
+        and not isinstance(want, bool)
+    ):
+        if not math.isclose(got, want, rel_tol=0.0, abs_tol=abs_tol):
+            yield f"{path}: {got!r} != {want!r}"
+    elif got != want:
+        yield f"{path}: {got!r} != {want!r}"
+
+
+def assert_same_ledgers(got: LedgerSnapshot, want: LedgerSnapshot, *, abs_tol: float = 0.0) -> None:
+    """``got`` has the rows of ``want`` (same keys) with the same values.
+
+    With ``abs_tol`` > 0, floats (the ``balance`` column and those inside ``data``) may differ by that
+    much; everything else (ints, strings, dates) must be equal.  The message names the differences.
+    """
+    missing = sorted(want.keys() - got.keys())
+    extra = sorted(got.keys() - want.keys())
+    assert not missing and not extra, f"ledger rows missing: {missing[:10]}, unexpected: {extra[:10]}"
+    differences = [
+        line for key in sorted(want) for line in _ledger_differences(got[key], want[key], abs_tol, repr(key))
+    ]
+    assert not differences, f"{len(differences)} ledger values differ:\n" + "\n".join(differences[:20])
+
+
+def assert_ledgers_equal_a_rebuild(sessions: sessionmaker[Session], *, abs_tol: float = 1e-3) -> None:
+    """The stored ledgers equal a from-scratch rebuild as of the latest refresh; the rebuild is rolled back.
+
+    The rebuild decays as of ``max(computed_at)``: ledgers stored by refreshes seconds earlier decay by a
+    few millionths, hence floats within ``abs_tol``; anything more is a real difference.
+    """
+    from sqlalchemy import func, select
+
+    from outreach.ledger import LedgerPolicy, refresh_ledgers
+    from outreach.models import ContactLedger
+
+    with sessions() as session:
+        stored = ledger_snapshot(session)
+        assert stored, "no ledgers stored"
+        as_of = session.scalar(select(func.max(ContactLedger.computed_at)))
+        refresh_ledgers(session, None, LedgerPolicy(as_of=as_of))
+        rebuilt = ledger_snapshot(session)
+        session.rollback()
+    assert_same_ledgers(rebuilt, stored, abs_tol=abs_tol)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import assert_same_ledgers, ledger_snapshot
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -221,52 +222,34 @@ def test_domain_rollup(enron: Store) -> None:
 # ------------------------------------------------------------------------------------- incremental
 
 
-def _snapshot(sessions: sessionmaker[Session]) -> dict[tuple[str, str], dict[str, Any]]:
-    with sessions() as session:
-        rows = session.execute(
-            select(
-                Contact.address,
-                ContactLedger.scope,
-                ContactLedger.tier,
-                ContactLedger.strength,
-                ContactLedger.balance,
-                ContactLedger.last_two_way,
-                ContactLedger.data,
-            ).join(Contact, Contact.id == ContactLedger.contact_id)
-        ).all()
-    return {
-        (a, s): {"tier": t, "strength": st, "balance": b, "last": lt, "data": d}
-        for a, s, t, st, b, lt, d in rows
-    }
-
-
 def test_incremental_refresh_agrees_with_full_rebuild(tmp_path: Path, enron_dir: Path) -> None:
     engine = open_store(f"sqlite:///{tmp_path / 'incremental.db'}")
     sessions = session_factory(engine)
     # beck-s first, then kaminski-v: the second import touches contacts of the first (shared messages,
     # new owner addresses) and is refreshed only for the contacts it touched
     import_path(sessions, enron_dir / "beck-s", "beck-s", ledger_policy=POLICY)
-    after_first = _snapshot(sessions)
+    with sessions() as session:
+        after_first = ledger_snapshot(session)
     import_path(sessions, enron_dir / "kaminski-v", "kaminski-v", ledger_policy=POLICY)
-    incremental = _snapshot(sessions)
+    with sessions() as session:
+        incremental = ledger_snapshot(session)
     assert incremental != after_first
     with sessions() as session:
         summary = refresh_ledgers(session, policy=POLICY)
         session.commit()
         assert summary.rows == session.scalar(select(func.count(ContactLedger.id)))
-    full = _snapshot(sessions)
-    assert incremental.keys() == full.keys()
-    assert incremental == full
+        full = ledger_snapshot(session)
+    assert_same_ledgers(incremental, full)
     engine.dispose()
 
 
 def test_incremental_refresh_of_some_contacts_matches(enron: Store) -> None:
     with enron.sessions() as session:
-        before = _snapshot(enron.sessions)
+        before = ledger_snapshot(session)
         ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(50)))
         refresh_ledgers(session, ids, POLICY)
         session.commit()
-    assert _snapshot(enron.sessions) == before
+        assert_same_ledgers(ledger_snapshot(session), before)
 
 
 # ------------------------------------------------------------------------------------- policy
@@ -417,12 +400,13 @@ def test_a_colleagues_copy_of_known_mail_refreshes_their_mailbox_ledger(tmp_path
     sessions = session_factory(engine)
     import_path(sessions, ann, "ann", ["ann@team.example"], ledger_policy=POLICY)
     import_path(sessions, bob, "bob", ["bob@team.example"], ledger_policy=POLICY)
-    incremental = _snapshot(sessions)
+    with sessions() as session:
+        incremental = ledger_snapshot(session)
     assert incremental[("zoe@press.example", "bob")]["data"]["received"] == 1
     zoe = incremental[("zoe@press.example", "ann")]["data"]
     assert zoe["two_way_threads"] == 1 and zoe["our_asks_fulfilled"] == 1 and zoe["tier"] == "acquaintance"
     with sessions() as session:
         refresh_ledgers(session, policy=POLICY)
         session.commit()
-    assert _snapshot(sessions) == incremental
+        assert_same_ledgers(ledger_snapshot(session), incremental)
     engine.dispose()

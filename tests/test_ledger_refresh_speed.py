@@ -15,16 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
+from conftest import LedgerSnapshot, assert_same_ledgers, ledger_snapshot
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import outreach.ledger as ledger_module
 from outreach.api import import_path
 from outreach.ledger import TEAM_SCOPE, LedgerPolicy, compute_ledgers, refresh_ledgers
-from outreach.models import Contact, ContactLedger, Signal
+from outreach.models import Contact, Signal
 from outreach.store import open_store, session_factory
 
 MAILBOXES = ("beck-s", "kaminski-v")
@@ -55,77 +55,66 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             server.drop_database("ledger_refresh_speed")
 
 
-Rows = dict[tuple[int, str], tuple[Any, ...]]
-
-
-def _rows(session: Session) -> Rows:
-    return {
-        (cid, scope): rest
-        for cid, scope, *rest in session.execute(
-            select(
-                ContactLedger.contact_id,
-                ContactLedger.scope,
-                ContactLedger.tier,
-                ContactLedger.strength,
-                ContactLedger.balance,
-                ContactLedger.last_two_way,
-                ContactLedger.data,
-            )
-        )
-    }
-
-
-def _refreshed(store: Store, contact_ids: list[int] | None) -> Rows:
+def _refreshed(store: Store, contact_ids: list[int] | None) -> LedgerSnapshot:
     """The rows after a refresh (rolled back)."""
     with store.sessions() as session:
         refresh_ledgers(session, contact_ids, POLICY)
-        rows = _rows(session)
+        rows = ledger_snapshot(session)
         session.rollback()
     return rows
 
 
-def _contact_ids(store: Store) -> list[int]:
+def _contacts(store: Store) -> dict[int, str]:
+    """Contact id -> address, in id order."""
     with store.sessions() as session:
-        return list(session.scalars(select(Contact.id).order_by(Contact.id)))
+        return dict(session.execute(select(Contact.id, Contact.address).order_by(Contact.id)).tuples().all())
+
+
+def _contact_ids(store: Store) -> list[int]:
+    return list(_contacts(store))
 
 
 def test_the_store_exercises_the_fast_paths(store: Store) -> None:
     ids = _contact_ids(store)
     assert len(ids) > ledger_module.IN_CHUNK  # a refresh of everyone reads ranges of contact ids
     rows = _refreshed(store, None)
-    scopes = {scope for _cid, scope in rows}
+    scopes = {scope for _address, scope in rows}
     assert scopes == {TEAM_SCOPE, *MAILBOXES}
     # contacts of one mailbox only (the mailbox ledger is the team-wide one) and of both
-    per_contact: dict[int, int] = {}
-    for cid, _scope in rows:
-        per_contact[cid] = per_contact.get(cid, 0) + 1
+    per_contact: dict[str, int] = {}
+    for address, _scope in rows:
+        per_contact[address] = per_contact.get(address, 0) + 1
     assert 2 in per_contact.values() and 3 in per_contact.values()
 
 
 def test_any_load_size_gives_the_same_ledgers(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     everyone = _refreshed(store, None)
-    assert everyone == _refreshed(store, _contact_ids(store))
+    contacts = _contacts(store)
+    assert_same_ledgers(_refreshed(store, list(contacts)), everyone)
     monkeypatch.setattr(ledger_module, "LOAD_PARTICIPATIONS", 1)  # one chunk of contacts per load
-    assert _refreshed(store, None) == everyone
+    assert_same_ledgers(_refreshed(store, None), everyone)
     monkeypatch.setattr(ledger_module, "LOAD_PARTICIPATIONS", 2_000)
     monkeypatch.setattr(ledger_module, "IN_CHUNK", 7)  # small IN lists, ranges of any length
-    assert _refreshed(store, None) == everyone
-    some = _contact_ids(store)[::3]  # not a range: IN lists of at most 7 contacts
+    assert_same_ledgers(_refreshed(store, None), everyone)
+    some = list(contacts)[::3]  # not a range: IN lists of at most 7 contacts
     refreshed = _refreshed(store, some)
-    chosen = set(some)
-    assert {key: row for key, row in refreshed.items() if key[0] in chosen} == {
-        key: row for key, row in everyone.items() if key[0] in chosen
-    }
+    chosen = {contacts[cid] for cid in some}
+    assert_same_ledgers(
+        {key: row for key, row in refreshed.items() if key[0] in chosen},
+        {key: row for key, row in everyone.items() if key[0] in chosen},
+    )
 
 
 def test_computed_ledgers_are_the_stored_ones_and_independent(store: Store) -> None:
     everyone = _refreshed(store, None)
     with store.sessions() as session:
         computed = compute_ledgers(session, None, POLICY)
-    assert {(cid, led.scope) for cid, items in computed.items() for led in items} == set(everyone)
+    contacts = _contacts(store)
+    assert {(contacts[cid], led.scope) for cid, items in computed.items() for led in items} == set(everyone)
     for cid, items in computed.items():
         for led in items:
-            assert led.to_json() == everyone[(cid, led.scope)][-1]
+            assert led.address == contacts[cid]
+            assert led.to_json() == everyone[(led.address, led.scope)]["data"]
     # a mailbox ledger equal to the team-wide one is a copy: changing one leaves the other alone
     cid, items = next((cid, items) for cid, items in computed.items() if len(items) == 2 and items[0].evidence)
     team, mailbox = items

@@ -3,12 +3,11 @@ CSV or a mail runs as code."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import chromium_harness_result, run_chromium
 from test_campaign_evaluate import DATA, mixed_store, populate_mixed, store  # noqa: F401,E402
 
 from outreach.campaign import evaluate, load_campaign
@@ -48,26 +47,6 @@ document.getElementById("report").addEventListener("load", function () {
 """
 
 
-def chrome(chromium: str, tmp_path: Path, *args: str) -> str:
-    profile = tmp_path / "profile"
-    cmd = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 @pytest.fixture
 def report_file(mixed_store, tmp_path: Path) -> Path:  # noqa: F811
     report = evaluate(mixed_store, load_campaign(DATA / "mixed"), now=NOW)
@@ -86,7 +65,7 @@ def test_report_is_self_contained_and_escaped(report_file):
 
 
 def test_report_in_chromium(chromium, report_file, tmp_path):
-    dom = chrome(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", report_file.as_uri())
+    dom = run_chromium(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", report_file.as_uri())
     assert 'data-ready="true"' in dom  # our script ran under the CSP
     assert dom.count('<tbody class="recipient"') == 10
     assert "<title>Campaign preview: mixed-test</title>" in dom  # the CSV's script did not rename the page
@@ -103,17 +82,7 @@ def test_report_in_chromium(chromium, report_file, tmp_path):
 
 def test_filters_hide_rows_when_clicked(chromium, report_file, tmp_path):
     (tmp_path / "harness.html").write_text(HARNESS, encoding="utf-8")
-    dom = chrome(
-        chromium,
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=8000",
-        "--dump-dom",
-        (tmp_path / "harness.html").as_uri(),
-    )
-    out = re.search(r'<pre id="out">(.*?)</pre>', dom, re.DOTALL)
-    assert out and out.group(1) != "pending", dom[-2000:]
-    result = json.loads(out.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    result = chromium_harness_result(chromium, tmp_path, tmp_path / "harness.html")
     assert result["ready"] == "true"
     assert len(result["before"]) == 10
     assert result["title"] == "Campaign preview: mixed-test"
@@ -132,7 +101,7 @@ def test_filters_hide_rows_when_clicked(chromium, report_file, tmp_path):
 
 def test_screenshot(chromium, report_file, tmp_path):
     shot = tmp_path / "report.png"
-    chrome(
+    run_chromium(
         chromium,
         tmp_path,
         "--window-size=1280,1000",

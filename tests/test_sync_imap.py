@@ -13,13 +13,13 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+from conftest import assert_ledgers_equal_a_rebuild
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.api import sync_mailbox
 from outreach.config import MailboxConfig
 from outreach.history import histories
-from outreach.ledger import LedgerPolicy, refresh_ledgers
 from outreach.models import Folder, Message, MessageLocation
 from outreach.store import open_store, session_factory
 from outreach.threads import subject_key
@@ -306,16 +306,13 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == len(messages)
         assert session.scalar(select(func.count()).select_from(MessageLocation)) == len(messages)
-        # The killed run committed batches without refreshing their contacts' ledgers; the rerun noticed
-        # the crashed run and refreshed everything, so the stored ledgers equal a full rebuild.
-        stored = _ledger_rows(session)
-        assert stored
-        refresh_ledgers(session, None, LedgerPolicy(as_of=_as_of(session)))
-        assert _ledger_rows(session) == stored
         from outreach.models import SyncRun
 
         statuses = sorted(session.scalars(select(SyncRun.status)))
         assert statuses == ["done", "interrupted"]  # the crash is handled once, not at every later sync
+    # The killed run committed batches without refreshing their contacts' ledgers; the rerun noticed
+    # the crashed run and refreshed everything, so the stored ledgers equal a full rebuild.
+    assert_ledgers_equal_a_rebuild(sessions)
 
 
 def _prepare_workers(sid: int) -> list[str]:
@@ -350,23 +347,6 @@ def test_the_api_works_from_a_script_without_a_main_guard(imap_account: object, 
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(imap_sync.PARALLEL_THRESHOLD + 100)
-
-
-def _as_of(session: Session) -> object:
-    from outreach.models import ContactLedger
-
-    return session.scalar(select(func.max(ContactLedger.computed_at)))
-
-
-def _ledger_rows(session: Session) -> dict[tuple[int, str], tuple[str, int]]:
-    from outreach.models import ContactLedger
-
-    return {
-        (cid, scope): (tier, strength)
-        for cid, scope, tier, strength in session.execute(
-            select(ContactLedger.contact_id, ContactLedger.scope, ContactLedger.tier, ContactLedger.strength)
-        )
-    }
 
 
 def test_signals_from_the_worker_equal_those_computed_in_process(imap_account: object, tmp_path: Path) -> None:

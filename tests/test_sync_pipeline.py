@@ -24,7 +24,7 @@ from outreach.ingest import Ingestor, RawMessage, _bind_processor, _sqlite_utc_d
 from outreach.models import Folder, Message, MessageLocation, Thread
 from outreach.prepare import PrepareWorker
 from outreach.store import open_store, session_factory
-from outreach.threads import ThreadIndex
+from outreach.threads import ThreadIndex, date_span
 
 
 def _generated(n: int, seed: int = 11) -> list[bytes]:
@@ -93,6 +93,44 @@ def test_thread_cache_bounds_do_not_change_threading(tmp_path: Path) -> None:
     assert tiny == unbounded
     # many keys, few threads: old threads are dropped by date rather than whole keys by age
     assert _threads_of(tmp_path / "c.db", messages, (500, 30)) == unbounded
+
+
+def _without_references(raw: bytes) -> bytes:
+    head, sep, body = raw.partition(b"\n\n")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith((b"in-reply-to:", b"references:"))
+        if not dropping:
+            kept.append(line)
+    return b"\n".join(kept) + sep + body
+
+
+def test_thread_cache_bounds_do_not_change_threading_when_dates_go_back(tmp_path: Path) -> None:
+    """As a sync reads an inbox, then the Sent folder from its start again: the second pass goes back in
+    time, over subjects whose cached lists were complete only for later dates, or were dropped."""
+    from conftest import load_synthetic_mail
+
+    # without In-Reply-To/References (as in the Enron mail): replies find their threads by subject
+    messages = [_without_references(raw) for raw in _generated(1200, seed=3)]
+    ours = [load_synthetic_mail().is_outbound(raw) for raw in messages]
+    assert 100 < sum(ours) < 1100
+    inbox_then_sent = [m for m, own in zip(messages, ours, strict=True) if not own]
+    inbox_then_sent += [m for m, own in zip(messages, ours, strict=True) if own]
+    # and mail that jumps back and forth (runs of 25 messages in a shuffled order; batches hold 40, so
+    # that a batch's dates can straddle the start or the end of what a subject's list is complete for)
+    runs = [messages[i : i + 25] for i in range(0, len(messages), 25)]
+    random.Random(7).shuffle(runs)
+    shuffled = [m for run in runs for m in run]
+    for order, name in ((inbox_then_sent, "inbox-sent"), (shuffled, "shuffled")):
+        unbounded = _threads_of(tmp_path / f"{name}.db", order, None)
+        assert len(set(unbounded.values())) < len(unbounded) - 50  # replies join threads by subject
+        for bounds in [(3, 12), (500, 30), (50, 200)]:
+            assert _threads_of(tmp_path / f"{name}-{bounds}.db", order, bounds) == unbounded, (name, bounds)
 
 
 def test_sqlite_dates_are_written_as_sqlalchemy_writes_them() -> None:
@@ -175,3 +213,42 @@ def test_thread_index_picks_the_most_recent_candidate_as_by_timestamp() -> None:
                 expected = (t, stamp)
         found = index.find(["key"], probe, {"a@x.org", "me@example.org"})
         assert found is (expected[0] if expected else None)
+
+
+def test_thread_preload_lists_what_each_date_range_needs(tmp_path: Path) -> None:
+    """ThreadIndex.preload on one subject whose threads lie far apart: what is listed after requests that
+    go back, straddle the start or the end of what was read, and after old threads were dropped."""
+    day0 = datetime(2020, 1, 1, tzinfo=UTC)
+
+    def day(n: int) -> datetime:
+        return day0 + timedelta(days=n)
+
+    def span(a: int, b: int) -> dict[str, tuple[int, int]]:
+        return {"budget": date_span([day(a), day(b)])}
+
+    sessions = session_factory(open_store(f"sqlite:///{tmp_path / 'threads.db'}"))
+    with sessions() as session:
+        spans = {"t1": (0, 1), "t2": (100, 100), "t3": (400, 400), "t4": (800, 810)}
+        for root, (first, last) in spans.items():
+            session.add(Thread(root_key=root, subject_key="budget", first_date=day(first), last_date=day(last)))
+        session.flush()
+        ids = {t.root_key: t.id for t in session.scalars(select(Thread))}
+        index = ThreadIndex(set())
+
+        def listed() -> set[str]:
+            return {root for root, tid in ids.items() if tid in index.by_id}
+
+        index.preload(session, span(390, 410))  # read ahead 180 days: not t4 (window from day 765)
+        assert listed() == {"t3"}
+        index.preload(session, span(50, 120))  # before what was read, apart from it
+        assert listed() == {"t2", "t3"}
+        index.preload(session, span(30, 60))  # straddles the start of what was read: t1's window ends on day 46
+        assert listed() == {"t1", "t2", "t3"}
+        index.preload(session, span(250, 700))  # straddles the end: t4's window starts on day 755, within 700 + 180
+        assert listed() == set(spans)
+        index._forget_before(date_span([day(500)])[0])  # t1, t2 and t3's windows end before day 500
+        assert listed() == {"t4"}
+        index.preload(session, span(410, 420))  # read again
+        assert listed() == {"t3", "t4"}
+        index.preload(session, span(800, 805))  # still listed: no read needed
+        assert listed() == {"t3", "t4"}

@@ -53,6 +53,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import chromium_harness_result, run_chromium
 from servers import DovecotServer, free_port
 
 from outreach.cli import main
@@ -571,15 +572,6 @@ document.getElementById("report").addEventListener("load", function () {
 """
 
 
-def _chrome(chromium: str, tmp_path: Path, *args: str) -> str:
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-           f"--user-data-dir={tmp_path / 'profile'}", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 @pytest.mark.parametrize("csp", ["with-csp", "without-csp"])
 def test_report_is_inert_in_chromium(chromium: str, hostile_report: Path, tmp_path: Path, csp: str) -> None:
     page = hostile_report.read_text(encoding="utf-8")
@@ -589,12 +581,7 @@ def test_report_is_inert_in_chromium(chromium: str, hostile_report: Path, tmp_pa
     target = tmp_path / f"report-{csp}.html"
     target.write_text(page, encoding="utf-8")
     (tmp_path / "harness.html").write_text(HARNESS.replace("REPORT", target.name), encoding="utf-8")
-    dom = _chrome(chromium, tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=8000",
-                  "--dump-dom", (tmp_path / "harness.html").as_uri())
-    out = re.search(r'<pre id="out">(.*?)</pre>', dom, re.DOTALL)
-    assert out and out.group(1) != "pending", dom[-2000:]
-    result = json.loads(out.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
-                        .replace("&amp;", "&"))
+    result = chromium_harness_result(chromium, tmp_path, tmp_path / "harness.html")
     assert result["pwned"] is None, result  # no payload ran: not on load, hover, focus, nor in an HTML body
     assert result["title"] == "Campaign preview: xss</title><script>window.__pwned='campaign'</script>"
     assert result["ready"] == "true"  # the report's own script did run
@@ -603,7 +590,7 @@ def test_report_is_inert_in_chromium(chromium: str, hostile_report: Path, tmp_pa
     assert result["frames"] >= 1 and set(result["sandboxes"]) == {""}, result  # HTML bodies: no script
     assert result["text"]  # the payloads are there, as text
     # the report alone, dumped after its script ran
-    alone = _chrome(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", target.as_uri())
+    alone = run_chromium(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", target.as_uri())
     assert "PWNED" not in alone.split("<body", 1)[0]
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_ledgers_equal_a_rebuild
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.api import sync_mailbox
 from outreach.config import MailboxConfig
 from outreach.errors import MailboxBusyError, MailServerError
-from outreach.ledger import LedgerPolicy, refresh_ledgers
-from outreach.models import Contact, ContactLedger, Folder, Mailbox, Message, MessageLocation, SyncRun
+from outreach.models import Contact, Folder, Mailbox, Message, MessageLocation, SyncRun
 from outreach.parsing import message_ids, parse_message
 from outreach.store import mailbox_sync_lock, open_store, session_factory, sync_lock_path
 
@@ -117,36 +117,6 @@ def assert_store_equals_server(
         expected = server_map(account, folder)
         assert expected, folder
         assert store_map(sessions, mailbox, folder) == expected, f"{mailbox}/{folder}"
-
-
-def ledger_rows(session: Session) -> dict[tuple[int, str], tuple[str, int, float]]:
-    return {
-        (cid, scope): (tier, strength, balance)
-        for cid, scope, tier, strength, balance in session.execute(
-            select(
-                ContactLedger.contact_id,
-                ContactLedger.scope,
-                ContactLedger.tier,
-                ContactLedger.strength,
-                ContactLedger.balance,
-            )
-        )
-    }
-
-
-def assert_ledgers_equal_a_rebuild(sessions: sessionmaker[Session]) -> None:
-    """The stored ledgers equal a from-scratch rebuild (same ``as_of``); the rebuild is rolled back."""
-    with sessions() as session:
-        stored = ledger_rows(session)
-        assert stored
-        as_of = session.scalar(select(func.max(ContactLedger.computed_at)))
-        refresh_ledgers(session, None, LedgerPolicy(as_of=as_of))
-        rebuilt = ledger_rows(session)
-        session.rollback()
-    assert rebuilt.keys() == stored.keys()
-    assert {k: v[:2] for k, v in rebuilt.items()} == {k: v[:2] for k, v in stored.items()}  # tier, strength
-    # Ledgers refreshed seconds apart decay by a few millionths; anything more is a real difference.
-    assert all(abs(rebuilt[k][2] - stored[k][2]) < 1e-3 for k in stored)
 
 
 def sync_cmd(url: str, account: Any, *extra: str, name: str = "me", address: str = OWNER) -> list[str]:
