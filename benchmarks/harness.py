@@ -275,9 +275,19 @@ class SyncResult:
         return self.fetched / self.run.seconds if self.run.seconds > 0 else 0.0
 
 
-def our_sync(port: int, database_url: str, signals: bool) -> SyncResult:
-    """Run ``outreach sync`` in a child process (so that its memory is its own) and measure it."""
-    run = run_measured(sync_command(port, database_url, signals), env=sync_env())
+NOOP_ANALYSIS = Path(__file__).resolve().parent / "noop_analysis"
+
+
+def our_sync(port: int, database_url: str, signals: bool, noop_signals: float | None = None) -> SyncResult:
+    """Run ``outreach sync`` in a child process (so that its memory is its own) and measure it.
+
+    ``noop_signals``: replace the signals analysis by a no-op that gives every message this many signals
+    on average (``noop_analysis/sitecustomize.py``): what the sync costs beyond the analysis."""
+    env = sync_env()
+    if noop_signals is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NOOP_ANALYSIS), env.get("PYTHONPATH")]))
+        env["OUTREACH_BENCH_NOOP_SIGNALS"] = repr(noop_signals)
+    run = run_measured(sync_command(port, database_url, signals), env=env)
     if run.returncode != 0:
         raise RuntimeError(f"outreach sync failed ({run.returncode}): {run.stderr or run.stdout}")
     line = run.stdout.splitlines()[0]

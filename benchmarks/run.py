@@ -8,6 +8,9 @@ ratio compares two measurements of the same run:
   1. plain imapclient batch ``FETCH BODY.PEEK[]`` of both folders (the baseline), then
      ``outreach sync --no-signals`` into a fresh SQLite store;
   2. the baseline again, then ``outreach sync`` as a user runs it (signals and ledgers) into a fresh store;
+     then the baseline again and the same sync with the analysis replaced by a no-op that gives every
+     message as many signals as the real one found on average (``noop_analysis/``): the ceiling of the
+     signals sync's rate, whatever the analysis costs;
   3. on that store: the no-change resync (in-process, median of RESYNC_RUNS), the same as a whole command,
      and, after APPENDing 100 new messages, the resync that fetches them (whole command; they are expunged
      again afterwards so that every run sees the same mailbox);
@@ -199,6 +202,16 @@ def fetch_figures(port: int, folders: list[str]) -> dict[str, float]:
     return {"messages": count, "seconds": round(seconds, 4), "rate": count / seconds}
 
 
+def signals_per_message(url: str) -> float:
+    """Signals per stored message in the (SQLite) store at ``url``."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+        signals = db.execute("SELECT count(*) FROM signal").fetchone()[0]
+        messages = db.execute("SELECT count(*) FROM message").fetchone()[0]
+    return float(signals / messages) if messages else 0.0
+
+
 def sync_figures(result: Any) -> dict[str, Any]:
     return {
         "fetched": result.fetched,
@@ -234,6 +247,14 @@ def measure_size(
                 run["fetch_before_signals"] = fetch_figures(port, folders)
                 store_url = f"sqlite:///{tmp / f'store-{size}-{r}.db'}"  # the last one is read below
                 run["sync"] = sync_figures(our_sync(port, store_url, signals=True))
+            with phases(f"{label}: run {r + 1} sync, analysis a no-op"):
+                # the same sync with the analysis made free (as many signals per message as it found):
+                # the ceiling of the signals sync's rate, whatever the analysis costs
+                run["signals_per_message"] = signals_per_message(store_url)
+                run["fetch_before_noop_analysis"] = fetch_figures(port, folders)
+                url = f"sqlite:///{tmp / f'noop-{size}-{r}.db'}"
+                noop = our_sync(port, url, signals=True, noop_signals=run["signals_per_message"])
+                run["sync_noop_analysis"] = sync_figures(noop)
             with phases(f"{label}: run {r + 1} resyncs"):
                 answer, measured = child("resync", url=store_url, port=port, runs=args.resync_runs)
                 run["resync_no_change"] = {"times": answer["times"], **measured.figures()}
@@ -286,6 +307,7 @@ def _run_ratios(run: dict[str, Any]) -> dict[str, float]:
     for name, sync, fetch in (
         ("_no_signals", "sync_no_signals", "fetch_before_no_signals"),
         ("", "sync", "fetch_before_signals"),
+        ("_noop_analysis", "sync_noop_analysis", "fetch_before_noop_analysis"),
         ("_postgres", "sync_postgres", "fetch_before_postgres"),
     ):
         if sync in run:
@@ -311,7 +333,7 @@ def summarise(out: dict[str, Any]) -> dict[str, float | None]:
 
     ratios = [_run_ratios(run) for run in runs]
     fetches = each("fetch_before_no_signals", "rate") + each("fetch_before_signals", "rate")
-    fetches += each("fetch_before_postgres", "rate")
+    fetches += each("fetch_before_postgres", "rate") + each("fetch_before_noop_analysis", "rate")
     sig = out["signals"]
     analysis_s = sig["zoning_s"] + sig["signals_s"]
     s: dict[str, float | None] = {
@@ -319,6 +341,9 @@ def summarise(out: dict[str, Any]) -> dict[str, float | None]:
         "sync_rate": median(each("sync", "rate")),
         "sync_ratio": median([r["ratio"] for r in ratios]),
         "sync_command_ratio": median([r["command_ratio"] for r in ratios]),
+        "noop_rate": median(each("sync_noop_analysis", "rate")),
+        "noop_ratio": median([r["ratio_noop_analysis"] for r in ratios if "ratio_noop_analysis" in r]),
+        "signals_per_message": median(each("signals_per_message")),
         "nosig_rate": median(each("sync_no_signals", "rate")),
         "nosig_ratio": median([r["ratio_no_signals"] for r in ratios]),
         "nosig_command_ratio": median([r["command_ratio_no_signals"] for r in ratios]),
@@ -359,6 +384,9 @@ ROWS: list[tuple[str, str, str, str, Check]] = [
     ("full sync, signals on (msg/s)", "sync_rate", "{:,.0f}", "", None),
     ("  ratio to plain fetch", "sync_ratio", "{:.2f}x", ">= 0.5x", lambda v: v >= 0.5),
     ("  ratio, whole command", "sync_command_ratio", "{:.2f}x", "", None),
+    ("  signals per message", "signals_per_message", "{:.1f}", "", None),
+    ("same sync, analysis a no-op (msg/s)", "noop_rate", "{:,.0f}", "", None),
+    ("  ratio to plain fetch (ceiling)", "noop_ratio", "{:.2f}x", "", None),
     ("sync --no-signals (msg/s)", "nosig_rate", "{:,.0f}", "", None),
     ("  ratio to plain fetch", "nosig_ratio", "{:.2f}x", ">= 0.5x", lambda v: v >= 0.5),
     ("  ratio, whole command", "nosig_command_ratio", "{:.2f}x", "", None),
@@ -427,7 +455,8 @@ def table(results: dict[str, Any]) -> str:
         ratios = [_run_ratios(run) for run in results["sizes"][str(size)]["runs"]]
         parts = [
             f"{name} " + " ".join(f"{r[key]:.2f}" for r in ratios)
-            for name, key in (("signals on", "ratio"), ("--no-signals", "ratio_no_signals"),
+            for name, key in (("signals on", "ratio"), ("analysis a no-op", "ratio_noop_analysis"),
+                              ("--no-signals", "ratio_no_signals"),
                               ("PostgreSQL", "ratio_postgres"), ("--no-signals whole command",
                                                                  "command_ratio_no_signals"))
             if all(key in r for r in ratios)
