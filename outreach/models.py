@@ -214,9 +214,8 @@ class Signal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(
-        String(20), index=True
-    )  # ask | offer | thanks | fulfilment | commitment | opt_out | mass_ask
+    # ask | offer | thanks | fulfilment | commitment | opt_out | mass_ask (not indexed: read by message only)
+    kind: Mapped[str] = mapped_column(String(20))
     subtype: Mapped[str | None] = mapped_column(String(30))
     personal: Mapped[bool] = mapped_column(default=True)
     sentence: Mapped[str] = mapped_column(Text)
