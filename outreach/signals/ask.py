@@ -77,6 +77,12 @@ would beat noise, so none is used:
   0.811.  Even with hindsight thresholds the ranking is worse (AUC 0.899-0.908 vs 0.911): so little
   text gives noisy clusters (to / will / please / can / would / could land in one), and the published
   gains of clusters used millions of words, which cannot be had here.
+* self-training on the same unlabelled mail (14,696 sentences, none of them a training sentence): fit,
+  add the sentences scored >= 0.95 as asks and <= 0.05 as not (~7,000, 9 % asks), fit again, with the
+  threshold calibrated the same way inside: 0.870 / 0.768 / 0.816; adding only the >= 0.9 ones as asks:
+  0.868 / 0.772 / 0.817.
+* crude stems (suffixes -s, -ed, -ing, -ly … stripped) as extra unigram features: 0.864 / 0.766 / 0.812;
+  stemmed unigrams and bigrams: 0.864 / 0.767 / 0.812.
 
 Throughput (one core of this shared 2-core machine, Python 3.11, the training sentences as input,
 average 16.5 words): **~35,000 sentences/s** for :meth:`AskDetector.score` / :meth:`is_ask` and
