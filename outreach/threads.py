@@ -97,11 +97,6 @@ class ThreadInfo:
         else:
             self.earliest, self.latest = _micros(self.first) - _WINDOW_US, _micros(self.last) + _WINDOW_US
 
-    def within(self, when: datetime | None) -> bool:
-        if when is None or self.first is None or self.last is None:
-            return True
-        return self.first - THREAD_WINDOW <= when <= self.last + THREAD_WINDOW
-
     def add(self, when: datetime | None, addresses: Iterable[str]) -> None:
         # Interned: the same few addresses recur in thousands of cached threads.
         self.addresses.update(map(sys.intern, addresses))
@@ -154,13 +149,12 @@ class ThreadIndex:
             if not key:
                 continue
             ahead = min(hi + _READ_AHEAD_US, _ALWAYS[1])
+            self.by_key.setdefault(key, [])
+            self.by_key.move_to_end(key)  # recently used: evicted last
             have = self.complete.get(key)
             if have is None:
-                self.by_key.setdefault(key, [])
-                self.by_key.move_to_end(key)
                 missing[key] = self.complete[key] = (lo, ahead)
                 continue
-            self.by_key.move_to_end(key)  # recently used: evicted last
             a, b = have
             if a <= lo and hi <= b:
                 continue
@@ -205,11 +199,7 @@ class ThreadIndex:
             self.complete.pop(key, None)
             self.cached_threads -= len(dropped)
             for info in dropped:
-                info.indexed = False
-                if info.id is not None:
-                    self.by_id.pop(info.id, None)
-                    if info.dirty:  # not written yet: keep it reachable
-                        self.refs[info.id] = info
+                self._unlist(info)
         while len(self.refs) > 2 * self.max_keys:
             self.refs.popitem(last=False)
 
@@ -227,11 +217,7 @@ class ThreadIndex:
                 continue
             for info in threads:
                 if info.latest < earliest:
-                    info.indexed = False
-                    if info.id is not None:
-                        self.by_id.pop(info.id, None)
-                        if info.dirty:  # not written yet: keep it reachable
-                            self.refs[info.id] = info
+                    self._unlist(info)
             self.cached_threads -= len(threads) - len(keep)
             self.by_key[key] = keep
             have = self.complete.get(key)
@@ -240,6 +226,14 @@ class ThreadIndex:
                     del self.complete[key]
                 else:
                     self.complete[key] = (max(have[0], earliest), have[1])
+
+    def _unlist(self, info: ThreadInfo) -> None:
+        """``info`` is no longer listed under its key (the caller took it out of ``by_key``)."""
+        info.indexed = False
+        if info.id is not None:
+            self.by_id.pop(info.id, None)
+            if info.dirty:  # not written yet: keep it reachable
+                self.refs[info.id] = info
 
     @staticmethod
     def load_addresses(session: Session, threads: list[ThreadInfo]) -> None:
@@ -281,7 +275,7 @@ class ThreadIndex:
         best_stamp = 0
         for key in keys:
             for info in self.by_key.get(key, ()):
-                # info.within(when), on the precomputed window
+                # within the window (first - THREAD_WINDOW .. last + THREAD_WINDOW); undated: always
                 if now is not None and (now < info.earliest or now > info.latest):
                     continue
                 if info.addresses.isdisjoint(wanted):
