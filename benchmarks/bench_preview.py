@@ -42,8 +42,8 @@ from outreach.campaign import evaluate, load_campaign  # noqa: E402
 from outreach.campaign.present import json_text, show_text, table_text  # noqa: E402
 from outreach.campaign.render import ContactFacts, compile_templates, context_for, render  # noqa: E402
 from outreach.ledger import EvidenceLine, LastAsk, Ledger, ledger_row_values  # noqa: E402
-from outreach.models import Contact, ContactLedger, Message, SendLog, Suppression  # noqa: E402
 from outreach.store import open_store, session_factory  # noqa: E402
+from outreach.store.models import Contact, ContactLedger, Message, SendLog, Suppression  # noqa: E402
 
 TEXT = """Hi {{ first_name }},
 

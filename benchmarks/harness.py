@@ -298,8 +298,8 @@ def our_sync(port: int, database_url: str, signals: bool, noop_signals: float | 
 
 def resync_times(port: int, database_url: str, runs: int = 5, signals: bool = True) -> list[float]:
     """In-process ``sync_mailbox`` of an already synced store, ``runs`` times; the seconds of each."""
-    from outreach.api import sync_mailbox
     from outreach.config import MailboxConfig
+    from outreach.mail.runs import sync_mailbox
     from outreach.store import open_store, session_factory
 
     engine = open_store(database_url)

@@ -93,10 +93,10 @@ def task_signals(url: str, chunk: int = 500) -> dict[str, Any]:
     """Zoning and signals over every stored body, as the sync analyses them, timed apart."""
     from sqlalchemy import select
 
-    from outreach.models import Message
     from outreach.signals.analyse import own_text
     from outreach.signals.pipeline import find_signals, get_nlp
     from outreach.store import open_store
+    from outreach.store.models import Message
 
     started = time.perf_counter()
     get_nlp()
@@ -164,8 +164,8 @@ def campaign_from_store(url: str, folder: Path, recipients: int) -> dict[str, in
     from bench_preview import write_campaign
     from sqlalchemy import select
 
-    from outreach.models import Contact
     from outreach.store import open_store
+    from outreach.store.models import Contact
 
     engine = open_store(url)
     with engine.connect() as conn:

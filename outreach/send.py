@@ -54,8 +54,8 @@ from sqlalchemy.orm import Session
 
 from outreach.config import SECURITY_MODES, MailboxConfig, Settings
 from outreach.errors import AuthenticationError, ConfigError, MailServerError, UsageError, network_error
-from outreach.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
-from outreach.models import MailboxAddress, SendLog, utcnow
+from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
+from outreach.store.models import MailboxAddress, SendLog, utcnow
 from outreach.suppression import suppressed as suppressed_addresses
 
 SENT_FOLDER = "outreach-sent"  # the store folder of the sending mailbox that holds what outreach sent
@@ -287,7 +287,7 @@ def _mailbox_config(settings: Settings | None, name: str) -> MailboxConfig | Non
 
 
 def _store_address(session: Session, mailbox_name: str) -> str | None:
-    from outreach.models import Mailbox
+    from outreach.store.models import Mailbox
 
     return session.scalar(
         select(MailboxAddress.address)
@@ -1127,7 +1127,7 @@ def _imap_appender(
     settings: Settings, mailbox_name: str, prompt: Callable[[str], str] | None
 ) -> Callable[[bytes], None]:
     """APPEND to the sending mailbox's IMAP Sent folder (its config and password are checked up front)."""
-    from outreach.imap_sync import append_to_sent
+    from outreach.mail.imap import append_to_sent
 
     config = settings.mailbox(mailbox_name)
     if not config.host:
@@ -1144,8 +1144,8 @@ def analyse_and_refresh(session: Session, message_ids: list[int]) -> None:
     """Ingest hook for sent messages: their signals (our ask) and the recipients' ledgers, recomputed in the
     same transaction that marks them ``sent`` — so the next lint (R006 cooldown …) sees the send at once."""
     from outreach.ledger import refresh_ledgers
-    from outreach.models import Participant
     from outreach.signals.storage import store_signals
+    from outreach.store.models import Participant
 
     store_signals(session, message_ids)
     query = select(Participant.contact_id).where(Participant.message_id.in_(message_ids))

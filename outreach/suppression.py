@@ -15,7 +15,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.errors import UsageError
-from outreach.models import Suppression, utcnow
+from outreach.store.models import Suppression, utcnow
 
 
 def _norm(address: str) -> str:

@@ -362,7 +362,7 @@ def ledger_snapshot(session: Session, *, exclude: Collection[str] = ("computed_a
     """
     from sqlalchemy import select
 
-    from outreach.models import Contact, ContactLedger
+    from outreach.store.models import Contact, ContactLedger
 
     table = ContactLedger.__table__
     unknown = set(exclude) - set(table.columns.keys())
@@ -425,7 +425,7 @@ def assert_ledgers_equal_a_rebuild(sessions: sessionmaker[Session], *, abs_tol: 
     from sqlalchemy import func, select
 
     from outreach.ledger import LedgerPolicy, refresh_ledgers
-    from outreach.models import ContactLedger
+    from outreach.store.models import ContactLedger
 
     with sessions() as session:
         stored = ledger_snapshot(session)

@@ -14,8 +14,8 @@ from outreach.campaign import check_address, evaluate, load_campaign
 from outreach.config import Settings
 from outreach.ledger import ledger_row_values
 from outreach.lint.cases import NOW, make_ledger
-from outreach.models import Contact, ContactLedger, Mailbox, SendLog, Suppression
 from outreach.store import open_store, session_factory
+from outreach.store.models import Contact, ContactLedger, Mailbox, SendLog, Suppression
 
 DATA = Path(__file__).resolve().parent / "data" / "campaigns"
 

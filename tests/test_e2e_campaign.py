@@ -27,11 +27,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.api import import_path, sync_mailbox
 from outreach.cli import main
 from outreach.config import MailboxConfig
-from outreach.models import Folder, Message, MessageLocation, SendLog
+from outreach.mail.runs import import_path, sync_mailbox
 from outreach.store import open_store, session_factory
+from outreach.store.models import Folder, Message, MessageLocation, SendLog
 
 pytestmark = pytest.mark.slow
 
@@ -101,9 +101,9 @@ def _stand_in_ledgers(session: Session) -> None:
     """
     from sqlalchemy import insert
 
-    from outreach.history import histories
     from outreach.ledger import EvidenceLine, Ledger, ledger_row_values
-    from outreach.models import Contact, ContactLedger
+    from outreach.ledger.history import histories
+    from outreach.store.models import Contact, ContactLedger
 
     for hist in histories(session):
         opt_outs = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.imap_sync import parse_fetch_bodies, uid_set
+from outreach.mail.imap import parse_fetch_bodies, uid_set
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,6 @@ from conftest import assert_same_ledgers, ledger_snapshot
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.api import import_path
 from outreach.errors import ConfigError
 from outreach.ledger import (
     TEAM_SCOPE,
@@ -49,8 +48,9 @@ from outreach.ledger import (
     load_ledgers,
     refresh_ledgers,
 )
-from outreach.models import Contact, ContactLedger, Message
+from outreach.mail.runs import import_path
 from outreach.store import open_store, session_factory
+from outreach.store.models import Contact, ContactLedger, Message
 
 MAILBOXES = ("beck-s", "germany-c", "kaminski-v", "mann-k")
 AS_OF = datetime(2002, 1, 1, tzinfo=UTC)

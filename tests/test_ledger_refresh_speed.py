@@ -22,10 +22,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import outreach.ledger as ledger_module
-from outreach.api import import_path
 from outreach.ledger import TEAM_SCOPE, LedgerPolicy, compute_ledgers, refresh_ledgers
-from outreach.models import Contact, Signal
+from outreach.mail.runs import import_path
 from outreach.store import open_store, session_factory
+from outreach.store.models import Contact, Signal
 
 MAILBOXES = ("beck-s", "kaminski-v")
 POLICY = LedgerPolicy(as_of=datetime(2002, 1, 1, tzinfo=UTC))

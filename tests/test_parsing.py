@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from outreach.parsing import (
+from outreach.mail.parsing import (
     MAX_ADDRESSES,
     MAX_QUOTE_DEPTH,
     MAX_TEXT_CHARS,
@@ -17,7 +17,7 @@ from outreach.parsing import (
     parse_address_list,
     parse_message,
 )
-from outreach.threads import subject_key
+from outreach.mail.threads import subject_key
 
 
 def msg(headers: str, body: bytes | str = "Hello there.\n") -> bytes:

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.campaign.model import Unsubscribe
 from outreach.config import Settings
 from outreach.errors import ConfigError
-from outreach.models import Contact, Folder, Message, MessageLocation, Participant, SendLog
 from outreach.send import (
     SendLimits,
     SendOptions,
@@ -33,6 +32,7 @@ from outreach.send import (
     send_campaign,
 )
 from outreach.store import open_store, session_factory
+from outreach.store.models import Contact, Folder, Message, MessageLocation, Participant, SendLog
 from outreach.suppression import add_suppression, list_suppressions, remove_suppression, suppression_key
 
 FROM = "pr@agency.example"

@@ -160,8 +160,8 @@ def test_pattern_files_load() -> None:
 
 
 def test_store_and_rebuild(tmp_path: Path) -> None:
-    from outreach.models import Message, Signal
     from outreach.store import open_store, session_factory
+    from outreach.store.models import Message, Signal
 
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     sessions = session_factory(engine)
@@ -208,15 +208,15 @@ def test_store_and_rebuild(tmp_path: Path) -> None:
 
 
 def test_worker_imports_no_store() -> None:
-    """The analysis a sync's worker runs (outreach.prepare with signals) loads neither SQLAlchemy nor the
+    """The analysis a sync's worker runs (outreach.mail.worker with signals) loads neither SQLAlchemy nor the
     models: the worker stays small and starts fast."""
     import subprocess
     import sys
 
     code = (
-        "import sys; from outreach.prepare import prepare_batch; "
+        "import sys; from outreach.mail.worker import prepare_batch; "
         "prepare_batch([(b'Subject: x\\r\\n\\r\\nCould you send me the report?', None)], True); "
-        "print(sorted(m for m in ('sqlalchemy', 'outreach.models', 'outreach.store') if m in sys.modules))"
+        "print(sorted(m for m in ('sqlalchemy', 'outreach.store.models', 'outreach.store') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -8,10 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
-from outreach.api import import_path
-from outreach.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
-from outreach.models import Base, Contact, Message, MessageLocation, Participant
+from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
+from outreach.mail.runs import import_path
 from outreach.store import current_revision, head_revision, make_engine, open_store, session_factory, upgrade
+from outreach.store.models import Base, Contact, Message, MessageLocation, Participant
 
 
 def test_migrations_reach_head_and_match_the_models(database_url: str) -> None:

@@ -17,12 +17,12 @@ from conftest import assert_ledgers_equal_a_rebuild
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.api import sync_mailbox
 from outreach.config import MailboxConfig
-from outreach.history import histories
-from outreach.models import Folder, Message, MessageLocation
+from outreach.ledger.history import histories
+from outreach.mail.runs import sync_mailbox
+from outreach.mail.threads import subject_key
 from outreach.store import open_store, session_factory
-from outreach.threads import subject_key
+from outreach.store.models import Folder, Message, MessageLocation
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def load_enron(account: object, enron_dir: Path, user: str) -> dict[str, int]:
 
 
 def location_counts(sessions: sessionmaker[Session], mailbox: str) -> dict[str, int]:
-    from outreach.models import Mailbox
+    from outreach.store.models import Mailbox
 
     with sessions() as session:
         rows = session.execute(
@@ -150,7 +150,7 @@ def _two_way_from_files(enron_dir: Path, user: str) -> set[str]:
 
 
 def test_two_way_contacts_match_the_mail(enron_synced: dict[str, object], enron_dir: Path) -> None:
-    from outreach.history import mailbox_id_for
+    from outreach.ledger.history import mailbox_id_for
 
     sessions: sessionmaker[Session] = enron_synced["sessions"]  # type: ignore[assignment]
     for user in ENRON_USERS:
@@ -241,8 +241,7 @@ def test_dropped_connection_is_retried_and_the_sync_completes(
         batch_size=50,
     )
     sessions = session_factory(open_store("sqlite://"))
-    from outreach import imap_sync
-
+    from outreach.mail import imap as imap_sync
     summary = imap_sync.ImapSync(sessions, config, imap_account.password, sleep=lambda s: None).run()  # type: ignore[attr-defined]
     assert summary.retries >= 1
     assert location_counts(sessions, "me") == files
@@ -306,7 +305,7 @@ def test_killed_sync_resumes_with_exact_count(imap_account: object, tmp_path: Pa
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == len(messages)
         assert session.scalar(select(func.count()).select_from(MessageLocation)) == len(messages)
-        from outreach.models import SyncRun
+        from outreach.store.models import SyncRun
 
         statuses = sorted(session.scalars(select(SyncRun.status)))
         assert statuses == ["done", "interrupted"]  # the crash is handled once, not at every later sync
@@ -324,19 +323,18 @@ def _prepare_workers(sid: int) -> list[str]:
             words = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError):
             continue
-        if int(fields[3]) == sid and fields[0] != "Z" and b"outreach.prepare" in words:
+        if int(fields[3]) == sid and fields[0] != "Z" and b"outreach.mail.worker" in words:
             found.append(stat.parent.name)
     return found
 
 
 def test_the_api_works_from_a_script_without_a_main_guard(imap_account: object, tmp_path: Path) -> None:
     """The parse worker is a plain child process: it never re-imports the caller's __main__."""
-    from outreach import imap_sync
-
+    from outreach.mail import imap as imap_sync
     imap_account.write_messages(_generated(imap_sync.PARALLEL_THRESHOLD + 100))  # type: ignore[attr-defined]
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "from outreach.api import sync_mailbox\n"
+        "from outreach.mail.runs import sync_mailbox\n"
         "from outreach.config import MailboxConfig\n"
         "from outreach.store import open_store, session_factory\n"
         f"sessions = session_factory(open_store('sqlite:///{tmp_path / 'u.db'}'))\n"
@@ -350,9 +348,9 @@ def test_the_api_works_from_a_script_without_a_main_guard(imap_account: object, 
 
 
 def test_signals_from_the_worker_equal_those_computed_in_process(imap_account: object, tmp_path: Path) -> None:
-    from outreach import imap_sync
-    from outreach.models import Signal
+    from outreach.mail import imap as imap_sync
     from outreach.signals.storage import rebuild
+    from outreach.store.models import Signal
 
     messages = _generated(imap_sync.PARALLEL_THRESHOLD + 200)
     imap_account.write_messages(messages)  # type: ignore[attr-defined]

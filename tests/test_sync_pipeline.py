@@ -17,14 +17,21 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from outreach import imap_sync
-from outreach.api import sync_mailbox
 from outreach.config import MailboxConfig
-from outreach.ingest import Ingestor, RawMessage, _bind_processor, _sqlite_utc_datetime, ensure_folder, ensure_mailbox
-from outreach.models import Folder, Message, MessageLocation, Thread
-from outreach.prepare import PrepareWorker
+from outreach.mail import imap as imap_sync
+from outreach.mail.ingest import (
+    Ingestor,
+    RawMessage,
+    _bind_processor,
+    _sqlite_utc_datetime,
+    ensure_folder,
+    ensure_mailbox,
+)
+from outreach.mail.runs import sync_mailbox
+from outreach.mail.threads import THREAD_WINDOW, ThreadIndex, ThreadInfo, date_span
+from outreach.mail.worker import PrepareWorker
 from outreach.store import open_store, session_factory
-from outreach.threads import THREAD_WINDOW, ThreadIndex, ThreadInfo, date_span
+from outreach.store.models import Folder, Message, MessageLocation, Thread
 
 
 def _generated(n: int, seed: int = 11) -> list[bytes]:
@@ -165,7 +172,7 @@ def test_abandoned_worker_batches_are_dropped() -> None:
 def test_worker_gives_what_the_sync_would_compute_in_process() -> None:
     """Both ways a sync uses its worker (parse and analyse there; or parse here, analyse there) give the
     same results as :func:`prepare_batch` run in-process, in submission order."""
-    from outreach.prepare import parse_batch, prepare_batch
+    from outreach.mail.worker import parse_batch, prepare_batch
 
     items: list[tuple[bytes | None, datetime | None]] = [(raw, None) for raw in _generated(40, seed=5)]
     items += [(None, None), (b"\xff\xfe not mail at all", None)]

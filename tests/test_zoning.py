@@ -1,4 +1,4 @@
-"""Tests for outreach.zoning: data-driven cases, span helpers, robustness and the Enron sample.
+"""Tests for outreach.signals.zoning: data-driven cases, span helpers, robustness and the Enron sample.
 
 Each case in tests/data/zoning/ is ``NAME.txt`` (the raw body, read without newline translation)
 and ``NAME.expected.json`` with any of these keys:
@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from outreach import zoning
-from outreach.zoning import QuotedHeader, Zones, greeting_span, signoff_span, split_zones
+from outreach.signals import zoning
+from outreach.signals.zoning import QuotedHeader, Zones, greeting_span, signoff_span, split_zones
 
 DATA = Path(__file__).parent / "data" / "zoning"
 CASES = sorted(p.name[: -len(".txt")] for p in DATA.glob("*.txt"))

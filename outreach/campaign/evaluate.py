@@ -44,7 +44,7 @@ from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, load_ledg
 from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
 from outreach.lint.registry import all_rules, get_rule, resolve_codes
 from outreach.lint.text import Match, find_asks, find_familiarity, find_placeholders, html_to_text, line_of
-from outreach.models import Contact, ContactLedger, SendLog, Suppression
+from outreach.store.models import Contact, ContactLedger, SendLog, Suppression
 
 COLD_TIERS = ("none", "one-way")
 MAX_EVIDENCE = 5
@@ -1064,7 +1064,7 @@ def _evaluate(
     addresses = [r.address for r in campaign.recipients]
     warnings: list[str] = []
     if policy.scope == "mailbox":
-        from outreach.models import Mailbox
+        from outreach.store.models import Mailbox
 
         if session.scalar(sql_select(Mailbox.id).where(Mailbox.name == campaign.mailbox)) is None:
             raise CampaignError(

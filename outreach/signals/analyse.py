@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from outreach.signals.ask import MODEL_VERSION
 from outreach.signals.pipeline import MAX_CHARS, SignalHit, bounded, detect_language, find_signals, normalise
-from outreach.zoning import new_text
+from outreach.signals.zoning import new_text
 
 #: Stored with every signal and on every analysed message; bump when the patterns or the logic change
 #: (the ask model's own version is part of it).  ``outreach signals rebuild`` recomputes older ones.

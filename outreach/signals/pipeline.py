@@ -547,7 +547,7 @@ class SignalTagger:
 
     def _finish(self, jobs: list[_Job]) -> None:
         """Score the asks still unscored, then put together each job's hits."""
-        from outreach.zoning import greeting_span, signoff_span
+        from outreach.signals.zoning import greeting_span, signoff_span
 
         todo: dict[int, _Sentence] = {}
         todo_text: list[str] = []

@@ -1,6 +1,6 @@
 """Signals in the store: write a batch's results, analyse stored messages, rebuild them all.
 
-:func:`store_signals` fits :class:`~outreach.ingest.Ingestor`'s ``after_batch`` hook; :func:`rebuild`
+:func:`store_signals` fits :class:`~outreach.mail.ingest.Ingestor`'s ``after_batch`` hook; :func:`rebuild`
 recomputes every message after the patterns or the ask model changed (``outreach signals rebuild``).
 """
 
@@ -15,9 +15,9 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from outreach.ingest import bulk_insert_rows
-from outreach.models import Message, Signal
+from outreach.mail.ingest import bulk_insert_rows
 from outreach.signals.analyse import PIPELINE_VERSION, MessageSignals, analyse_texts
+from outreach.store.models import Message, Signal
 
 CHUNK = 500
 #: The columns of :func:`signal_rows`' tuples, in order.

@@ -835,8 +835,8 @@ def _ready_store(url: str, addresses: list[str]) -> None:
     """A store in which ``addresses`` are warm contacts (ledgers written directly, dated from now)."""
     from outreach.ledger import ledger_row_values
     from outreach.lint.cases import make_ledger
-    from outreach.models import Contact, ContactLedger
     from outreach.store import open_store, session_factory
+    from outreach.store.models import Contact, ContactLedger
 
     engine = open_store(url)
     now = dt.datetime.now(dt.UTC)
@@ -1001,7 +1001,7 @@ def test_imap_tls_is_verified_by_default(
     # (the sync's own connect(), in this process: OpenSSL reads SSL_CERT_FILE when a context is made)
     from outreach.config import MailboxConfig
     from outreach.errors import MailServerError
-    from outreach.imap_sync import connect
+    from outreach.mail.imap import connect
 
     server = tls_imap["server"]
     config = MailboxConfig(name="tls", host="localhost", port=server.tls_port if security == "ssl" else server.port,

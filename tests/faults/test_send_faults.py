@@ -38,8 +38,8 @@ from sqlalchemy import create_engine, select
 
 from outreach.ledger import ledger_row_values
 from outreach.lint.cases import make_ledger
-from outreach.models import Contact, ContactLedger, SendLog
 from outreach.store import open_store, session_factory
+from outreach.store.models import Contact, ContactLedger, SendLog
 
 pytestmark = pytest.mark.slow
 

@@ -31,12 +31,12 @@ from conftest import assert_ledgers_equal_a_rebuild
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.api import sync_mailbox
 from outreach.config import MailboxConfig
 from outreach.errors import MailboxBusyError, MailServerError
-from outreach.models import Contact, Folder, Mailbox, Message, MessageLocation, SyncRun
-from outreach.parsing import message_ids, parse_message
+from outreach.mail.parsing import message_ids, parse_message
+from outreach.mail.runs import sync_mailbox
 from outreach.store import mailbox_sync_lock, open_store, session_factory, sync_lock_path
+from outreach.store.models import Contact, Folder, Mailbox, Message, MessageLocation, SyncRun
 
 pytestmark = pytest.mark.integration
 
@@ -236,7 +236,7 @@ def test_sync_killed_at_random_points_resumes_exactly(imap_account: Any, tmp_pat
                 proc.kill()
                 proc.wait()
         point.stored = stored()
-        point.worker = any("outreach.prepare" in c for c in children)
+        point.worker = any("outreach.mail.worker" in c for c in children)
         # Its parse worker notices the closed pipe and exits: nothing of the killed run is left running.
         assert wait_for_no_processes(proc.pid) == [], f"processes left after killing the sync at {point}"
         # Only whole batches of the server's own messages were committed, and none was lost.

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from outreach.errors import UsageError
-from outreach.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, Participant
+from outreach.store.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, Participant
 
 RECIPIENT_ROLES = ("to", "cc", "bcc")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from outreach.parsing import Address, ParsedMessage, parse_message
+from outreach.mail.parsing import Address, ParsedMessage, parse_message
 
 if TYPE_CHECKING:
     from outreach.signals.analyse import MessageSignals
@@ -124,7 +124,7 @@ def _read_job(stream: IO[bytes]) -> Job:
 
 
 class PrepareWorker:
-    """:func:`prepare_batch` in a child process (``python -m outreach.prepare``), fed through pipes.
+    """:func:`prepare_batch` in a child process (``python -m outreach.mail.worker``), fed through pipes.
 
     A plain child rather than multiprocessing: it never re-imports the caller's ``__main__`` (a script
     without a ``__main__`` guard keeps working) and imports only this module.  Batches are answered in the
@@ -134,7 +134,7 @@ class PrepareWorker:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "outreach.prepare"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-m", "outreach.mail.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self.outbox: queue.Queue[Job | None] = queue.Queue()
         self.writer = threading.Thread(target=self._feed, name="outreach-prepare-feed", daemon=True)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.errors import MailboxBusyError, StoreError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_CHUNK = 500  # values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
 T = TypeVar("T")

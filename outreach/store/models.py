@@ -2,7 +2,7 @@
 
 The schema itself is created and changed only by the alembic migrations in ``migrations/``; a test checks
 that these models and the migrations agree.  Hot-path writes go through Core ``insert`` on the tables
-(see :mod:`outreach.ingest`), not through ORM objects.
+(see :mod:`outreach.mail.ingest`), not through ORM objects.
 """
 
 from __future__ import annotations

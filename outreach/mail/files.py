@@ -1,6 +1,6 @@
 """Read exported mail (a Maildir/Maildir++ tree or an mbox file such as a Gmail Takeout) in batches.
 
-Imports go through the same :class:`outreach.ingest.Ingestor` as IMAP sync; re-importing is idempotent
+Imports go through the same :class:`outreach.mail.ingest.Ingestor` as IMAP sync; re-importing is idempotent
 because messages are de-duplicated by Message-ID (or content hash).
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from outreach.errors import InputFileError
-from outreach.ingest import RawMessage
-from outreach.parsing import parse_address_list, parse_headers, split_head_body
+from outreach.mail.ingest import RawMessage
+from outreach.mail.parsing import parse_address_list, parse_headers, split_head_body
 
 SENT_NAME = re.compile(r"^(?:inbox[./])?(?:\[gmail\]/)?(?:sent|gesendet|envoy|enviad|inviat)", re.IGNORECASE)
 

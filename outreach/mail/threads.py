@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.models import Contact, Message, Participant, Thread
 from outreach.store import chunked
+from outreach.store.models import Contact, Message, Participant, Thread
 
 THREAD_WINDOW = timedelta(days=45)
 _PREFIX = re.compile(

@@ -42,10 +42,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
 from outreach.errors import AuthenticationError, MailServerError, network_error
-from outreach.importers import is_sent_name, owner_addresses
-from outreach.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox, finish_run
-from outreach.models import Folder, SyncRun, utcnow
-from outreach.prepare import PendingBatch, PrepareWorker, parse_batch
+from outreach.mail.files import is_sent_name, owner_addresses
+from outreach.mail.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox, finish_run
+from outreach.mail.worker import PendingBatch, PrepareWorker, parse_batch
+from outreach.store.models import Folder, SyncRun, utcnow
 
 MAX_FETCH_BYTES = 256 * 1024  # per message (its first bytes hold headers and text)
 MAX_BATCH_BYTES = 6 * 1024 * 1024  # per batch, whatever its count: the memory budget holds a few of them
@@ -376,7 +376,7 @@ class ImapSync:
         """A folder the store knows that is no longer on the server: reported, its messages kept."""
         from sqlalchemy import func, select
 
-        from outreach.models import MessageLocation
+        from outreach.store.models import MessageLocation
 
         kept = session.scalar(select(func.count()).where(MessageLocation.folder_id == folder.id)) or 0
         status = f"{MISSING_ON_SERVER}" + (f", {why}" if why else "") + f" ({kept} stored message(s) kept)"
@@ -552,7 +552,7 @@ class ImapSync:
     def _guess_owner(self, sent_folders: list[str]) -> list[str]:
         from collections import Counter
 
-        from outreach.parsing import parse_address_list, parse_headers
+        from outreach.mail.parsing import parse_address_list, parse_headers
 
         client = self._client()
         counts: Counter[str] = Counter()

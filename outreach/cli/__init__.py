@@ -164,7 +164,7 @@ def sync(
     timeout: float | None, wait: bool, no_signals: bool, quiet: bool,
 ) -> None:
     """Fetch new mail over IMAP (read-only, incremental, resumable) into the store."""
-    from outreach.api import sync_mailbox
+    from outreach.mail.runs import sync_mailbox
 
     configs: list[MailboxConfig]
     if host:
@@ -180,7 +180,7 @@ def sync(
         configs = [app.settings.mailbox(n) for n in names]
     if timeout is not None:
         configs = [replace(c, timeout=timeout) for c in configs]
-    from outreach.progress import make_progress
+    from outreach.cli.progress import make_progress
 
     for config in configs:
         password = app.settings.password(config, prompt=_prompt_password)
@@ -223,8 +223,8 @@ def import_(
     quiet: bool,
 ) -> None:
     """Import an mbox file (e.g. Gmail Takeout) or a Maildir tree through the sync pipeline."""
-    from outreach.api import import_path
-    from outreach.progress import make_progress
+    from outreach.cli.progress import make_progress
+    from outreach.mail.runs import import_path
 
     with make_progress(app.err, quiet) as progress:
         result = import_path(app.sessions(), path, mailbox_name, list(addresses), progress=progress,
@@ -251,8 +251,8 @@ FORMATS = click.Choice(["table", "json", "csv"])
 def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bool, by_domain: bool, fmt: str,
              limit: int) -> None:
     """List contacts with their history and ledger: tier, strength, balance, last two-way exchange."""
-    from outreach.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
     from outreach.ledger import TEAM_SCOPE, TIERS, domain_rollup, stored_ledger_columns
+    from outreach.ledger.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
 
     scope = mailbox_name or TEAM_SCOPE
     with app.sessions()() as session:
@@ -303,8 +303,8 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
 @pass_app
 def contact(app: AppContext, address: str, mailbox_name: str | None, fmt: str) -> None:
     """One contact's ledger: every figure with the dated messages (and sentences) behind it."""
-    from outreach.history import mailbox_id_for
     from outreach.ledger import TEAM_SCOPE, ledger_for
+    from outreach.ledger.history import mailbox_id_for
 
     with app.sessions()() as session:
         mailbox_id_for(session, mailbox_name)  # an unknown mailbox is a usage error
@@ -345,8 +345,8 @@ def signals_rebuild(
     app: AppContext, stale_only: bool, batch_size: int, no_ledgers: bool, quiet: bool
 ) -> None:
     """Recompute every message's signals (after the patterns or the ask model changed), then the ledgers."""
+    from outreach.cli.progress import make_progress
     from outreach.ledger import refresh_ledgers
-    from outreach.progress import make_progress
     from outreach.signals.storage import PIPELINE_VERSION, rebuild
 
     policy = _ledger_policy(app)

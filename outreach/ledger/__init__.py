@@ -20,7 +20,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from outreach.errors import ConfigError
 from outreach.gcpause import collector_paused
-from outreach.models import (
+from outreach.store import IN_CHUNK, chunked
+from outreach.store.models import (
     Contact,
     ContactLedger,
     Folder,
@@ -32,7 +33,6 @@ from outreach.models import (
     Signal,
     utcnow,
 )
-from outreach.store import IN_CHUNK, chunked
 
 TEAM_SCOPE = "*"
 TIERS = ("none", "one-way", "acquaintance", "warm", "strong")

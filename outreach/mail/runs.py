@@ -14,12 +14,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
-from outreach.imap_sync import FolderSummary, ImapSync, RunSummary, SilentProgress, SyncProgress, SyncSummary
-from outreach.importers import discover
-from outreach.ingest import Ingestor, ensure_folder, ensure_mailbox, finish_run, mailbox_addresses
 from outreach.ledger import LedgerPolicy
-from outreach.models import SyncRun
+from outreach.mail.files import discover
+from outreach.mail.imap import FolderSummary, ImapSync, RunSummary, SilentProgress, SyncProgress, SyncSummary
+from outreach.mail.ingest import Ingestor, ensure_folder, ensure_mailbox, finish_run, mailbox_addresses
 from outreach.store import chunked, lock_store_for_writing, mailbox_sync_lock
+from outreach.store.models import SyncRun
 
 
 class ImportSummary(RunSummary):
@@ -46,7 +46,7 @@ class SignalsHook:
     ) -> None:
         from sqlalchemy import func, select
 
-        from outreach.models import Mailbox, MessageLocation, SyncRun
+        from outreach.store.models import Mailbox, MessageLocation, SyncRun
 
         self.sessions = sessions
         self.mailbox_name = mailbox_name
@@ -66,8 +66,8 @@ class SignalsHook:
     def __call__(self, session: Session, new_message_ids: list[int]) -> None:
         from sqlalchemy import select
 
-        from outreach.models import Message
         from outreach.signals.storage import store_signals
+        from outreach.store.models import Message
 
         missing: list[int] = []
         for chunk in chunked(new_message_ids):
@@ -84,7 +84,7 @@ class SignalsHook:
         from sqlalchemy import select, update
 
         from outreach.ledger import refresh_ledgers, touched_contacts
-        from outreach.models import Contact, Folder, Mailbox, MessageLocation, SyncRun
+        from outreach.store.models import Contact, Folder, Mailbox, MessageLocation, SyncRun
 
         with self.sessions() as session:
             lock_store_for_writing(session)  # a teammate's sync may be refreshing the same contacts
@@ -220,6 +220,6 @@ def _import_path(
 def _mailbox_id(session: Session, name: str) -> int | None:
     from sqlalchemy import select
 
-    from outreach.models import Mailbox
+    from outreach.store.models import Mailbox
 
     return session.scalar(select(Mailbox.id).where(Mailbox.name == name))

@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import BindParameter, Boolean, Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from outreach.models import (
+from outreach.mail.parsing import ParsedMessage, parse_message
+from outreach.mail.threads import ThreadIndex, ThreadInfo, date_span, subject_key
+from outreach.mail.worker import Prepared
+from outreach.store import chunked, lock_store_for_writing
+from outreach.store.models import (
     Contact,
     Folder,
     Mailbox,
@@ -31,10 +35,6 @@ from outreach.models import (
     UTCDateTime,
     utcnow,
 )
-from outreach.parsing import ParsedMessage, parse_message
-from outreach.prepare import Prepared
-from outreach.store import chunked, lock_store_for_writing
-from outreach.threads import ThreadIndex, ThreadInfo, date_span, subject_key
 
 
 @dataclass(slots=True)
