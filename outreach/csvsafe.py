@@ -24,7 +24,7 @@ def formula_like(cell: str) -> bool:
     return bool(stripped) and stripped.startswith(FORMULA_START) and not _NUMBER.match(stripped.strip())
 
 
-def safe_cell(value: Any) -> Any:
+def safe_cell(value: object) -> object:
     """``value`` ready for a CSV cell: a string a spreadsheet would read as a formula gets a ``'`` in
     front; anything else (numbers, dates, None, ordinary text) is returned as it is."""
     if isinstance(value, str) and formula_like(value):

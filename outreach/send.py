@@ -1138,16 +1138,3 @@ def _imap_appender(
         append_to_sent(config, password, raw)
 
     return append
-
-
-def analyse_and_refresh(session: Session, message_ids: list[int]) -> None:
-    """Ingest hook for sent messages: their signals (our ask) and the recipients' ledgers, recomputed in the
-    same transaction that marks them ``sent`` — so the next lint (R006 cooldown …) sees the send at once."""
-    from outreach.ledger import refresh_ledgers
-    from outreach.signals.storage import store_signals
-    from outreach.store.models import Participant
-
-    store_signals(session, message_ids)
-    query = select(Participant.contact_id).where(Participant.message_id.in_(message_ids))
-    contacts = set(session.scalars(query))
-    refresh_ledgers(session, contacts)

@@ -20,12 +20,12 @@ from outreach.campaign import CampaignReport, campaign_from_strings, evaluate, e
 from outreach.campaign.evaluate import (
     DEFERRED_CODES,
     StoreData,
-    _maybe_since,
     load_sends,
     load_suppressions,
 )
 from outreach.campaign.model import Campaign
 from outreach.ledger import load_ledgers
+from outreach.ledger.store import maybe_since
 from outreach.lint.cases import NOW
 from outreach.lint.findings import DeferredEvidence
 from outreach.store import open_store, session_factory
@@ -178,12 +178,12 @@ def test_small_campaign_matches_the_whole_ledgers(sessions: sessionmaker[Session
 def test_lines_as_json_text_left_out_only_when_all_dated_earlier() -> None:
     day = "2025-05-01"
     old = '[{"message_id":1,"date":"2025-04-29T23:00:00-11:00"},{"message_id":2,"date":null}]'
-    assert not _maybe_since(old, day)
-    assert not _maybe_since("[]", day)
-    assert _maybe_since('[{"message_id":1,"date":"2025-05-01T00:00:00+00:00"}]', day)
-    assert _maybe_since('[{"message_id":1,"date":"2025-04-02T00:00:00"},{"date":"2025-06-01"}]', day)
-    assert _maybe_since('[{"message_id":1,"date":"20250601T000000"}]', day)  # not the usual form: decode
-    assert _maybe_since('[{"message_id":1,"date":"soon"}]', day)
+    assert not maybe_since(old, day)
+    assert not maybe_since("[]", day)
+    assert maybe_since('[{"message_id":1,"date":"2025-05-01T00:00:00+00:00"}]', day)
+    assert maybe_since('[{"message_id":1,"date":"2025-04-02T00:00:00"},{"date":"2025-06-01"}]', day)
+    assert maybe_since('[{"message_id":1,"date":"20250601T000000"}]', day)  # not the usual form: decode
+    assert maybe_since('[{"message_id":1,"date":"soon"}]', day)
 
 
 def test_deferred_codes_are_those_quoting_unread_lines() -> None:

@@ -21,7 +21,7 @@ from conftest import LedgerSnapshot, assert_same_ledgers, ledger_snapshot
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-import outreach.ledger as ledger_module
+import outreach.ledger.facts as facts_module
 from outreach.ledger import TEAM_SCOPE, LedgerPolicy, compute_ledgers, refresh_ledgers
 from outreach.mail.runs import import_path
 from outreach.store import open_store, session_factory
@@ -76,7 +76,7 @@ def _contact_ids(store: Store) -> list[int]:
 
 def test_the_store_exercises_the_fast_paths(store: Store) -> None:
     ids = _contact_ids(store)
-    assert len(ids) > ledger_module.IN_CHUNK  # a refresh of everyone reads ranges of contact ids
+    assert len(ids) > facts_module.IN_CHUNK  # a refresh of everyone reads ranges of contact ids
     rows = _refreshed(store, None)
     scopes = {scope for _address, scope in rows}
     assert scopes == {TEAM_SCOPE, *MAILBOXES}
@@ -91,10 +91,10 @@ def test_any_load_size_gives_the_same_ledgers(store: Store, monkeypatch: pytest.
     everyone = _refreshed(store, None)
     contacts = _contacts(store)
     assert_same_ledgers(_refreshed(store, list(contacts)), everyone)
-    monkeypatch.setattr(ledger_module, "LOAD_PARTICIPATIONS", 1)  # one chunk of contacts per load
+    monkeypatch.setattr(facts_module, "LOAD_PARTICIPATIONS", 1)  # one chunk of contacts per load
     assert_same_ledgers(_refreshed(store, None), everyone)
-    monkeypatch.setattr(ledger_module, "LOAD_PARTICIPATIONS", 2_000)
-    monkeypatch.setattr(ledger_module, "IN_CHUNK", 7)  # small IN lists, ranges of any length
+    monkeypatch.setattr(facts_module, "LOAD_PARTICIPATIONS", 2_000)
+    monkeypatch.setattr(facts_module, "IN_CHUNK", 7)  # small IN lists, ranges of any length
     assert_same_ledgers(_refreshed(store, None), everyone)
     some = list(contacts)[::3]  # not a range: IN lists of at most 7 contacts
     refreshed = _refreshed(store, some)
@@ -127,14 +127,14 @@ def test_computed_ledgers_are_the_stored_ones_and_independent(store: Store) -> N
 
 def test_signals_out_of_text_order_are_read_in_text_order(store: Store) -> None:
     with store.sessions() as session:
-        loader = ledger_module._Loader(session, POLICY)
+        loader = facts_module.FactsLoader(session, POLICY)
         ids = loader.all_contacts()
         before = loader.load(ids)
         # New ids in reverse order: id order is now the reverse of the text order.
         session.execute(update(Signal).values(id=-Signal.id))
-        after = ledger_module._Loader(session, POLICY).load(ids)
+        after = facts_module.FactsLoader(session, POLICY).load(ids)
         session.rollback()
-    fields = [name for name in ledger_module._Msg.__slots__ if name not in ("machine", "iso")]
+    fields = [name for name in facts_module.MessageFacts.__slots__ if name not in ("machine", "iso")]
     assert before.messages.keys() == after.messages.keys()
     differ = 0
     for mid, msg in before.messages.items():
@@ -144,7 +144,7 @@ def test_signals_out_of_text_order_are_read_in_text_order(store: Store) -> None:
 
 
 def test_read_signals_keeps_the_first_of_each_kind_in_text_order() -> None:
-    msg = ledger_module._Msg(1, None, "", None, False, False)
+    msg = facts_module.MessageFacts(1, None, "", None, False, False)
     rows = [  # message id, kind, subtype, personal, sentence, score, start: in id order
         (1, "thanks", None, True, "Thanks a lot.", 1.0, 5),
         (1, "ask", "reply", False, "Let me know.", 0.5, 10),
@@ -154,7 +154,7 @@ def test_read_signals_keeps_the_first_of_each_kind_in_text_order() -> None:
         (1, "opt_out", None, True, "Remove me.", 1.0, 70),
         (1, "commitment", None, True, "I will do it.", 1.0, 80),
     ]
-    assert ledger_module._read_signals({1: msg}, [rows], frozenset({"meet"})) == set()
+    assert facts_module.read_signals({1: msg}, [rows], frozenset({"meet"})) == set()
     assert (msg.thanks, msg.ask, msg.personal_ask, msg.our_ask) == (
         "Thanks a lot.",
         "Can we meet?",  # 0.9 twice: the first of equals
@@ -165,8 +165,8 @@ def test_read_signals_keeps_the_first_of_each_kind_in_text_order() -> None:
     assert (msg.offer, msg.fulfilment) == (None, None)
     # the same rows in another order are reported: the message is read again, sorted
     swapped = [rows[1], rows[0], *rows[2:]]
-    fresh = ledger_module._Msg(1, None, "", None, False, False)
-    assert ledger_module._read_signals({1: fresh}, [swapped], frozenset()) == {1}
+    fresh = facts_module.MessageFacts(1, None, "", None, False, False)
+    assert facts_module.read_signals({1: fresh}, [swapped], frozenset()) == {1}
 
 
 @pytest.mark.parametrize("enabled", [True, False])

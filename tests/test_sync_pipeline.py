@@ -19,18 +19,12 @@ from sqlalchemy.orm import Session
 
 from outreach.config import MailboxConfig
 from outreach.mail import imap as imap_sync
-from outreach.mail.ingest import (
-    Ingestor,
-    RawMessage,
-    _bind_processor,
-    _sqlite_utc_datetime,
-    ensure_folder,
-    ensure_mailbox,
-)
+from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
 from outreach.mail.runs import sync_mailbox
 from outreach.mail.threads import THREAD_WINDOW, ThreadIndex, ThreadInfo, date_span
 from outreach.mail.worker import PrepareWorker
 from outreach.store import open_store, session_factory
+from outreach.store.bulk import bind_processor, sqlite_utc_datetime
 from outreach.store.models import Folder, Message, MessageLocation, Thread
 
 
@@ -143,7 +137,7 @@ def test_thread_cache_bounds_do_not_change_threading_when_dates_go_back(tmp_path
 def test_sqlite_dates_are_written_as_sqlalchemy_writes_them() -> None:
     dialect = sqlite.dialect()
     date_type = Message.__table__.c.date.type
-    assert _bind_processor(date_type, dialect) is _sqlite_utc_datetime
+    assert bind_processor(date_type, dialect) is sqlite_utc_datetime
     reference = date_type._cached_bind_processor(dialect)
     rng = random.Random(5)
     values: list[datetime | None] = [None, datetime(2000, 1, 1), datetime(2000, 1, 1, tzinfo=UTC)]
@@ -151,7 +145,7 @@ def test_sqlite_dates_are_written_as_sqlalchemy_writes_them() -> None:
         when = datetime(1970, 1, 1) + timedelta(seconds=rng.randrange(4_000_000_000), microseconds=rng.choice([0, 7]))
         offset = rng.choice([None, timedelta(0), timedelta(hours=rng.randrange(-12, 14), minutes=rng.choice([0, 30]))])
         values.append(when if offset is None else when.replace(tzinfo=timezone(offset)))
-    assert [_sqlite_utc_datetime(v) for v in values] == [reference(v) for v in values]
+    assert [sqlite_utc_datetime(v) for v in values] == [reference(v) for v in values]
 
 
 def test_abandoned_worker_batches_are_dropped() -> None:

@@ -10,16 +10,14 @@ verdicts and reasons only and never pays for it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
@@ -41,10 +39,11 @@ from outreach.config import Settings
 from outreach.errors import CampaignError
 from outreach.gcpause import collector_paused
 from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, load_ledgers
+from outreach.ledger.store import LIGHT_EVIDENCE, add_evidence, load_ledgers_light
 from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
 from outreach.lint.registry import all_rules, get_rule, resolve_codes
 from outreach.lint.text import Match, find_asks, find_familiarity, find_placeholders, html_to_text, line_of
-from outreach.store.models import Contact, ContactLedger, SendLog, Suppression
+from outreach.store.models import SendLog, Suppression
 
 COLD_TIERS = ("none", "one-way")
 MAX_EVIDENCE = 5
@@ -57,6 +56,10 @@ EVIDENCE_FIGURES: dict[str, tuple[str, ...]] = {
     "R006": ("asks_by_us",),
     "R007": ("opt_outs",),
 }
+# the recipient findings that quote evidence lines light ledgers do not carry
+DEFERRED_CODES = frozenset(
+    code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
+)
 # codes implemented here, by scope; tests compare them with the registry
 IMPLEMENTED = frozenset(RECIPIENT_CODES + ("T001", "T002", "T003", "T004", "M001", "M002", "H001"))
 
@@ -116,183 +119,6 @@ class StoreData:
 
 
 # ---------------------------------------------------------------------------------------- store reads
-
-
-# What the recipient rules read from a ledger's JSON document: figures, our last ask, and the two kinds of
-# evidence lines that decide or word a finding: our asks (their dates decide R006) and opt-outs (R007
-# quotes the sentence). The other evidence lines are only quoted; they are read when a finding is shown
-# (see DeferredEvidence). Like outreach.ledger.load_ledgers, the document is the source (not the columns
-# copied out of it).
-_LIGHT_FIGURES = (
-    "name",
-    "tier",
-    "strength",
-    "balance",
-    "last_two_way",
-    "sent",
-    "received",
-    "personal_received",
-    "asks_by_us",
-    "offers_by_us",
-    "their_asks_fulfilled",
-    "opt_outs",
-    "last_ask_by_us",
-)
-LIGHT_EVIDENCE = ("asks_by_us", "opt_outs")
-# the recipient findings that quote evidence lines light ledgers do not carry
-DEFERRED_CODES = frozenset(
-    code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
-)
-_CHUNK = 5000  # addresses per query (SQLite allows 32,766 bound parameters, PostgreSQL 65,535)
-
-
-def _light_parts(dialect: str) -> tuple[Any, Any] | None:
-    """Two values per ledger row, extracted by the database: the JSON array of the light figures (then
-    the opt-out lines), and the JSON array of our asks' lines. None where the dialect has no JSON
-    functions: then the whole ``data`` document is read."""
-    if dialect == "sqlite":  # one parse of the document per row: SQLite keeps it for the second call
-        paths = [f"$.{name}" for name in _LIGHT_FIGURES] + ["$.evidence.opt_outs"]
-        return (
-            func.json_extract(ContactLedger.data, *paths),
-            func.json_extract(ContactLedger.data, "$.evidence.asks_by_us"),
-        )
-    if dialect == "postgresql":
-        parts = [ContactLedger.data[name] for name in _LIGHT_FIGURES]
-        parts.append(ContactLedger.data[("evidence", "opt_outs")])
-        return func.json_build_array(*parts), ContactLedger.data[("evidence", "asks_by_us")]
-    return None
-
-
-# the day of a "date" member of minified JSON (as SQLite writes it) whose value is an ISO date string
-_JSON_DAY = re.compile(r'"date":"(\d{4}-\d\d-\d\d)')
-
-
-def _maybe_since(lines_json: str, day: str) -> bool:
-    """Whether evidence lines as minified JSON text may hold one dated ``day`` or later: False only if
-    every date is null or an ISO date before ``day`` (so they need no decoding to be left out)."""
-    days = _JSON_DAY.findall(lines_json)
-    if len(days) != lines_json.count('"date":"'):  # a date string of another form: decode to see
-        return True
-    return max(days, default="") >= day
-
-
-def _lines_of(values: Any, since: datetime | None = None) -> list[EvidenceLine]:
-    """Evidence lines from their JSON; with ``since``, only those dated from then on."""
-    if not isinstance(values, list):
-        return []
-    if since is None:
-        return [EvidenceLine.from_json(v) for v in values]
-    lines = []
-    for value in values:
-        date = _date_of(value.get("date"))
-        if date is not None and (date if date.tzinfo else date.replace(tzinfo=UTC)) >= since:
-            lines.append(EvidenceLine.from_json(value))
-    return lines
-
-
-def _date_of(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def load_ledgers_light(
-    session: Session, addresses: Sequence[str], scope: str, asks_since: datetime | None = None
-) -> dict[str, Ledger]:
-    """The ledgers of ``addresses`` as the recipient rules need them: every figure they read, with the
-    evidence lines of :data:`LIGHT_EVIDENCE` only (unknown addresses get ``Ledger.unknown``); with
-    ``asks_since``, only the lines of our asks dated from then on (R006 reads no older ones).
-
-    One query per :data:`_CHUNK` addresses, reading only those parts of the JSON document; decoding the
-    evidence lines of thousands of ledgers is what made a large preview slow. :func:`add_evidence` reads
-    the rest for the recipients whose findings are shown.
-    """
-    parts = _light_parts(session.get_bind().dialect.name)
-    # an evidence line dated `asks_since` or later is dated, in its own time zone, no earlier than this
-    # day (UTC offsets are under a day): lines as JSON text whose dates are all earlier are left out
-    # without decoding them
-    day = None if asks_since is None else (asks_since.astimezone(UTC) - timedelta(days=2)).date().isoformat()
-    columns = (ContactLedger.data, ContactLedger.data) if parts is None else parts
-    found: dict[str, Ledger] = {}
-    for start in range(0, len(addresses), _CHUNK):
-        chunk = addresses[start : start + _CHUNK]
-        rows = session.connection().execute(  # plain rows: no ORM processing needed
-            sql_select(Contact.address, *columns)
-            .join(ContactLedger, ContactLedger.contact_id == Contact.id)
-            .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
-        ).all()
-        for address, values, ask_lines in rows:
-            if parts is None:
-                document = values or {}
-                evidence = document.get("evidence") or {}
-                values = [document.get(name) for name in _LIGHT_FIGURES] + [evidence.get("opt_outs")]
-                ask_lines = evidence.get("asks_by_us")
-            elif isinstance(values, str):
-                values = json.loads(values)
-            if isinstance(ask_lines, str):
-                ask_lines = json.loads(ask_lines) if day is None or _maybe_since(ask_lines, day) else None
-            (
-                name, tier, strength, balance, last_two_way, sent, received, personal, asks, offers,
-                honoured, opt_outs, last, opt_lines,
-            ) = values  # fmt: skip
-            lines = {}
-            if ask_lines and (asks_lines := _lines_of(ask_lines, asks_since)):
-                lines["asks_by_us"] = asks_lines
-            if opt_lines:
-                lines["opt_outs"] = _lines_of(opt_lines)
-            found[address] = Ledger(
-                address=address,
-                scope=scope,
-                name=name,
-                domain=address.rpartition("@")[2],
-                last_two_way=_date_of(last_two_way),
-                sent=sent or 0,
-                received=received or 0,
-                personal_received=personal or 0,
-                asks_by_us=asks or 0,
-                offers_by_us=offers or 0,
-                their_asks_fulfilled=honoured or 0,
-                opt_outs=opt_outs or 0,
-                balance=balance or 0.0,
-                strength=strength or 0,
-                tier=tier or "none",
-                last_ask_by_us=(
-                    None if not last else LastAsk(EvidenceLine.from_json(last), bool(last.get("answered")))
-                ),
-                evidence=lines,
-            )
-    return {a: found.get(a) or Ledger.unknown(a, scope) for a in addresses}
-
-
-def add_evidence(
-    session: Session, ledgers: Mapping[str, Ledger], needed: Mapping[str, Iterable[str]], scope: str
-) -> None:
-    """Read the evidence lines of ``needed`` (address -> figures) into the ledgers of ``ledgers``, next to
-    the lines they already have."""
-    dialect = session.get_bind().dialect.name
-    part: Any = ContactLedger.data
-    if dialect == "sqlite":
-        part = func.json_extract(ContactLedger.data, "$.evidence")
-    elif dialect == "postgresql":
-        part = ContactLedger.data["evidence"]
-    addresses = [a for a in needed if a in ledgers]
-    for start in range(0, len(addresses), _CHUNK):
-        chunk = addresses[start : start + _CHUNK]
-        rows = session.connection().execute(
-            sql_select(Contact.address, part)
-            .join(ContactLedger, ContactLedger.contact_id == Contact.id)
-            .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
-        ).all()
-        for address, data in rows:
-            if isinstance(data, str):
-                data = json.loads(data)
-            evidence = (data or {}).get("evidence") if part is ContactLedger.data else data
-            evidence = evidence if isinstance(evidence, dict) else {}
-            ledger = ledgers[address]
-            ledger.evidence = {
-                **ledger.evidence,
-                **{figure: _lines_of(evidence.get(figure)) for figure in needed[address]},
-            }
 
 
 def load_suppressions(session: Session) -> SuppressionList:
@@ -1133,8 +959,6 @@ __all__ = [
     "effective_policy",
     "evaluate",
     "evaluate_data",
-    "add_evidence",
-    "load_ledgers_light",
     "load_sends",
     "load_suppressions",
     "RecipientRules",

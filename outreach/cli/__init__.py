@@ -450,7 +450,8 @@ def send(
     a run stopped in the middle resumes with exactly the rest.
     """
     from outreach.campaign import load_campaign
-    from outreach.send import SendOptions, analyse_and_refresh, resolve_limits, resolve_smtp, send_campaign
+    from outreach.send import SendOptions, resolve_limits, resolve_smtp, send_campaign
+    from outreach.signals.hook import SignalsHook
 
     app: AppContext = ctx.obj
     if app.as_of is not None and not dry_run:
@@ -480,7 +481,7 @@ def send(
             evaluator = partial(evaluate, now=app.as_of)
         result = send_campaign(session, campaign, app.settings, options, smtp=smtp, limits=limits,
                                prompt=_prompt_password, on_outcome=_print_outcome if text else None,
-                               after_ingest=analyse_and_refresh, evaluator=evaluator)
+                               after_ingest=SignalsHook.for_send(campaign.mailbox), evaluator=evaluator)
     if not text:
         click.echo(json.dumps(result.to_json(), indent=2))
         ctx.exit(result.exit_code)

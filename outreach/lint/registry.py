@@ -166,7 +166,7 @@ def resolve_codes(
     return frozenset(enabled), warnings
 
 
-def split_codes(value: Any, where: str) -> list[str]:
+def split_codes(value: object, where: str) -> list[str]:
     """Codes from a TOML list or a string separated by commas, semicolons or spaces."""
     if value is None:
         return []

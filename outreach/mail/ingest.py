@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BindParameter, Boolean, Connection, Table, bindparam, insert, select, update
+from sqlalchemy import BindParameter, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from outreach.mail.parsing import ParsedMessage, parse_message
 from outreach.mail.threads import ThreadIndex, ThreadInfo, date_span, subject_key
 from outreach.mail.worker import Prepared
-from outreach.store import chunked, lock_store_for_writing
+from outreach.signals.storage import PIPELINE_VERSION, SIGNAL_COLUMNS, MessageSignals, signal_rows
+from outreach.store import bulk_insert, bulk_insert_rows, chunked, lock_store_for_writing
 from outreach.store.models import (
     Contact,
     Folder,
@@ -32,7 +33,6 @@ from outreach.store.models import (
     Signal,
     SyncRun,
     Thread,
-    UTCDateTime,
     utcnow,
 )
 
@@ -81,8 +81,6 @@ _THREADS_BY_KEY = select(Message.message_key, Message.thread_id).where(
 _THREADS_BY_ROOT = select(Thread.root_key, Thread.id).where(Thread.root_key.in_(_KEYS))
 CONTACT_CACHE_SIZE = 50_000  # contacts remembered between batches of a run (a few MB)
 
-if TYPE_CHECKING:
-    from outreach.signals.analyse import MessageSignals
 
 
 def ensure_mailbox(session: Session, name: str, addresses: Sequence[str] = ()) -> Mailbox:
@@ -243,7 +241,7 @@ class Ingestor:
             )
         new_ids: dict[str, int] = {}
         if message_rows:
-            bulk_insert(conn, Message.__table__, message_rows)  # type: ignore[arg-type]
+            bulk_insert(conn, Message, message_rows)
             new_keys = [row["message_key"] for row in message_rows]
             for chunk in chunked(new_keys):
                 new_ids.update(
@@ -262,16 +260,14 @@ class Ingestor:
                         "display_name": addr.name,
                     }
                 )
-        bulk_insert(conn, Participant.__table__, participant_rows)  # type: ignore[arg-type]
+        bulk_insert(conn, Participant, participant_rows)
         if signals:
-            from outreach.signals.storage import SIGNAL_COLUMNS, signal_rows
-
             rows: list[tuple[Any, ...]] = []
             for key, mid in new_ids.items():
                 found = signals.get(key)
                 if found is not None:
                     rows += signal_rows(mid, found)
-            bulk_insert_rows(conn, Signal.__table__, SIGNAL_COLUMNS, rows)  # type: ignore[arg-type]
+            bulk_insert_rows(conn, Signal, SIGNAL_COLUMNS, rows)
         stats.new = len(new_list)
         stats.new_message_ids = list(new_ids.values())
         all_ids = {**existing, **new_ids}
@@ -321,7 +317,7 @@ class Ingestor:
                     "flags": raw.flags[:500],
                 }
             )
-        bulk_insert(conn, MessageLocation.__table__, inserts)  # type: ignore[arg-type]
+        bulk_insert(conn, MessageLocation, inserts)
         if updates:
             conn.execute(
                 update(MessageLocation)
@@ -375,7 +371,7 @@ class Ingestor:
                         "display_names": ordered[:20],
                     }
                 )
-            bulk_insert(conn, Contact.__table__, rows)  # type: ignore[arg-type]
+            bulk_insert(conn, Contact, rows)
             for chunk in chunked(missing):
                 ids.update(
                     (address, cid)
@@ -450,7 +446,7 @@ class Ingestor:
         if fresh:
             bulk_insert(
                 conn,
-                Thread.__table__,  # type: ignore[arg-type]
+                Thread,
                 [
                     {"root_key": i.root_key, "subject_key": i.subject_key, "first_date": i.first, "last_date": i.last}
                     for i in fresh
@@ -486,98 +482,10 @@ class Ingestor:
         return info
 
 
-_INSERT_CACHE: dict[
-    tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], list[Callable[[Any], Any] | None], tuple[Any, ...]]
-] = {}
-
-
-def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """:func:`bulk_insert_rows` of rows given as dicts (every row with the same keys, in the same order)."""
-    if rows:
-        bulk_insert_rows(conn, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
-
-
-def bulk_insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """``executemany`` of a compiled INSERT of ``columns`` with the column types' own bind processors.
-
-    Same SQL and values as ``conn.execute(insert(table), rows)`` with the rows as dicts, without
-    SQLAlchemy's per-row bookkeeping, which costs more than the database itself on this hot path.
-    Columns left out get their default, if they have one.
-    """
-    if not rows:
-        return
-    dialect = conn.dialect
-    given = tuple(columns)
-    key = (dialect.name, table.name, given)
-    cached = _INSERT_CACHE.get(key)
-    if cached is None:
-        defaults = {}
-        for column in table.columns:
-            if column.name not in given and column.default is not None and not column.primary_key:
-                arg = column.default.arg  # type: ignore[attr-defined]
-                defaults[column.name] = arg
-        names = given + tuple(defaults)
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(names))
-        processors = [_bind_processor(table.c[c].type, dialect) for c in names]
-        cached = _INSERT_CACHE[key] = (str(compiled), names, processors, tuple(defaults.values()))
-    sql, names, processors, default_args = cached
-    # A default is the same value in every row (a callable one is called once per batch): converted once.
-    extra = tuple(
-        processor(value) if processor is not None else value
-        for value, processor in zip(
-            [arg(None) if callable(arg) else arg for arg in default_args], processors[len(given) :], strict=True
-        )
-    )
-    # Only the columns whose type converts values (dates, JSON, …) cost anything per row.
-    convert = [(i, p) for i, p in enumerate(processors[: len(given)]) if p is not None]
-    params: list[Any]
-    if convert:
-        params = []
-        for row in rows:
-            values = list(row)
-            for i, p in convert:
-                values[i] = p(values[i])
-            params.append(tuple(values) + extra)
-    else:
-        params = [row + extra for row in rows] if extra else rows
-    if dialect.paramstyle not in ("qmark", "numeric", "format"):
-        params = [dict(zip(names, values, strict=True)) for values in params]
-    conn.exec_driver_sql(sql, params)
-
-
-_SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
-
-
-def _bind_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """The type's bind processor; on SQLite, for the hot types, an equivalent in C: :class:`UTCDateTime`
-    as naive UTC ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's storage format), and none for Boolean,
-    whose True/False the sqlite3 driver stores as 1/0 by itself."""
-    if dialect.name == "sqlite" and isinstance(type_, Boolean):
-        return None
-    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
-        impl = type_.dialect_impl(dialect)
-        if getattr(getattr(impl, "impl_instance", None), "_storage_format", None) == _SQLITE_DATETIME_FORMAT:
-            return _sqlite_utc_datetime
-    processor: Callable[[Any], Any] | None = type_._cached_bind_processor(dialect)
-    return processor
-
-
-def _sqlite_utc_datetime(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is UTC:  # the usual case (parsed dates and stored ones are in UTC): drop the "+00:00"
-        return value.isoformat(" ", "microseconds")[:-6]
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
-
-
 def _analysis_columns(found: MessageSignals | None) -> dict[str, Any]:
     """The message columns that say whether (and by which pipeline) its signals were computed."""
     if found is None:
         return {"language": None, "signals_version": None}
-    from outreach.signals.analyse import PIPELINE_VERSION
-
     return {"language": found.language, "signals_version": PIPELINE_VERSION}
 
 

@@ -1,4 +1,5 @@
-"""The public Python API: what the CLI calls, and what other tools can call.
+"""A sync or an import of one mailbox, end to end: the mailbox's lock, the ingest of every folder, and
+the signals hook (analysis, then the ledgers of the contacts the run touched).
 
 Sessions are passed in; nothing here keeps global state.
 """
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
@@ -18,94 +19,13 @@ from outreach.ledger import LedgerPolicy
 from outreach.mail.files import discover
 from outreach.mail.imap import FolderSummary, ImapSync, RunSummary, SilentProgress, SyncProgress, SyncSummary
 from outreach.mail.ingest import Ingestor, ensure_folder, ensure_mailbox, finish_run, mailbox_addresses
-from outreach.store import chunked, lock_store_for_writing, mailbox_sync_lock
-from outreach.store.models import SyncRun
+from outreach.signals.hook import AfterBatch, SignalsHook
+from outreach.store import mailbox_sync_lock
+from outreach.store.models import Mailbox, SyncRun
 
 
 class ImportSummary(RunSummary):
     """What an import did, folder by folder."""
-
-
-class SignalsHook:
-    """The ``after_batch`` hook of a sync: makes sure each batch's new messages have their signals
-    (computed in the sync's worker process when it had one, here otherwise) before the batch commits;
-    once the run is done, refreshes the ledgers of the contacts whose mail this mailbox gained.
-
-    What the mailbox gained is every location added since the run started (new messages and a
-    colleague's copies of mail already stored), found by a location-id watermark.  If an earlier run of
-    this mailbox crashed, its batches were committed without a ledger refresh, so every ledger is
-    refreshed instead.
-    """
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        mailbox_name: str,
-        policy: LedgerPolicy | None = None,
-        then: Callable[[Session, list[int]], None] | None = None,
-    ) -> None:
-        from sqlalchemy import func, select
-
-        from outreach.store.models import Mailbox, MessageLocation, SyncRun
-
-        self.sessions = sessions
-        self.mailbox_name = mailbox_name
-        self.policy = policy
-        self.then = then
-        with sessions() as session:
-            self.watermark = session.scalar(select(func.max(MessageLocation.id))) or 0
-            self.crashed_runs = list(
-                session.scalars(
-                    select(SyncRun.id)
-                    .join(Mailbox, Mailbox.id == SyncRun.mailbox_id)
-                    .where(Mailbox.name == mailbox_name, SyncRun.status == "running")
-                )
-            )
-            self.full_refresh = bool(self.crashed_runs)
-
-    def __call__(self, session: Session, new_message_ids: list[int]) -> None:
-        from sqlalchemy import select
-
-        from outreach.signals.storage import store_signals
-        from outreach.store.models import Message
-
-        missing: list[int] = []
-        for chunk in chunked(new_message_ids):
-            missing += session.scalars(
-                select(Message.id).where(Message.id.in_(chunk), Message.signals_version.is_(None))
-            ).all()
-        if missing:
-            store_signals(session, missing)
-        if self.then is not None:
-            self.then(session, new_message_ids)
-
-    def finish(self) -> int:
-        """Refresh the ledgers the run changed; the number of contacts refreshed (-1: all of them)."""
-        from sqlalchemy import select, update
-
-        from outreach.ledger import refresh_ledgers, touched_contacts
-        from outreach.store.models import Contact, Folder, Mailbox, MessageLocation, SyncRun
-
-        with self.sessions() as session:
-            lock_store_for_writing(session)  # a teammate's sync may be refreshing the same contacts
-            if self.full_refresh:
-                # All contacts, but in chunks: refresh_ledgers(None) would hold the whole store's facts.
-                everyone = session.scalars(select(Contact.id)).all()
-                refresh_ledgers(session, everyone, self.policy)
-                session.execute(update(SyncRun).where(SyncRun.id.in_(self.crashed_runs)).values(status="interrupted"))
-                session.commit()
-                return -1
-            gained = session.scalars(
-                select(MessageLocation.message_id)
-                .join(Folder, Folder.id == MessageLocation.folder_id)
-                .join(Mailbox, Mailbox.id == Folder.mailbox_id)
-                .where(Mailbox.name == self.mailbox_name, MessageLocation.id > self.watermark)
-            ).all()
-            contacts = touched_contacts(session, gained)
-            if contacts:
-                refresh_ledgers(session, contacts, self.policy)
-            session.commit()
-        return len(contacts)
 
 
 def sync_mailbox(
@@ -116,7 +36,9 @@ def sync_mailbox(
     signals: bool = True,
     ledger_policy: LedgerPolicy | None = None,
     wait: bool = False,
-    **options: object,
+    *,
+    after_batch: AfterBatch | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> SyncSummary:
     """Sync one IMAP mailbox into the store (read-only, incremental, resumable); with ``signals``, the
     new messages are analysed and the ledgers of the contacts they touch refreshed.
@@ -125,13 +47,10 @@ def sync_mailbox(
     :class:`~outreach.errors.MailboxBusyError` is raised, or with ``wait`` the sync waits for it."""
     with _mailbox_lock(sessions, config.name, wait, progress):
         started = time.perf_counter()
-        hook = None
-        if signals:
-            then = options.pop("after_batch", None)
-            hook = SignalsHook(sessions, config.name, ledger_policy, then)  # type: ignore[arg-type]
-            options["after_batch"] = hook
-            options["analyse"] = True
-        summary = ImapSync(sessions, config, password, progress=progress, **options).run()  # type: ignore[arg-type]
+        hook = SignalsHook(sessions, config.name, ledger_policy, after_batch) if signals else None
+        summary = ImapSync(
+            sessions, config, password, progress=progress, after_batch=hook or after_batch, sleep=sleep, analyse=signals
+        ).run()
         if hook is not None:
             hook.finish()
     summary.seconds = time.perf_counter() - started  # the ledger refresh is part of the sync's time
@@ -154,7 +73,7 @@ def import_path(
     addresses: Sequence[str] = (),
     progress: SyncProgress | None = None,
     batch_size: int = 500,
-    after_batch: Callable[[Session, list[int]], None] | None = None,
+    after_batch: AfterBatch | None = None,
     signals: bool = True,
     ledger_policy: LedgerPolicy | None = None,
     wait: bool = False,
@@ -175,7 +94,7 @@ def _import_path(
     addresses: Sequence[str],
     progress: SyncProgress | None,
     batch_size: int,
-    after_batch: Callable[[Session, list[int]], None] | None,
+    after_batch: AfterBatch | None,
     signals: bool,
     ledger_policy: LedgerPolicy | None,
 ) -> ImportSummary:
@@ -218,8 +137,4 @@ def _import_path(
 
 
 def _mailbox_id(session: Session, name: str) -> int | None:
-    from sqlalchemy import select
-
-    from outreach.store.models import Mailbox
-
     return session.scalar(select(Mailbox.id).where(Mailbox.name == name))

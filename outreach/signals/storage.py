@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from outreach.mail.ingest import bulk_insert_rows
 from outreach.signals.analyse import PIPELINE_VERSION, MessageSignals, analyse_texts
+from outreach.store import bulk_insert_rows
 from outreach.store.models import Message, Signal
 
 CHUNK = 500
@@ -63,7 +63,7 @@ def store_signals(session: Session, message_ids: Sequence[int]) -> Counter[str]:
                 {"b_id": mid, "language": result.language, "signals_version": PIPELINE_VERSION}
             )
             counts.update(hit.kind for hit in result.signals)
-        bulk_insert_rows(conn, Signal.__table__, SIGNAL_COLUMNS, signal_values)  # type: ignore[arg-type]
+        bulk_insert_rows(conn, Signal, SIGNAL_COLUMNS, signal_values)
         if message_values:
             conn.execute(
                 update(Message)
@@ -123,4 +123,12 @@ def rebuild(
     return summary
 
 
-__all__ = ["PIPELINE_VERSION", "SIGNAL_COLUMNS", "RebuildSummary", "rebuild", "signal_rows", "store_signals"]
+__all__ = [
+    "PIPELINE_VERSION",
+    "SIGNAL_COLUMNS",
+    "MessageSignals",
+    "RebuildSummary",
+    "rebuild",
+    "signal_rows",
+    "store_signals",
+]
