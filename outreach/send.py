@@ -54,7 +54,8 @@ from sqlalchemy.orm import Session
 
 from outreach.config import SECURITY_MODES, MailboxConfig, Settings
 from outreach.errors import AuthenticationError, ConfigError, MailServerError, UsageError, network_error
-from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
+from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder
+from outreach.mail.owners import ensure_mailbox
 from outreach.store.models import MailboxAddress, SendLog, utcnow
 from outreach.suppression import suppressed as suppressed_addresses
 

@@ -25,7 +25,7 @@ from outreach.campaign.evaluate import (
 )
 from outreach.campaign.model import Campaign
 from outreach.ledger import load_ledgers
-from outreach.ledger.store import maybe_since
+from outreach.ledger.read import maybe_since
 from outreach.lint.cases import NOW
 from outreach.lint.findings import DeferredEvidence
 from outreach.store import open_store, session_factory

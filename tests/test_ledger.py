@@ -43,11 +43,11 @@ from outreach.ledger import (
     Ledger,
     LedgerPolicy,
     domain_rollup,
-    is_machine_sender,
     ledger_for,
     load_ledgers,
     refresh_ledgers,
 )
+from outreach.mail.parsing import is_machine_sender
 from outreach.mail.runs import import_path
 from outreach.store import open_store, session_factory
 from outreach.store.models import Contact, ContactLedger, Message

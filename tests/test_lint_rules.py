@@ -66,7 +66,7 @@ def test_required_rules_and_severities():
 
 def test_select_and_ignore_by_code_prefix_and_name():
     enabled, warnings = resolve_codes(["R00"], [])
-    assert enabled == {f"R00{i}" for i in range(1, 9)} and not warnings
+    assert enabled == {f"R00{i}" for i in range(1, 10)} and not warnings
     enabled, _ = resolve_codes([], ["T", "stale-relationship"])
     assert "T001" not in enabled and "R003" not in enabled and "M001" in enabled
     enabled, warnings = resolve_codes(["T001"], ["R007"])

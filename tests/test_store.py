@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
-from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
+from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder
+from outreach.mail.owners import ensure_mailbox
 from outreach.mail.runs import import_path
 from outreach.store import current_revision, head_revision, make_engine, open_store, session_factory, upgrade
 from outreach.store.models import Base, Contact, Message, MessageLocation, Participant

@@ -38,8 +38,8 @@ from outreach.campaign.render import ContactFacts, RenderFailure, compiled, cont
 from outreach.config import Settings
 from outreach.errors import CampaignError
 from outreach.gcpause import collector_paused
-from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, load_ledgers
-from outreach.ledger.store import LIGHT_EVIDENCE, add_evidence, load_ledgers_light
+from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, LedgerPolicy, load_ledgers
+from outreach.ledger.read import LIGHT_EVIDENCE, add_evidence, load_ledgers_light
 from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
 from outreach.lint.registry import all_rules, get_rule, resolve_codes
 from outreach.lint.text import Match, find_asks, find_familiarity, find_placeholders, html_to_text, line_of
@@ -47,10 +47,11 @@ from outreach.store.models import SendLog, Suppression
 
 COLD_TIERS = ("none", "one-way")
 MAX_EVIDENCE = 5
-RECIPIENT_CODES = ("R001", "R002", "R003", "R004", "R005", "R006", "R007", "R008")
+RECIPIENT_CODES = ("R001", "R002", "R003", "R004", "R005", "R006", "R007", "R008", "R009")
 # findings that quote ledger evidence, and the figures they quote
 EVIDENCE_FIGURES: dict[str, tuple[str, ...]] = {
     "R002": ("unanswered_outbound", "sent", "received"),
+    "R009": ("received",),
     "R003": ("last_two_way", "two_way_threads"),
     "R004": ("asks_by_us", "offers_by_us"),
     "R006": ("asks_by_us",),
@@ -171,6 +172,14 @@ def effective_policy(
     return policy
 
 
+def ledger_policy(settings: Settings | None) -> LedgerPolicy:
+    """The ``[ledger]`` table of the config: how ledgers are judged (half-lives, tiers)."""
+    if settings is None:
+        return LedgerPolicy()
+    where = f"{settings.config_path}: [ledger]" if settings.config_path else "[ledger]"
+    return LedgerPolicy.from_mapping(settings.section("ledger"), origin=where)
+
+
 def _now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
@@ -197,7 +206,7 @@ def _day(value: datetime | None) -> str:
 
 
 class RecipientRules:
-    """R001–R008, set up once for an evaluation (policy, enabled rules, suppression list, time).
+    """R001–R009, set up once for an evaluation (policy, enabled rules, suppression list, time).
 
     Each rule decides and words its finding from the ledger's figures; its evidence is built by the
     matching ``_evidence_*`` method, right away or, with an :class:`_EvidenceReader`, when first shown.
@@ -212,8 +221,8 @@ class RecipientRules:
         self.now = now
         self.since = now - timedelta(days=policy.cooldown_days)  # R006: asks and sends from then on
         self.until = now + timedelta(days=1)
-        self.r001, self.r002, self.r003, self.r004, self.r005, self.r006 = (
-            code in enabled for code in ("R001", "R002", "R003", "R004", "R005", "R006")
+        self.r001, self.r002, self.r003, self.r004, self.r005, self.r006, self.r009 = (
+            code in enabled for code in ("R001", "R002", "R003", "R004", "R005", "R006", "R009")
         )
         self.deficit = -policy.deficit_margin
 
@@ -233,18 +242,22 @@ class RecipientRules:
                 )
             )
         if tier == "one-way" and self.r002:
-            if ledger.sent and not ledger.personal_received:
-                message = f"mail only went one way: we wrote {ledger.sent} time(s), they never answered"
-            elif ledger.personal_received and not ledger.sent:
-                message = (
-                    f"mail only went one way: they wrote {ledger.personal_received} time(s), "
-                    "we never answered"
-                )
-            else:
-                message = "mail only went one way (tier one-way)"
+            bulk = ledger.received - ledger.personal_received
+            message = (
+                f"mail only went one way: we wrote {ledger.sent} time(s), they wrote to us personally "
+                f"{ledger.personal_received} time(s)" + (f" ({bulk} bulk or automated message(s))" if bulk else "")
+            )
             out.append(
                 get_rule("R002").finding(
                     message, self._evidence_r002(ledger) if reader is None else reader.defer(address, "R002")
+                )
+            )
+        if tier == "inbound" and self.r009:
+            out.append(
+                get_rule("R009").finding(
+                    f"they wrote to us personally {ledger.personal_received} time(s); we never wrote to them "
+                    "personally",
+                    self._evidence_r009(ledger) if reader is None else reader.defer(address, "R009"),
                 )
             )
         last_two_way = _aware(ledger.last_two_way)
@@ -324,12 +337,21 @@ class RecipientRules:
         facts = [
             Evidence(
                 f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
-                "message(s); no two-way thread"
+                f"message(s) and {ledger.received - ledger.personal_received} bulk or automated one(s)"
             )
         ]
         ours = _lines(ledger, "unanswered_outbound", "we wrote, no answer")
         ours = ours or _lines(ledger, "sent", "we wrote")
         return facts + ours + _lines(ledger, "received", "they wrote")
+
+    def _evidence_r009(self, ledger: Ledger) -> list[Evidence]:
+        facts = [
+            Evidence(
+                f"they sent {ledger.personal_received} personal message(s); we sent them {ledger.sent} message(s), "
+                "none of them personal"
+            )
+        ]
+        return facts + _lines(ledger, "received", "they wrote")
 
     def _evidence_r003(self, ledger: Ledger, last_two_way: datetime, age: int) -> list[Evidence]:
         stale_days = self.policy.stale_days
@@ -896,7 +918,9 @@ def _evaluate(
             raise CampaignError(
                 f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store"
             )
-    ledgers = load_ledgers_light(session, addresses, scope, now - timedelta(days=policy.cooldown_days))
+    ledgers = load_ledgers_light(
+        session, addresses, scope, now - timedelta(days=policy.cooldown_days), ledger_policy(settings), now
+    )
 
     def read_evidence(needed: Mapping[str, Iterable[str]]) -> None:
         # later, maybe once the caller closed the session (it can be used again): a read transaction
@@ -939,7 +963,7 @@ def check_address(
     normal = address.strip().lower()
     if campaign is not None and policy.scope == "mailbox":
         scope = campaign.mailbox
-    ledger = load_ledgers(session, [normal], scope)[normal]
+    ledger = load_ledgers(session, [normal], scope, ledger_policy(settings), now)[normal]
     sends = load_sends(
         session, now - timedelta(days=policy.cooldown_days), campaign.name if campaign else None, [normal]
     ).get(normal, [])

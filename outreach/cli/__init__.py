@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach import __version__
 from outreach.config import MailboxConfig, Settings, load_settings
 from outreach.errors import OutreachError, UsageError
+
+if TYPE_CHECKING:
+    from outreach.ledger.model import LedgerPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -258,7 +261,7 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
     with app.sessions()() as session:
         mailbox_id = mailbox_id_for(session, mailbox_name)
         if by_domain:
-            domains = [d.to_json() for d in domain_rollup(session, scope)]
+            domains = [d.to_json() for d in domain_rollup(session, scope, _ledger_policy(app))]
             _emit(app, domains[:limit] if limit else domains, fmt,
                   ["domain", "contacts", "best_tier", "strongest_contact", "strongest_strength",
                    "last_two_way", "two_way_threads"], title="Domains")
@@ -268,7 +271,7 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
             raise UsageError(f"cannot sort by {sort_field!r}; choose one of "
                              f"{', '.join((*SORT_FIELDS, *ledger_columns))}")
         items = histories(session, mailbox_id=mailbox_id)
-        columns = stored_ledger_columns(session, scope)
+        columns = stored_ledger_columns(session, scope, _ledger_policy(app))
     if sort_field in SORT_FIELDS:
         items = sort_histories(items, sort_field, not asc)
     rows = []
@@ -320,7 +323,7 @@ def contact(app: AppContext, address: str, mailbox_name: str | None, fmt: str) -
         click.echo(line)
 
 
-def _ledger_policy(app: AppContext) -> Any:
+def _ledger_policy(app: AppContext) -> LedgerPolicy:
     from outreach.ledger import LedgerPolicy
 
     where = f"{app.settings.config_path}: [ledger]" if app.settings.config_path else "[ledger]"

@@ -4,15 +4,24 @@ asks and their fulfilment, the balance with decay, the strength and the tier.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from outreach.ledger.facts import CONTACT_CHUNK, ContactMail, Facts, FactsLoader, MessageFacts
-from outreach.ledger.model import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, LedgerPolicy, aware, line_json
+from outreach.ledger.model import (
+    TEAM_SCOPE,
+    EvidenceLine,
+    LastAsk,
+    Ledger,
+    LedgerPolicy,
+    aware,
+    decay,
+    line_json,
+    rate,
+)
+from outreach.mail.parsing import is_machine_sender
 
 
 class Event:
@@ -44,17 +53,25 @@ _PAIRED_FIGURES = frozenset(("balance", "their_asks_fulfilled", "our_asks_fulfil
 
 
 class LedgerBuilder:
-    """Computes one ledger from one contact's messages in one scope."""
+    """Computes one ledger from one contact's messages in one scope, as of ``now``: with a date, mail dated
+    after it is left out; without one, the ledger is judged as of its latest message (so that a stored
+    ledger does not depend on when it was computed: readers judge it as of their own date)."""
 
     def __init__(
-        self, contact: ContactMail, scope: str, events: list[Event], policy: LedgerPolicy, now: datetime
+        self, contact: ContactMail, scope: str, events: list[Event], policy: LedgerPolicy, now: datetime | None
     ):
         self.policy = policy
-        self.now = now
         self.limit = max(1, policy.evidence_limit)
         events.sort(key=_event_key)
+        if now is not None:
+            events = [e for e in events if e.msg.date is None or e.msg.date <= now]
+        else:
+            now = max((e.msg.date for e in events if e.msg.date is not None), default=None)
+        self.now = now
         self.events = events
-        self.ledger = Ledger(address=contact.address, scope=scope, name=contact.name, domain=contact.domain)
+        self.ledger = Ledger(
+            address=contact.address, scope=scope, name=contact.name, domain=contact.domain, as_of=now
+        )
         # figure -> (event, sentence) of its lines, in the order figures first got one
         self.evidence: dict[str, list[tuple[Event, str | None]]] = {}
         # thread id -> the personal exchange with this contact in it, message by message in time order
@@ -68,10 +85,14 @@ class LedgerBuilder:
             lines.append((event, sentence))
 
     def decay(self, when: datetime | None, half_life: float) -> float:
-        if when is None:
+        if self.now is None:
             return 0.0
-        age = max(0.0, (self.now - when).total_seconds() / 86400.0)
-        return float(0.5 ** (age / half_life))
+        return decay(self.now, when, half_life)
+
+    def personal(self, event: Event) -> bool:
+        """Mail written to them or to us as a person: neither bulk, list nor automated, to few people."""
+        msg = event.msg
+        return not msg.noisy and msg.recipients <= self.policy.personal_max_recipients
 
     def build(self) -> Ledger:
         """The figures, balance, strength and tier; the evidence is :meth:`lines` or :meth:`json_lines`."""
@@ -79,14 +100,18 @@ class LedgerBuilder:
         sent: list[Event] = []
         received: list[Event] = []
         personal: list[Event] = []
+        timeline: list[Event] = []  # personal mail both ways, in time order
         for e in self.events:
             if e.direction == "out":
                 sent.append(e)
+                if self.personal(e):
+                    timeline.append(e)
             elif e.direction == "in":
                 received.append(e)
-                if e.msg.noisy:
+                if not self.personal(e):
                     continue
                 personal.append(e)
+                timeline.append(e)
             else:
                 continue
             tid = e.msg.thread_id
@@ -100,6 +125,8 @@ class LedgerBuilder:
                     e.prev_in = thread[-1].direction == "in"
                     thread.append(e)
         led.sent, led.received, led.personal_received = len(sent), len(received), len(personal)
+        led.personal_sent = len(timeline) - len(personal)
+        led.inferred_sent = sum(1 for e in sent if e.msg.inferred)
         self._dates("sent", sent)
         self._dates("received", received)
         if sent:
@@ -125,10 +152,23 @@ class LedgerBuilder:
                 two_way += 1
                 exchanged += len(items)
         replies.sort(key=_event_key)
-        led.two_way_threads = two_way
+        led.two_way_threads, led.two_way_messages = two_way, exchanged
         if replies:
             self.evidence["two_way_threads"] = [(e, None) for e in replies[-limit:]]
-        dated = [e for e in replies if e.msg.date is not None]
+        # An exchange: personal mail answering the other side's, in the same thread or not (a reply that
+        # starts a new conversation still answers).  Replies within threads are exchanges too.
+        switches: list[Event] = []
+        previous = ""
+        for e in timeline:
+            if previous and e.direction != previous:
+                switches.append(e)
+            previous = e.direction
+        led.exchanges = len(switches)
+        if switches:
+            self.evidence["exchanges"] = [(e, None) for e in switches[-limit:]]
+        dated = sorted(
+            {id(e): e for e in (*replies, *switches) if e.msg.date is not None}.values(), key=_event_key
+        )
         if dated:
             led.first_two_way, led.last_two_way = dated[0].msg.date, dated[-1].msg.date
             self.add("first_two_way", dated[0])
@@ -151,7 +191,7 @@ class LedgerBuilder:
         led.reply_rate = round(answered / (answered + unanswered), 3) if answered + unanswered else None
 
         self._signals(sent, personal, received)
-        self._strength(exchanged)
+        rate(led, self.policy, self.now or datetime.now(UTC))
         return led
 
     def _dates(self, what: str, events: list[Event]) -> None:
@@ -174,14 +214,19 @@ class LedgerBuilder:
 
     def lines(self) -> dict[str, list[EvidenceLine]]:
         return {
-            figure: [EvidenceLine(e.msg.id, e.msg.date, e.direction, e.msg.subject, s) for e, s in lines]
+            figure: [
+                EvidenceLine(e.msg.id, e.msg.date, e.direction, e.msg.subject, s, e.msg.inferred) for e, s in lines
+            ]
             for figure, lines in self._capped()
         }
 
     def json_lines(self) -> dict[str, list[dict[str, Any]]]:
         """:meth:`lines` as :meth:`Ledger.to_json` writes them."""
         return {
-            figure: [line_json(e.msg.id, e.msg.date_json(), e.direction, e.msg.subject, s) for e, s in lines]
+            figure: [
+                line_json(e.msg.id, e.msg.date_json(), e.direction, e.msg.subject, s, e.msg.inferred)
+                for e, s in lines
+            ]
             for figure, lines in self._capped()
         }
 
@@ -293,80 +338,13 @@ class LedgerBuilder:
                 return later, None
         return None
 
-    def _strength(self, exchanged: int) -> None:
-        led, policy = self.ledger, self.policy
-        recency = 0.0
-        if led.last_two_way is not None:
-            recency = policy.recency_points * self.decay(led.last_two_way, policy.recency_half_life_days)
-        frequency = policy.frequency_points * _saturate(exchanged, policy.frequency_saturation)
-        two_way = policy.two_way_points * _saturate(led.two_way_threads, policy.two_way_saturation)
-        reciprocity = 0.0
-        if policy.reciprocity_saturation > 0:
-            reciprocity = policy.reciprocity_points * min(
-                1.0, max(0.0, led.balance) / policy.reciprocity_saturation
-            )
-        parts = {"recency": recency, "frequency": frequency, "two_way": two_way, "reciprocity": reciprocity}
-        led.strength_parts = {k: round(v, 1) for k, v in parts.items()}
-        led.strength = max(0, min(100, round(sum(parts.values()))))
-        if led.sent == 0 and led.received == 0:
-            led.tier = "none"
-        elif led.two_way_threads < max(1, policy.acquaintance_min_two_way):
-            led.tier = "one-way"
-        elif led.strength >= policy.strong_min_strength and led.two_way_threads >= policy.strong_min_two_way:
-            led.tier = "strong"
-        elif led.strength >= policy.warm_min_strength and led.two_way_threads >= policy.warm_min_two_way:
-            led.tier = "warm"
-        else:
-            led.tier = "acquaintance"
-
-
-def _saturate(count: int, full_at: int) -> float:
-    """0 for none, 1 from ``full_at`` on, logarithmic in between (the first exchanges count most)."""
-    if count <= 0:
-        return 0.0
-    return min(1.0, math.log1p(count) / math.log1p(max(1, full_at)))
-
-
-# Local parts of addresses that only ever send machine mail.  Archives without list headers (Enron's
-# newsletters, ticket systems) are not flagged bulk by the parser; their senders still never answer.
-_MACHINE_SENDER_RE = re.compile(
-    r"^(?:no[-._]?reply|do[-._]?not[-._]?reply|no\.address|mailer[-._]daemon|postmaster|bounces?|webmaster"
-    r"|newsletters?|announcements?|notifications?|alerts?|arsystem|listserv|majordomo|mailman)(?:[-._+].*)?$"
-)
-
-
-def is_machine_sender(address: str) -> bool:
-    """An address whose mail is automated whatever its headers say (noreply@, webmaster@, …)."""
-    return _MACHINE_SENDER_RE.match(address.partition("@")[0]) is not None
-
 
 def contact_ledgers(
-    contact: ContactMail, facts: Facts, policy: LedgerPolicy, now: datetime, as_json: bool
+    contact: ContactMail, facts: Facts, policy: LedgerPolicy, now: datetime | None, as_json: bool
 ) -> list[tuple[Ledger, dict[str, Any] | None]]:
     """The team-wide ledger and one per mailbox the contact appears in; with ``as_json`` each with its
     :meth:`Ledger.to_json` (and ledgers without evidence lines: only the JSON has them)."""
-    machine = is_machine_sender(contact.address)
-    messages = facts.messages
-    team: dict[int, tuple[MessageFacts, str]] = {}
-    per_mailbox: dict[int, dict[int, tuple[MessageFacts, str]]] = {}
-    # A message counts when they wrote it to us, or we wrote it to them (they are a recipient).
-    for counts, mids in (("in", contact.wrote), ("out", contact.got)):
-        for mid in mids:
-            msg = messages.get(mid)
-            if msg is None:
-                continue
-            if counts == "in" and machine:
-                msg = msg.as_machine()
-            direction = msg.direction
-            if direction == counts and mid not in team:
-                team[mid] = (msg, direction)
-            for mailbox_id, mailbox_dir in msg.locations:
-                if mailbox_dir == counts:
-                    found = per_mailbox.get(mailbox_id)
-                    if found is None:
-                        per_mailbox[mailbox_id] = found = {}
-                    if mid not in found:
-                        found[mid] = (msg, mailbox_dir)
+    team, per_mailbox = _contact_messages(contact, facts, policy)
     if not team and not per_mailbox:
         return []
 
@@ -402,11 +380,49 @@ def contact_ledgers(
     return ledgers
 
 
+def _contact_messages(
+    contact: ContactMail, facts: Facts, policy: LedgerPolicy
+) -> tuple[dict[int, tuple[MessageFacts, str]], dict[int, dict[int, tuple[MessageFacts, str]]]]:
+    """A contact's messages team-wide and per mailbox, keyed by message id (a message of ours seen only
+    through their reply: by minus the reply's id).  A message counts when they wrote it to us, or we
+    wrote it to them (they are a recipient); a personal reply of theirs quoting the owner also counts as
+    the owner's message to them, on the quoted date."""
+    machine = is_machine_sender(contact.address)
+    messages = facts.messages
+    team: dict[int, tuple[MessageFacts, str]] = {}
+    per_mailbox: dict[int, dict[int, tuple[MessageFacts, str]]] = {}
+
+    def place(key: int, msg: MessageFacts, counts: str, mailboxes: Iterable[int], team_wide: bool) -> None:
+        if team_wide and key not in team:
+            team[key] = (msg, counts)
+        for mailbox_id in mailboxes:
+            found = per_mailbox.get(mailbox_id)
+            if found is None:
+                per_mailbox[mailbox_id] = found = {}
+            if key not in found:
+                found[key] = (msg, counts)
+
+    for counts, mids in (("in", contact.wrote), ("out", contact.got)):
+        for mid in mids:
+            msg = messages.get(mid)
+            if msg is None:
+                continue
+            if counts == "in" and machine:
+                msg = msg.as_machine()
+            mailboxes = [m for m, direction in msg.locations if direction == counts]
+            place(mid, msg, counts, mailboxes, msg.direction == counts)
+            if counts == "in" and msg.quotes_owner and not msg.noisy:
+                quoting = [m for m in mailboxes if m in msg.quotes_owner]
+                if quoting and msg.recipients <= policy.personal_max_recipients:
+                    place(-mid, msg.quoted_original(), "out", quoting, msg.direction == "in")
+    return team, per_mailbox
+
+
 def computed(
     loader: FactsLoader, ids: Sequence[int], policy: LedgerPolicy, as_json: bool
 ) -> Iterator[tuple[Sequence[int], dict[int, list[tuple[Ledger, dict[str, Any] | None]]]]]:
     """Per CONTACT_CHUNK of ``ids``, in order: the chunk and the ledgers of its contacts that have any."""
-    now = aware(policy.now())
+    now = aware(policy.as_of) if policy.as_of is not None else None
     groups = [ids[i : i + CONTACT_CHUNK] for i in range(0, len(ids), CONTACT_CHUNK)]
     for facts, covered in loader.loads(groups):
         for group in covered:

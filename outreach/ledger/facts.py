@@ -5,15 +5,16 @@ queries for many contacts at once (see :class:`FactsLoader`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from outreach.ledger.model import LedgerPolicy
+from outreach.mail.owners import name_key, owner_addresses, owner_name_keys
 from outreach.store import IN_CHUNK, chunked
 from outreach.store.models import (
     Contact,
@@ -54,10 +55,21 @@ class MessageFacts:
         "personal_ask",
         "personal_score",
         "machine",
+        "recipients",
+        "quotes_owner",
+        "quoted_date",
+        "inferred",
     )
 
     def __init__(
-        self, mid: int, date: datetime | None, subject: str, thread_id: int | None, noisy: bool, automated: bool
+        self,
+        mid: int,
+        date: datetime | None,
+        subject: str,
+        thread_id: int | None,
+        noisy: bool,
+        automated: bool,
+        recipients: int = 1,
     ):
         self.id = mid
         self.date = date
@@ -65,6 +77,11 @@ class MessageFacts:
         self.thread_id = thread_id
         self.noisy = noisy  # bulk, list or automated
         self.automated = automated
+        self.recipients = recipients
+        # The mailboxes whose owner wrote the message this one quotes (a reply), and the quoted date.
+        self.quotes_owner: frozenset[int] = _NO_MAILBOXES
+        self.quoted_date: datetime | None = None
+        self.inferred = False  # an outbound message of ours seen only through their reply quoting it
         self.key = (date.timestamp() if date is not None else 0.0, mid)  # time order (undated: 1970)
         # Team-wide and per mailbox (mailbox id, direction): "out" when a copy is in a Sent folder.
         self.direction = ""
@@ -92,16 +109,37 @@ class MessageFacts:
             self.iso = self.date.isoformat()
         return self.iso
 
+    def copy(self) -> MessageFacts:
+        other = MessageFacts.__new__(MessageFacts)
+        for name in MessageFacts.__slots__:
+            setattr(other, name, getattr(self, name))
+        return other
+
     def as_machine(self) -> MessageFacts:
         """The message as mail of a machine sender (noisy and automated whatever its headers say)."""
         if self.machine is None:
-            copy = MessageFacts.__new__(MessageFacts)
-            for name in MessageFacts.__slots__:
-                setattr(copy, name, getattr(self, name))
+            copy = self.copy()
             copy.noisy = copy.automated = True
             copy.machine = None
             self.machine = copy
         return self.machine
+
+    def quoted_original(self) -> MessageFacts:
+        """Our message that this reply of theirs quotes, as an outbound message of ours: dated as quoted
+        (just before the reply when the quote's date cannot be read or is not earlier), in the reply's
+        thread, personal, without signals of its own.  Its id is the reply's: the evidence behind it."""
+        original = self.copy()
+        original.clear_signals()
+        original.machine = None
+        original.inferred = True
+        original.noisy = original.automated = False
+        original.recipients = 1
+        when = self.quoted_date
+        if when is None or (self.date is not None and when >= self.date):
+            when = None if self.date is None else self.date - timedelta(seconds=1)
+        original.date, original.iso = when, None
+        original.key = (when.timestamp() if when is not None else 0.0, self.id)
+        return original
 
 
 @dataclass(slots=True)
@@ -121,6 +159,7 @@ class Facts:
     mailbox_names: dict[int, str]
 
 
+_NO_MAILBOXES: frozenset[int] = frozenset()
 _ROLES = ("from", "to", "cc", "bcc")
 # Signal kinds no figure reads (it reads ask, mass_ask, offer, thanks, fulfilment and opt_out): not even
 # loaded.  (Not "kind IN (those)": SQLite would then look the signals up by kind, not by message.)
@@ -149,6 +188,27 @@ class FactsLoader:
         self.own_ids: set[int] = set()
         if self.own:
             self.own_ids = set(self.conn.scalars(select(Contact.id).where(Contact.address.in_(self.own))))
+        # Per mailbox, its owner's addresses and names: a reply quoting them shows mail of ours we never stored.
+        self.owners: list[tuple[int, frozenset[str], frozenset[frozenset[str]]]] = []
+        for mailbox_id in self.names:
+            owners = owner_addresses(session, mailbox_id)
+            addresses = frozenset(o.address for o in owners)
+            self.owners.append((mailbox_id, addresses, frozenset(owner_name_keys(owners))))
+        self.quoting: dict[tuple[str | None, str | None], frozenset[int]] = {}
+
+    def quoted_owners(self, name: str | None, address: str | None) -> frozenset[int]:
+        """The mailboxes whose owner is the quoted author ``name``/``address`` (cached per author)."""
+        found = self.quoting.get((name, address))
+        if found is None:
+            key = name_key(name)
+            address = address.lower() if address else None
+            found = frozenset(
+                mailbox_id
+                for mailbox_id, addresses, names in self.owners
+                if (address is not None and address in addresses) or (len(key) >= 2 and key in names)
+            )
+            self.quoting[(name, address)] = found if found else _NO_MAILBOXES
+        return found
 
     def all_contacts(self) -> list[int]:
         """Every contact that can have a ledger, in id order."""
@@ -211,7 +271,6 @@ class FactsLoader:
     def load(self, contact_ids: Sequence[int], dense: bool = False) -> Facts:
         """Everything the ledgers of ``contact_ids`` (sorted) need, in four queries; ``dense``: they are
         all the contacts (but ours) with ids from the first to the last (one range, not an IN list)."""
-        conn, reply_fulfils = self.conn, self.reply_fulfils
         wanted = [cid for cid in contact_ids if cid not in self.own_ids]
         if not wanted:
             return Facts({}, {}, self.names)
@@ -227,9 +286,16 @@ class FactsLoader:
         their_messages = select(Participant.message_id).where(
             among(Participant.contact_id), Participant.role.in_(_ROLES)
         )
+        contacts = self._contacts(among)
+        messages = self._messages(their_messages)
+        self._signals(messages, their_messages)
+        return Facts(contacts, messages, self.names)
+
+    def _contacts(self, among: Callable[[InstrumentedAttribute[int]], ColumnElement[bool]]) -> dict[int, ContactMail]:
+        """The contacts ``among`` selects, with the messages each wrote and received."""
         contacts = {
             cid: ContactMail(cid, address, name, domain)
-            for cid, address, name, domain in conn.execute(
+            for cid, address, name, domain in self.conn.execute(
                 select(Contact.id, Contact.address, Contact.display_name, Contact.domain).where(among(Contact.id))
             )
             if address not in self.own
@@ -237,13 +303,17 @@ class FactsLoader:
         query: Select[Any] = select(Participant.contact_id, Participant.message_id, Participant.role).where(
             among(Participant.contact_id), Participant.role.in_(_ROLES)
         )
-        for rows in raw_rows(conn, query):
+        for rows in raw_rows(self.conn, query):
             for cid, mid, role in rows:
                 contact = contacts.get(cid)
                 if contact is not None:
                     (contact.wrote if role == "from" else contact.got).append(mid)
-        # The messages with their copies (a message without one counts nowhere), and the direction of
-        # each team-wide and per mailbox: "out" when any copy is in a Sent folder.
+        return contacts
+
+    def _messages(self, their_messages: Select[Any]) -> dict[int, MessageFacts]:
+        """The messages with their copies (a message without one counts nowhere), the direction of each
+        team-wide and per mailbox ("out" when any copy is ours), and whose mail a reply quotes."""
+        conn = self.conn
         date_type = Message.__table__.c.date.type
         to_date = date_type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
         messages: dict[int, MessageFacts] = {}
@@ -256,6 +326,10 @@ class FactsLoader:
                 Message.thread_id,
                 Message.is_bulk | Message.is_list | Message.is_automated,
                 Message.is_automated,
+                Message.recipient_count,
+                Message.quoted_name,
+                Message.quoted_address,
+                Message.quoted_date,
                 Folder.mailbox_id,
                 MessageLocation.direction,
             )
@@ -264,12 +338,19 @@ class FactsLoader:
             .where(Message.id.in_(their_messages))
         )
         for rows in raw_rows(conn, query):
-            for mid, date, subject, tid, noisy, automated, mailbox_id, direction in rows:
+            for row in rows:
+                mid, date, subject, tid, noisy, automated, recipients, q_name, q_address, q_date = row[:10]
+                mailbox_id, direction = row[10], row[11]
                 msg = messages.get(mid)
                 if msg is None:
                     if to_date is not None:
                         date = to_date(date)
-                    messages[mid] = msg = MessageFacts(mid, date, subject or "", tid, bool(noisy), bool(automated))
+                    msg = MessageFacts(mid, date, subject or "", tid, bool(noisy), bool(automated), recipients or 0)
+                    if q_name is not None or q_address is not None:
+                        msg.quotes_owner = self.quoted_owners(q_name, q_address)
+                        if msg.quotes_owner and q_date is not None:
+                            msg.quoted_date = to_date(q_date) if to_date is not None else q_date
+                    messages[mid] = msg
                     per_mailbox[msg] = slot = {}
                 else:
                     slot = per_mailbox[msg]
@@ -283,10 +364,13 @@ class FactsLoader:
         for msg, slot in per_mailbox.items():
             pairs = tuple(slot.items())
             msg.locations = shared.setdefault(pairs, pairs)
-        del per_mailbox
-        # Per message, the signal of each kind that counts.  The index gives the signals of a message in
-        # id order, which is their text order as the signals pipeline stores them; a message whose
-        # signals are not is read again, sorted.
+        return messages
+
+    def _signals(self, messages: dict[int, MessageFacts], their_messages: Select[Any]) -> None:
+        """Per message, the signal of each kind that counts.  The index gives the signals of a message in
+        id order, which is their text order as the signals pipeline stores them; a message whose signals
+        are not is read again, sorted."""
+        conn, reply_fulfils = self.conn, self.reply_fulfils
         columns = (Signal.message_id, Signal.kind, Signal.subtype, Signal.personal, Signal.sentence, Signal.score)
         query = (
             select(*columns, Signal.start)
@@ -303,7 +387,6 @@ class FactsLoader:
                 .order_by(Signal.message_id, Signal.start, Signal.id)
             )
             read_signals(messages, raw_rows(conn, query), reply_fulfils)
-        return Facts(contacts, messages, self.names)
 
 
 def read_signals(

@@ -8,15 +8,21 @@ Contract (shared by the ledger code that writes it and the campaign code that re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from outreach.errors import ConfigError
 
 TEAM_SCOPE = "*"
-TIERS = ("none", "one-way", "acquaintance", "warm", "strong")
+#: Weakest first.  ``one-way``: we wrote, they never wrote to us personally; ``inbound``: they write to us
+#: personally, we never wrote back; from ``acquaintance`` on, personal mail went both ways.
+TIERS = ("none", "one-way", "inbound", "acquaintance", "warm", "strong")
+#: The JSON layout of a stored ledger.  Version 2 has an as-of date and the figures a reader needs to judge
+#: the ledger again as of another date (see :func:`judge`); a version 1 ledger is read as it was stored.
+LEDGER_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +34,17 @@ class EvidenceLine:
     direction: str  # "out" | "in"
     subject: str
     sentence: str | None = None
+    # an outbound message of ours we never stored, seen quoted in their reply ``message_id`` (dated as quoted)
+    inferred: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return line_json(
-            self.message_id, self.date.isoformat() if self.date else None, self.direction, self.subject, self.sentence
+            self.message_id,
+            self.date.isoformat() if self.date else None,
+            self.direction,
+            self.subject,
+            self.sentence,
+            self.inferred,
         )
 
     @classmethod
@@ -42,14 +55,18 @@ class EvidenceLine:
             direction=str(data.get("direction", "")),
             subject=str(data.get("subject", "")),
             sentence=data.get("sentence"),
+            inferred=bool(data.get("inferred", False)),
         )
 
 
 def line_json(
-    message_id: int, date: str | None, direction: str, subject: str, sentence: str | None
+    message_id: int, date: str | None, direction: str, subject: str, sentence: str | None, inferred: bool = False
 ) -> dict[str, Any]:
     """The JSON of an evidence line (``date`` in ISO format): :meth:`EvidenceLine.to_json`."""
-    return {"message_id": message_id, "date": date, "direction": direction, "subject": subject, "sentence": sentence}
+    data = {"message_id": message_id, "date": date, "direction": direction, "subject": subject, "sentence": sentence}
+    if inferred:
+        data["inferred"] = True
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +77,15 @@ class LastAsk:
     answered: bool
 
 
-DATE_FIELDS = ("first_sent", "last_sent", "first_received", "last_received", "first_two_way", "last_two_way")
+DATE_FIELDS = (
+    "first_sent",
+    "last_sent",
+    "first_received",
+    "last_received",
+    "first_two_way",
+    "last_two_way",
+    "as_of",
+)
 
 
 @dataclass(slots=True)
@@ -76,9 +101,13 @@ class Ledger:
     first_two_way: datetime | None = None
     last_two_way: datetime | None = None
     sent: int = 0
+    personal_sent: int = 0  # ours to them, neither bulk nor to many people (inferred ones included)
+    inferred_sent: int = 0  # ours we never stored, seen quoted in their personal replies
     received: int = 0
-    personal_received: int = 0  # received minus bulk/list/automated
+    personal_received: int = 0  # theirs to us, neither bulk, list, automated nor to many people
     two_way_threads: int = 0
+    two_way_messages: int = 0  # the messages of those threads
+    exchanges: int = 0  # personal messages answering one from the other side, in any conversation
     unanswered_outbound: int = 0
     reply_rate: float | None = None
     asks_by_us: int = 0
@@ -98,6 +127,8 @@ class Ledger:
     last_ask_by_us: LastAsk | None = None
     # figure name (e.g. "asks_by_us", "opt_outs", "two_way_threads") -> the messages behind it
     evidence: dict[str, list[EvidenceLine]] = field(default_factory=dict)
+    as_of: datetime | None = None  # the date balance, strength and tier are judged as of (see judge)
+    version: int = LEDGER_VERSION
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -119,6 +150,7 @@ class Ledger:
     def from_json(cls, data: dict[str, Any]) -> Ledger:
         known = {f.name for f in fields(cls)}
         kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in known}
+        kwargs["version"] = int(data.get("version", 1))
         for key in DATE_FIELDS:
             kwargs[key] = parse_date(data.get(key))
         kwargs["evidence"] = {
@@ -156,13 +188,20 @@ class LedgerPolicy:
       intro, "as promised") +1, each offer of help by us +0.5 — fulfilments and offers in our bulk
       messages count nothing (a broadcast is no favour); every item decays with a half-life of
       ``balance_half_life_days`` = 365.
+    * personal mail: neither bulk, list nor automated, and to at most ``personal_max_recipients`` = 10
+      people; ours includes the messages of ours we only know from their replies quoting them.
     * strength (0-100) = recency (25: half-life ``recency_half_life_days`` = 180 days since the last
       two-way exchange) + frequency (20: messages in two-way threads, full at 40) + two_way (40:
-      two-way threads, full at 10) + reciprocity (15: positive balance, full at 3).
-    * tier: ``none`` no mail at all; ``one-way`` mail but no two-way thread (they never answered us,
-      we never answered them, or they only sent bulk/automated mail); ``acquaintance`` at least one
-      two-way thread; ``warm`` strength >= 40 and >= 2 two-way threads; ``strong`` strength >= 70
+      two-way threads, full at 10; personal mail both ways without a shared thread counts as one) +
+      reciprocity (15: positive balance, full at 3).
+    * tier: ``none`` no personal mail either way (nothing, or only bulk/automated mail from them);
+      ``one-way`` we wrote, they never wrote to us personally; ``inbound`` they write to us personally,
+      we never wrote to them personally; ``acquaintance`` personal mail both ways (at least
+      ``acquaintance_min_two_way`` = 1 exchange: a message answering one from the other side, in the
+      same thread or not); ``warm`` strength >= 40 and >= 2 two-way threads; ``strong`` strength >= 70
       and >= 5 two-way threads.
+    * a ledger is judged as of a date (``as_of``; stored ledgers as of their latest message, read ones
+      as of the reader's date, see :func:`judge`): recency and the balance decay to that date.
     * ``last_ask_by_us`` is our latest personal ask in a message that is not bulk.
     * an ask counts as fulfilled by a later message of the other side in the same thread that
       carries a fulfilment signal, or — for asks of a subtype in ``reply_fulfils`` (reply,
@@ -188,9 +227,10 @@ class LedgerPolicy:
     warm_min_two_way: int = 2
     strong_min_strength: int = 70
     strong_min_two_way: int = 5
+    personal_max_recipients: int = 10
     reply_fulfils: tuple[str, ...] = ("reply", "information", "review", "meet")
     evidence_limit: int = 10
-    as_of: datetime | None = None  # the "now" of decay; None: the time of computing
+    as_of: datetime | None = None  # the date ledgers are judged as of (later mail left out); None: see judge
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], origin: str = "[ledger]") -> LedgerPolicy:
@@ -236,3 +276,72 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+# =============================================================================================== judging
+
+
+def decay(now: datetime, then: datetime | None, half_life_days: float) -> float:
+    """The weight at ``now`` of something dated ``then`` (1 when new, 0.5 after one half-life)."""
+    if then is None:
+        return 0.0
+    age = max(0.0, (now - aware(then)).total_seconds() / 86400.0)
+    return float(0.5 ** (age / half_life_days))
+
+
+def saturate(count: int, full_at: int) -> float:
+    """0 for none, 1 from ``full_at`` on, logarithmic in between (the first exchanges count most)."""
+    if count <= 0:
+        return 0.0
+    return min(1.0, math.log1p(count) / math.log1p(max(1, full_at)))
+
+
+def rate(ledger: Ledger, policy: LedgerPolicy, now: datetime) -> None:
+    """Set the strength, its parts and the tier of ``ledger`` (whose balance is already as of ``now``)."""
+    both_ways = ledger.personal_sent > 0 and ledger.personal_received > 0
+    recency = 0.0
+    if ledger.last_two_way is not None:
+        recency = policy.recency_points * decay(now, ledger.last_two_way, policy.recency_half_life_days)
+    frequency = policy.frequency_points * saturate(ledger.two_way_messages, policy.frequency_saturation)
+    conversations = max(ledger.two_way_threads, 1 if both_ways else 0)
+    two_way = policy.two_way_points * saturate(conversations, policy.two_way_saturation)
+    reciprocity = 0.0
+    if policy.reciprocity_saturation > 0:
+        reciprocity = policy.reciprocity_points * min(1.0, max(0.0, ledger.balance) / policy.reciprocity_saturation)
+    parts = {"recency": recency, "frequency": frequency, "two_way": two_way, "reciprocity": reciprocity}
+    ledger.strength_parts = {k: round(v, 1) for k, v in parts.items()}
+    ledger.strength = max(0, min(100, round(sum(parts.values()))))
+    ledger.tier = tier_of(ledger, policy)
+
+
+def tier_of(ledger: Ledger, policy: LedgerPolicy) -> str:
+    """The tier of a ledger's figures and strength (see :class:`LedgerPolicy`)."""
+    if ledger.personal_received == 0:
+        return "one-way" if ledger.sent > 0 else "none"
+    if ledger.personal_sent == 0:
+        return "inbound"
+    if ledger.exchanges < max(1, policy.acquaintance_min_two_way):
+        return "one-way"
+    if ledger.strength >= policy.strong_min_strength and ledger.two_way_threads >= policy.strong_min_two_way:
+        return "strong"
+    if ledger.strength >= policy.warm_min_strength and ledger.two_way_threads >= policy.warm_min_two_way:
+        return "warm"
+    return "acquaintance"
+
+
+def judge(ledger: Ledger, policy: LedgerPolicy, when: datetime) -> Ledger:
+    """``ledger`` as of ``when``: its balance decayed from its own as-of date, recency from its last two-way
+    exchange, strength and tier again; figures and evidence as they are.  A ledger judged as of a later date
+    than ``when`` counts mail ``when`` had not seen yet: the caller computes that one from the facts (see
+    :func:`needs_facts`).  A version 1 ledger (no as-of date) comes back unchanged."""
+    if ledger.version < 2:
+        return ledger
+    when = aware(when)
+    judged = replace(ledger, as_of=when, strength_parts=dict(ledger.strength_parts))
+    if ledger.as_of is not None:
+        judged.balance = round(ledger.balance * decay(when, ledger.as_of, policy.balance_half_life_days), 2)
+    rate(judged, policy, when)
+    return judged
+
+
+def needs_facts(ledger: Ledger, when: datetime) -> bool:
+    """Whether ``ledger`` cannot be judged as of ``when`` from its figures: it already counts later mail."""
+    return ledger.version >= 2 and ledger.as_of is not None and aware(when) < aware(ledger.as_of)

@@ -6,8 +6,11 @@ from outreach.ledger.model import DATE_FIELDS, TEAM_SCOPE, EvidenceLine, Ledger
 
 _FIGURES = (
     ("sent", "sent"),
+    ("personal_sent", None),
+    ("inferred_sent", None),
     ("received", "received"),
     ("personal_received", None),
+    ("exchanges", "exchanges"),
     ("two_way_threads", "two_way_threads"),
     ("unanswered_outbound", "unanswered_outbound"),
     ("reply_rate", None),
@@ -30,12 +33,15 @@ def format_ledger(ledger: Ledger) -> list[str]:
     name = f" ({ledger.name})" if ledger.name else ""
     scope = "whole team" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}"
     parts = ", ".join(f"{k} {v:g}" for k, v in ledger.strength_parts.items())
+    when = f", as of {ledger.as_of.date().isoformat()}" if ledger.as_of else ""
     lines = [
-        f"{ledger.address}{name} — {scope}",
+        f"{ledger.address}{name} — {scope}{when}",
         f"  tier {ledger.tier}, strength {ledger.strength}/100" + (f" ({parts})" if parts else ""),
         f"  balance {ledger.balance:+.2f}",
     ]
     for key in DATE_FIELDS:
+        if key == "as_of":
+            continue
         value = getattr(ledger, key)
         lines.append(f"  {key.replace('_', ' '):<22} {value.date().isoformat() if value else '-'}")
     if ledger.last_ask_by_us is not None:
@@ -55,6 +61,9 @@ def _evidence_text(line: EvidenceLine) -> str:
     arrow = "->" if line.direction == "out" else "<-"
     when = line.date.date().isoformat() if line.date else "????-??-??"
     text = f"{when} {arrow} {line.subject or '(no subject)'}  #{line.message_id}"
+    if line.inferred:
+        subject = line.subject or "(no subject)"
+        text = f"{when} -> (our message, seen quoted in their reply #{line.message_id}: {subject})"
     if line.sentence:
         sentence = line.sentence if len(line.sentence) <= 160 else line.sentence[:157] + "..."
         text += f'  "{sentence}"'

@@ -32,6 +32,8 @@ class Evidence:
     @classmethod
     def from_line(cls, line: EvidenceLine, label: str) -> Evidence:
         arrow = "we wrote" if line.direction == "out" else "they wrote"
+        if line.inferred:  # our copy is not stored: their reply quotes it
+            arrow = f"we wrote (seen quoted in their reply #{line.message_id})"
         when = line.date.date().isoformat() if line.date else "undated"
         text = f'{label}: {when} {arrow} "{line.subject or "(no subject)"}"'
         if line.sentence:

@@ -64,28 +64,22 @@ class SourceFolder:
             except (OSError, KeyError) as exc:
                 yield None, f"{self.path} message {index}: {exc}"
 
-    def owner_guess(self, limit: int = 300) -> list[str]:
-        """The owner's addresses, read from the From lines of a Sent folder (see :func:`owner_addresses`)."""
+    def owner_guess(self) -> list[str]:
+        """The owner's addresses: the From addresses of this (Sent) folder, most used first."""
         counts: Counter[str] = Counter()
-        for n, (raw, _) in enumerate(self._messages()):
-            if n >= limit:
-                break
+        for raw, _ in self._messages():
             if raw is None:
                 continue
             head, _ = split_head_body(raw[:65536])
             for addr in parse_address_list(parse_headers(head).get("from", [])):
                 counts[addr.address] += 1
-        return owner_addresses(counts)
+        return senders_by_use(counts)
 
 
-def owner_addresses(from_counts: Counter[str]) -> list[str]:
-    """A Sent folder's senders that are its owner: the most frequent one, and aliases used at least twice
-    and in at least 5 % of the messages (a forwarded message's original sender appears once or so)."""
-    if not from_counts:
-        return []
-    total = sum(from_counts.values())
-    top = from_counts.most_common()
-    return [top[0][0]] + [a for a, n in top[1:] if n >= 2 and n >= 0.05 * total]
+def senders_by_use(from_counts: Counter[str]) -> list[str]:
+    """A Sent folder's senders, most used first: every message there was sent by the owner, whatever
+    address (or client, or phone) it went out with."""
+    return [address for address, _ in from_counts.most_common()]
 
 
 def _maildir_files(path: Path) -> Iterator[Path]:

@@ -42,8 +42,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
 from outreach.errors import AuthenticationError, MailServerError, network_error
-from outreach.mail.files import is_sent_name, owner_addresses
-from outreach.mail.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, ensure_mailbox, finish_run
+from outreach.mail.files import is_sent_name, senders_by_use
+from outreach.mail.ingest import Ingestor, IngestStats, RawMessage, ensure_folder, finish_run
+from outreach.mail.owners import open_mailbox
 from outreach.mail.worker import PendingBatch, PrepareWorker, parse_batch
 from outreach.store.models import Folder, SyncRun, utcnow
 
@@ -248,7 +249,6 @@ class ImapSync:
         progress: SyncProgress | None = None,
         connect_fn: Callable[[MailboxConfig, str], IMAPClient] = connect,
         after_batch: Callable[[Session, list[int]], None] | None = None,
-        quoted_subjects: Callable[[str], list[str]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         analyse: bool = False,
     ) -> None:
@@ -258,7 +258,6 @@ class ImapSync:
         self.progress = progress or SilentProgress()
         self.connect_fn = connect_fn
         self.after_batch = after_batch
-        self.quoted_subjects = quoted_subjects
         self.sleep = sleep
         self.analyse = analyse  # compute signals in the worker too (the store hook fills in the rest)
         self.client: IMAPClient | None = None
@@ -287,16 +286,19 @@ class ImapSync:
                 listing = self.client.list_folders()
                 missing: list[str] = []
                 folders = discover_folders(self.client, self.config.folders, missing=missing, listing=listing)
-                addresses = list(self.config.addresses)
-                if not addresses:
-                    addresses = self._guess_owner([n for n, is_sent in folders if is_sent])
-                    if addresses:
-                        self.progress.note(f"owner address(es) taken from the Sent folder: {', '.join(addresses)}")
-                mailbox = ensure_mailbox(session, self.config.name, addresses)
+                sent = [n for n, is_sent in folders if is_sent]
+                mailbox = open_mailbox(
+                    session,
+                    self.config.name,
+                    self.config.addresses,
+                    bool(sent),
+                    lambda: self._guess_owner(sent),
+                    self.progress.note,
+                )
                 run = SyncRun(mailbox_id=mailbox.id, source=f"imap://{self.config.host}")
                 session.add(run)
                 session.commit()
-                ingestor = Ingestor(session, mailbox, self.quoted_subjects, self.after_batch)
+                ingestor = Ingestor(session, mailbox, after_batch=self.after_batch)
                 for name, is_sent in folders:
                     folder = ensure_folder(session, mailbox, name, "imap", is_sent)
                     session.commit()
@@ -558,14 +560,14 @@ class ImapSync:
         counts: Counter[str] = Counter()
         for name in sent_folders:
             client.select_folder(name, readonly=True)
-            uids = client.search(["ALL"])[-300:]
-            if not uids:
-                continue
-            for item in client.fetch(uids, [b"BODY.PEEK[HEADER.FIELDS (FROM)]"]).values():
-                head = item.get(b"BODY[HEADER.FIELDS (FROM)]", b"")
-                for addr in parse_address_list(parse_headers(head).get("from", [])):
-                    counts[addr.address] += 1
-        return owner_addresses(counts)
+            uids = client.search(["ALL"])
+            for start in range(0, len(uids), 5000):  # the From lines only: a few MB for 50,000 messages
+                answer = client.fetch(uids[start : start + 5000], [b"BODY.PEEK[HEADER.FIELDS (FROM)]"])
+                for item in answer.values():
+                    head = item.get(b"BODY[HEADER.FIELDS (FROM)]", b"")
+                    for addr in parse_address_list(parse_headers(head).get("from", [])):
+                        counts[addr.address] += 1
+        return senders_by_use(counts)
 
     def _client(self) -> IMAPClient:
         if self.client is None:

@@ -9,7 +9,7 @@ keyed by its Message-ID (or a content hash), and seeing it again only adds a loc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,22 +17,21 @@ from typing import Any
 from sqlalchemy import BindParameter, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from outreach.mail.conversations import Threader
+from outreach.mail.owners import SENT_FOLDER, add_addresses, mailbox_addresses, turn_outbound
 from outreach.mail.parsing import ParsedMessage, parse_message
-from outreach.mail.threads import ThreadIndex, ThreadInfo, date_span, subject_key
 from outreach.mail.worker import Prepared
-from outreach.signals.storage import PIPELINE_VERSION, SIGNAL_COLUMNS, MessageSignals, signal_rows
+from outreach.signals.storage import PIPELINE_VERSION, SIGNAL_COLUMNS, MessageSignals, quoted_columns, signal_rows
 from outreach.store import bulk_insert, bulk_insert_rows, chunked, lock_store_for_writing
 from outreach.store.models import (
     Contact,
     Folder,
     Mailbox,
-    MailboxAddress,
     Message,
     MessageLocation,
     Participant,
     Signal,
     SyncRun,
-    Thread,
     utcnow,
 )
 
@@ -56,6 +55,8 @@ class IngestStats:
     skipped: Counter[str] = field(default_factory=Counter)
     new_message_ids: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # "origin: reason", kept short
+    learned: list[str] = field(default_factory=list)  # owner addresses learned from the Sent folder
+    rethreaded: list[int] = field(default_factory=list)  # stored messages moved to another thread (merges)
 
     @property
     def skipped_total(self) -> int:
@@ -67,45 +68,17 @@ class IngestStats:
         self.duplicates += other.duplicates
         self.skipped.update(other.skipped)
         self.problems.extend(other.problems[: max(0, 50 - len(self.problems))])
+        self.learned.extend(other.learned)
+        self.rethreaded.extend(other.rethreaded)
 
 
-QuotedSubjects = Callable[[str], list[str]]
 
 # Hot lookups as statements built once, with an expanding parameter: ``column.in_(values)`` would build
 # (and cache-key) one bound parameter object per value, every batch.
 _KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 _IDS_BY_KEY = select(Message.message_key, Message.id).where(Message.message_key.in_(_KEYS))
-_THREADS_BY_KEY = select(Message.message_key, Message.thread_id).where(
-    Message.message_key.in_(_KEYS), Message.thread_id.is_not(None)
-)
-_THREADS_BY_ROOT = select(Thread.root_key, Thread.id).where(Thread.root_key.in_(_KEYS))
 CONTACT_CACHE_SIZE = 50_000  # contacts remembered between batches of a run (a few MB)
 
-
-
-def ensure_mailbox(session: Session, name: str, addresses: Sequence[str] = ()) -> Mailbox:
-    """Get or create the mailbox ``name`` and add any new owner ``addresses`` to it."""
-    mailbox = session.scalar(select(Mailbox).where(Mailbox.name == name))
-    if mailbox is None:
-        mailbox = Mailbox(name=name)
-        session.add(mailbox)
-        session.flush()
-    known = set(session.scalars(select(MailboxAddress.address).where(MailboxAddress.mailbox_id == mailbox.id)))
-    for address in addresses:
-        norm = address.strip().lower()
-        if norm and norm not in known:
-            session.add(MailboxAddress(mailbox_id=mailbox.id, address=norm))
-            known.add(norm)
-    session.flush()
-    return mailbox
-
-
-def mailbox_addresses(session: Session, mailbox_id: int | None = None) -> set[str]:
-    """A mailbox owner's addresses, or the whole team's when ``mailbox_id`` is None."""
-    query = select(MailboxAddress.address)
-    if mailbox_id is not None:
-        query = query.where(MailboxAddress.mailbox_id == mailbox_id)
-    return set(session.scalars(query))
 
 
 def ensure_folder(session: Session, mailbox: Mailbox, name: str, source: str, is_sent: bool = False) -> Folder:
@@ -126,15 +99,13 @@ class Ingestor:
         self,
         session: Session,
         mailbox: Mailbox,
-        quoted_subjects: QuotedSubjects | None = None,
         after_batch: Callable[[Session, list[int]], None] | None = None,
     ) -> None:
         self.session = session
         self.mailbox = mailbox
         self.owner = mailbox_addresses(session, mailbox.id)
         self.team = mailbox_addresses(session) | self.owner
-        self.threads = ThreadIndex(self.team)
-        self.quoted_subjects = quoted_subjects
+        self.threader = Threader(self.team)
         self.after_batch = after_batch
         # address -> (contact id, its display names as last read or written; None: the list is full)
         self.contact_cache: dict[str, tuple[int, frozenset[str] | None]] = {}
@@ -142,7 +113,7 @@ class Ingestor:
     def reset(self) -> None:
         """Forget what was cached between batches (after a rollback, the cache could name rows that are gone)."""
         self.contact_cache.clear()
-        self.threads = ThreadIndex(self.team)
+        self.threader = Threader(self.team)
 
     def ingest(
         self,
@@ -174,6 +145,8 @@ class Ingestor:
             items.append((raw, msg))
         # Another mailbox syncing into the same store may be writing the same contacts and messages.
         lock_store_for_writing(self.session)
+        if folder.is_sent:
+            stats.learned += self._learn_owner(msg for _, msg in items)
         self._write(folder, items, stats, found)
         if highest_uid is None:
             highest_uid = max((m.uid for m in batch if m.uid is not None), default=None)
@@ -186,6 +159,20 @@ class Ingestor:
         return stats
 
     # ------------------------------------------------------------------ internals
+
+    def _learn_owner(self, messages: Iterable[ParsedMessage]) -> list[str]:
+        """The From addresses of messages in the Sent folder are the owner's: add the new ones (and turn
+        the mailbox's stored mail from them outbound); the addresses added."""
+        senders = {m.sender.address for m in messages if m.sender is not None and not m.parse_error}
+        new = sorted(senders - self.owner)
+        if not new:
+            return []
+        added = add_addresses(self.session, self.mailbox.id, new, SENT_FOLDER)
+        self.session.flush()
+        turn_outbound(self.session, self.mailbox.id, added)
+        self.owner.update(added)
+        self.team.update(added)  # the thread index's own set: threads are not matched on our addresses
+        return added
 
     def _write(
         self,
@@ -214,7 +201,8 @@ class Ingestor:
                 new_items[msg.message_key] = (raw, msg)
         new_list = list(new_items.values())
         contact_ids = self._contacts([msg for _, msg in new_list])
-        thread_ids = self._assign_threads([msg for _, msg in new_list], existing)
+        thread_ids, moved = self.threader.assign(self.session, [msg for _, msg in new_list])
+        stats.rethreaded += moved
         message_rows = []
         for (_, msg), tid in zip(new_list, thread_ids, strict=True):
             message_rows.append(
@@ -297,11 +285,13 @@ class Ingestor:
         inserts, updates = [], []
         added: set[int] = set()
         folder_id, validity, owner = folder.id, folder.uidvalidity, self.owner  # ORM attributes: read once
+        sent_folder = folder.is_sent
         for raw, msg in placed:
             mid = ids[msg.message_key]
             if mid not in new_ids:
                 stats.duplicates += 1
-            direction = "out" if msg.sender is not None and msg.sender.address in owner else "in"
+            # a copy in the Sent folder is ours whatever its From (another client, a phone, an alias)
+            direction = "out" if sent_folder or (msg.sender is not None and msg.sender.address in owner) else "in"
             if mid in present or mid in added:
                 if mid in present and present[mid] != (raw.uid, validity):
                     updates.append({"b_mid": mid, "uid": raw.uid, "uidvalidity": validity})
@@ -398,95 +388,14 @@ class Ingestor:
             cache.clear()  # bounded memory whatever the mailbox size; what is needed is read again
         return ids
 
-    def _assign_threads(self, messages: list[ParsedMessage], existing: dict[str, int]) -> list[int | None]:
-        conn = self.session.connection()
-        # Messages referenced by In-Reply-To/References that we already store, and their threads.
-        refs = list({r for m in messages for r in ([m.in_reply_to] if m.in_reply_to else []) + m.references})
-        ref_threads: dict[str, int] = {}
-        for chunk in chunked(refs):
-            ref_threads.update(
-                (key, tid)
-                for key, tid in conn.execute(_THREADS_BY_KEY, {"keys": chunk})
-                if tid is not None
-            )
-        keys_per_message = []
-        for msg in messages:
-            keys = [subject_key(msg.subject)]
-            if self.quoted_subjects is not None and msg.body_text:
-                keys += [subject_key(s) for s in self.quoted_subjects(msg.body_text)]
-            keys_per_message.append([k for k in dict.fromkeys(keys) if k])
-        dates_per_key: dict[str, list[datetime | None]] = {}
-        for msg, keys in zip(messages, keys_per_message, strict=True):
-            for key in keys:
-                dates_per_key.setdefault(key, []).append(msg.date)
-        self.threads.preload(self.session, {key: date_span(dates) for key, dates in dates_per_key.items()})
-        by_message_key: dict[str, ThreadInfo] = {}
-        chosen: list[ThreadInfo] = []
-        for msg, keys in zip(messages, keys_per_message, strict=True):
-            addresses = {addr.address for _, addr in msg.participants()}
-            info: ThreadInfo | None = None
-            for ref in ([msg.in_reply_to] if msg.in_reply_to else []) + msg.references[::-1]:
-                if ref in by_message_key:
-                    info = by_message_key[ref]
-                    break
-                tid = ref_threads.get(ref)
-                if tid is not None:
-                    info = self._thread_by_id(tid)
-                    break
-            if info is None:
-                info = self.threads.find(keys, msg.date, addresses)
-            if info is None:
-                info = self.threads.new_thread(msg.message_key, keys[0] if keys else "", msg.date, addresses)
-            info.add(msg.date, addresses)
-            self.threads.grown(info)
-            by_message_key[msg.message_key] = info
-            chosen.append(info)
-        # Create new threads in one go, then move the time span of the ones that grew.
-        fresh = list({id(i): i for i in chosen if i.id is None}.values())
-        if fresh:
-            bulk_insert(
-                conn,
-                Thread,
-                [
-                    {"root_key": i.root_key, "subject_key": i.subject_key, "first_date": i.first, "last_date": i.last}
-                    for i in fresh
-                ],
-            )
-            by_root = {i.root_key: i for i in fresh}
-            for chunk in chunked(list(by_root)):
-                for root, tid in conn.execute(_THREADS_BY_ROOT, {"keys": chunk}):
-                    info = by_root[root]
-                    info.id, info.dirty = tid, False
-                    self.threads.remember(info)
-        grown = [i for i in {id(i): i for i in chosen}.values() if i.dirty and i.id is not None]
-        if grown:
-            conn.execute(
-                update(Thread)
-                .where(Thread.id == bindparam("b_id"))
-                .values(first_date=bindparam("first_date"), last_date=bindparam("last_date")),
-                [{"b_id": i.id, "first_date": i.first, "last_date": i.last} for i in grown],
-            )
-            for info in grown:
-                info.dirty = False
-        return [i.id for i in chosen]
-
-    def _thread_by_id(self, tid: int) -> ThreadInfo:
-        info = self.threads.get(tid)
-        if info is None:
-            row = self.session.execute(
-                select(Thread.subject_key, Thread.first_date, Thread.last_date).where(Thread.id == tid)
-            ).one()
-            info = ThreadInfo(tid, row[0], row[1], row[2])
-            self.threads.load_addresses(self.session, [info])  # complete, as every cached thread is
-            self.threads.remember(info)
-        return info
-
 
 def _analysis_columns(found: MessageSignals | None) -> dict[str, Any]:
-    """The message columns that say whether (and by which pipeline) its signals were computed."""
+    """The message columns the signals analysis sets: whether (and by which pipeline) its signals were
+    computed, and the author of the message it quotes."""
     if found is None:
-        return {"language": None, "signals_version": None}
-    return {"language": found.language, "signals_version": PIPELINE_VERSION}
+        return {"language": None, "signals_version": None, "quoted_name": None, "quoted_address": None,
+                "quoted_date": None}
+    return {"language": found.language, "signals_version": PIPELINE_VERSION, **quoted_columns(found)}
 
 
 def finish_run(run: SyncRun, totals: IngestStats) -> None:

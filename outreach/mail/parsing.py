@@ -29,11 +29,74 @@ MANY_RECIPIENTS = 15  # more recipients than this and a message is not personal 
 
 ADDRESS_ROLES = ("from", "to", "cc", "bcc", "reply-to")
 
-_NO_REPLY = re.compile(
-    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]daemon|postmaster|bounces?|notifications?|"
-    r"newsletters?|news|info|alerts?|marketing|updates?|automated|auto[-_.]?confirm)([-+_.].*)?@",
+# Local parts of addresses that only ever send machine mail (archives without list headers, such as Enron's
+# newsletters and ticket systems, are recognised by their senders).  The one list: parsing flags their mail
+# automated, and the ledger treats every message from them so.
+_MACHINE_SENDER = re.compile(
+    r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|no\.address|mailer[-_.]daemon|postmaster|bounces?|webmaster"
+    r"|notifications?|newsletters?|news|info|alerts?|marketing|updates?|automated|auto[-_.]?confirm"
+    r"|announcements?|arsystem|listserv|majordomo|mailman)(?:[-+_.].*)?@",
     re.IGNORECASE,
 )
+# What a newsletter or a mass mailing says, usually at its foot, in the sender's own text: the body up to the
+# first quoted or forwarded message, without ">" lines (a colleague forwarding or quoting a newsletter has
+# not sent one).  Matched on the text with its white space collapsed.
+_BULK_FOOTER = re.compile(
+    r"unsubscri|\bto opt[- ]?out\b|opt[- ]?out (?:link|here|instructions)|opt[- ]?out (?:of|from) (?:(?:this|these"
+    r"|our|future|all|any|such) )*(?:e-?mails?|mailings?|lists?|newsletters?|communications?|messages)"
+    r"|\bto be removed(?: from (?:(?:our|this|the|any|all|future|further) )*(?:mailing|list|distribution|e-?mail"
+    r"|newsletter)|[,:]| reply| please| send| click| simply| e-?mail)"
+    r"|prefer not to receive|(?:no longer|do not|don't) (?:wish|want) to receiv"
+    r"|to stop receiving|(?:wish|want) to (?:stop|discontinue) receiving|discontinue receiving"
+    r"|manage (?:your )?(?:e-?mail |subscription |communication |notification )?(?:preferences|settings"
+    r"|subscriptions?)|update your (?:e-?mail |personal )?(?:preferences|profile|interests)"
+    r"|you (?:are|were) receiving this|you received this (?:e-?mail|message|newsletter|notice)"
+    r"|remove you from (?:our|this|the)|with the word \W?remove\b|\bremove\W? in the subject"
+    r"|view (?:it |this (?:e-?mail|message|newsletter) )?(?:in|on) (?:your|a|the) (?:web )?browser"
+    r"|this (?:e-?mail|message) was sent to \S+@"
+)
+# Every footer above holds one of these (lower case): a text without any is no newsletter, at the cost of a
+# few substring searches instead of the regex (which would try every position).
+_FOOTER_WORDS = ("unsubscri", "opt", "remov", "receiv", "prefer", "profile", "interests", "browser", "sent to")
+_QUOTE_START = re.compile(  # on the lower-cased text
+    r"^(?:-{2,}\s*(?:original message|forwarded)|on .{1,200}wrote:|from:\s.*\n(?:sent|date|to):|begin forwarded)"
+    r"|forwarded by ",
+    re.MULTILINE,
+)
+_QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
+_SPACE_RUN = re.compile(r"\s+")
+_LINK = re.compile(r"<a\s[^>]*href", re.IGNORECASE)
+_PIXEL = re.compile(  # a 1x1 image: a tracking pixel
+    r"<img\b[^>]*\b(?:width=[\"']?1[\"'\s>][^>]*height=[\"']?1\b|height=[\"']?1[\"'\s>][^>]*width=[\"']?1\b)",
+    re.IGNORECASE,
+)
+MASS_HTML_LINKS = 25  # an HTML body with more links than this is a mass mailing (a newsletter, a digest)
+
+
+def is_machine_sender(address: str) -> bool:
+    """An address whose mail is automated whatever its headers say (noreply@, webmaster@, news@ …)."""
+    return _MACHINE_SENDER.match(address) is not None
+
+
+def bulk_footer(text: str) -> bool:
+    """Whether the sender's own text (the body up to the first quoted or forwarded message, ``>`` lines
+    left out) carries newsletter wording: unsubscribe, "to be removed", manage preferences, "you are
+    receiving this", view in browser …"""
+    low = text.lower()
+    if not any(word in low for word in _FOOTER_WORDS):
+        return False
+    quote = _QUOTE_START.search(low)
+    own = low if quote is None else low[: quote.start()]
+    if ">" in own:
+        own = _QUOTED_LINE.sub(" ", own)
+    return _BULK_FOOTER.search(_SPACE_RUN.sub(" ", own)) is not None
+
+
+def mass_html(markup: str) -> bool:
+    """Mass-mail HTML: a tracking pixel, or more links than a person writes."""
+    if _PIXEL.search(markup):
+        return True
+    return any(count > MASS_HTML_LINKS for count, _ in enumerate(_LINK.finditer(markup), start=1))
 _ENCODED_WORD = "=?"
 _PARAM = re.compile(r';\s*([\w*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))')
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -481,6 +544,7 @@ class _TextParts:
     plain: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
     truncated: bool = False
+    mass_html: bool = False
 
 
 def _walk(headers: dict[str, list[str]], body: bytes, parts: _TextParts, depth: int) -> None:
@@ -507,6 +571,7 @@ def _walk(headers: dict[str, list[str]], body: bytes, parts: _TextParts, depth: 
     text = _decode_bytes(_decode_transfer(body, cte), params.get("charset"))
     if ctype == "text/html":
         parts.html.append(text)
+        parts.mass_html = parts.mass_html or mass_html(text)
     else:
         parts.plain.append(text)
 
@@ -522,8 +587,9 @@ def _split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
     return parts
 
 
-def extract_text(headers: dict[str, list[str]], body: bytes) -> tuple[str, bool]:
-    """The message's readable text (plain preferred, else HTML converted) and whether it was truncated."""
+def extract_text(headers: dict[str, list[str]], body: bytes) -> tuple[str, bool, bool]:
+    """The message's readable text (plain preferred, else HTML converted), whether it was truncated, and
+    whether its HTML looks like a mass mailing (see :func:`mass_html`)."""
     parts = _TextParts()
     _walk(headers, body, parts, 0)
     if parts.plain:
@@ -537,16 +603,21 @@ def extract_text(headers: dict[str, list[str]], body: bytes) -> tuple[str, bool]
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
         truncated = True
-    return text, truncated
+    return text, truncated, parts.mass_html
 
 
 # --------------------------------------------------------------------------- noise
 
 
 def classify_noise(
-    headers: dict[str, list[str]], sender: Address | None, recipient_count: int
+    headers: dict[str, list[str]],
+    sender: Address | None,
+    recipient_count: int,
+    text: str = "",
+    html_mass: bool = False,
 ) -> tuple[bool, bool, bool, list[str]]:
-    """(is_bulk, is_list, is_automated, reasons) from headers, sender and the number of recipients."""
+    """(is_bulk, is_list, is_automated, reasons) from headers, sender, the number of recipients and the
+    body: newsletters without List-* headers are told by their footer and their HTML."""
     reasons: list[str] = []
     is_list = is_bulk = is_automated = False
     if "list-id" in headers:
@@ -569,9 +640,15 @@ def classify_noise(
     if "x-autoreply" in headers or "x-autorespond" in headers:
         is_automated = True
         reasons.append("autoreply")
-    if sender is not None and _NO_REPLY.match(sender.address):
+    if sender is not None and is_machine_sender(sender.address):
         is_automated = True
         reasons.append("no-reply sender")
+    if text and bulk_footer(text):
+        is_bulk = True
+        reasons.append("unsubscribe footer")
+    if html_mass:
+        is_bulk = True
+        reasons.append("mass-mail HTML")
     if recipient_count > MANY_RECIPIENTS:
         is_bulk = True
         reasons.append(f"{recipient_count} recipients")
@@ -613,7 +690,7 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
     date_raw = first.get("date")
     date = parse_date(date_raw) or fallback_date
     subject = decode_words(first.get("subject", "")[:16_000])[:2000]
-    text, truncated = extract_text(headers, body)
+    text, truncated, html_mass = extract_text(headers, body)
     ids = message_ids(first.get("message-id"))
     key = ids[0] if ids else _content_key(sender.address if sender else "", date_raw or "", subject, text)
     parsed = ParsedMessage(
@@ -630,6 +707,6 @@ def _parse(raw: bytes, fallback_date: datetime | None) -> ParsedMessage:
         text_truncated=truncated,
     )
     parsed.is_bulk, parsed.is_list, parsed.is_automated, parsed.noise_reasons = classify_noise(
-        headers, sender, parsed.recipient_count
+        headers, sender, parsed.recipient_count, text, html_mass
     )
     return parsed

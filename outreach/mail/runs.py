@@ -11,17 +11,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import MailboxConfig
 from outreach.ledger import LedgerPolicy
 from outreach.mail.files import discover
 from outreach.mail.imap import FolderSummary, ImapSync, RunSummary, SilentProgress, SyncProgress, SyncSummary
-from outreach.mail.ingest import Ingestor, ensure_folder, ensure_mailbox, finish_run, mailbox_addresses
+from outreach.mail.ingest import Ingestor, ensure_folder, finish_run
+from outreach.mail.owners import open_mailbox
 from outreach.signals.hook import AfterBatch, SignalsHook
 from outreach.store import mailbox_sync_lock
-from outreach.store.models import Mailbox, SyncRun
+from outreach.store.models import SyncRun
 
 
 class ImportSummary(RunSummary):
@@ -52,7 +53,7 @@ def sync_mailbox(
             sessions, config, password, progress=progress, after_batch=hook or after_batch, sleep=sleep, analyse=signals
         ).run()
         if hook is not None:
-            hook.finish()
+            hook.finish(summary.totals.rethreaded)
     summary.seconds = time.perf_counter() - started  # the ledger refresh is part of the sync's time
     return summary
 
@@ -106,16 +107,10 @@ def _import_path(
     folders = discover(path)
     summary = ImportSummary(mailbox_name, str(path))
     with sessions() as session:
-        owner = list(addresses)
-        known_id = _mailbox_id(session, mailbox_name)
-        # mailbox_addresses(None) is the whole team's: a new mailbox must still guess its owner
-        if not owner and (known_id is None or not mailbox_addresses(session, known_id)):
-            for folder in folders:
-                if folder.is_sent and (guess := folder.owner_guess()):
-                    owner = guess
-                    progress.note(f"owner address(es) taken from the Sent folder: {', '.join(guess)}")
-                    break
-        mailbox = ensure_mailbox(session, mailbox_name, owner)
+        sent = [folder for folder in folders if folder.is_sent]
+        mailbox = open_mailbox(
+            session, mailbox_name, addresses, bool(sent), lambda: sent[0].owner_guess(), progress.note
+        )
         run = SyncRun(mailbox_id=mailbox.id, source=str(path))
         session.add(run)
         session.commit()
@@ -131,10 +126,6 @@ def _import_path(
         finish_run(run, summary.totals)
         session.commit()
     if hook is not None:
-        hook.finish()
+        hook.finish(summary.totals.rethreaded)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _mailbox_id(session: Session, name: str) -> int | None:
-    return session.scalar(select(Mailbox.id).where(Mailbox.name == name))

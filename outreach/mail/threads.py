@@ -1,8 +1,9 @@
-"""Group messages into conversations.
+"""Threads as a sync sees them: the subject key, thread windows, and the bounded cache of stored threads
+(:class:`ThreadIndex`) that :class:`~outreach.mail.conversations.Threader` assigns messages with.
 
-In order: In-Reply-To/References when a referenced message is known; otherwise the normalised subject
-(also taken from a quoted "-----Original Message-----" block), a shared participant other than our own
-addresses, and a time window.  The Enron data has no In-Reply-To at all, so the second path matters.
+A message joins a thread by In-Reply-To/References when a referenced message is known; otherwise by the
+normalised subject, a shared participant other than our own addresses, and a time window.  The Enron data
+has no In-Reply-To at all, so the second path matters.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import re
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -73,7 +74,7 @@ def _micros(when: datetime) -> int:
     return (when - (_EPOCH if when.tzinfo is not None else _NAIVE_EPOCH)) // _MICROSECOND
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: two threads are never the same by value
 class ThreadInfo:
     id: int | None
     subject_key: str
@@ -97,8 +98,10 @@ class ThreadInfo:
         else:
             self.earliest, self.latest = _micros(self.first) - _WINDOW_US, _micros(self.last) + _WINDOW_US
 
-    def add(self, when: datetime | None, addresses: Iterable[str]) -> None:
+    def add(self, when: datetime | None, addresses: Iterable[str]) -> bool:
+        """Take a message of date ``when`` with ``addresses``; whether its addresses or window grew."""
         # Interned: the same few addresses recur in thousands of cached threads.
+        before = len(self.addresses), self.first, self.last
         self.addresses.update(map(sys.intern, addresses))
         if when is not None:
             if self.first is None or when < self.first:
@@ -106,6 +109,12 @@ class ThreadInfo:
             if self.last is None or when > self.last:
                 self.last, self.dirty = when, True
             self._window()
+        return (len(self.addresses), self.first, self.last) != before
+
+    def overlaps(self, other: ThreadInfo) -> bool:
+        """Whether the two threads come within the window of each other: no more than THREAD_WINDOW between
+        them, as for a message joining a thread (undated: always)."""
+        return other.earliest + _WINDOW_US <= self.latest and self.earliest + _WINDOW_US <= other.latest
 
 
 class ThreadIndex:
@@ -132,10 +141,12 @@ class ThreadIndex:
     def get(self, tid: int) -> ThreadInfo | None:
         return self.by_id.get(tid) or self.refs.get(tid)
 
-    def preload(self, session: Session, wanted: dict[str, tuple[int, int]]) -> None:
+    def preload(self, session: Session, wanted: dict[str, tuple[int, int]], evict: bool = True) -> None:
         """Make sure ``by_key`` lists every stored thread that a message under one of the keys could join:
         ``wanted`` maps each key to the earliest and latest date of its messages (microseconds since the
-        epoch, see :func:`date_span`).
+        epoch, see :func:`date_span`).  Then, with ``evict``, the cache is brought back within its bounds:
+        only at the start of a batch (in the middle of one, a thread dropped from the cache could be read
+        back from the store without what the batch did to it).
 
         Only threads whose window reaches those dates are read (and those up to ``_READ_AHEAD_US`` later),
         so that a subject used for years costs what its threads around these dates cost, in whatever
@@ -188,6 +199,8 @@ class ThreadIndex:
                 self.by_id[tid] = known
                 self.cached_threads += 1
             self.load_addresses(session, fresh)
+        if not evict:
+            return
         if self.cached_threads > self.max_threads:
             self._forget_before(min((lo for lo, _ in wanted.values()), default=_ALWAYS[0]))
         # Evict the least recently used keys, never one this batch needs.
@@ -267,24 +280,57 @@ class ThreadIndex:
             else:
                 self.refs[info.id] = info
 
-    def find(self, keys: list[str], when: datetime | None, addresses: set[str]) -> ThreadInfo | None:
-        """The most recent thread under one of ``keys`` sharing a non-team participant, within the window."""
-        wanted = (addresses - self.own) or addresses  # with only team members, any shared address counts
+    def _sharer(self, addresses: set[str]) -> Callable[[set[str]], bool]:
+        """Whether a thread's participants meet ``addresses``: a participant other than the team's in
+        common, or, when either side has only team members, any participant in common.  (The same both
+        ways round, so that which one came first does not matter.)"""
+        own = self.own
+        wanted = addresses - own
+        if not wanted:
+            return lambda other: not other.isdisjoint(addresses)
+        return lambda other: not other.isdisjoint(wanted) or (other <= own and not other.isdisjoint(addresses))
+
+    def find_all(self, keys: list[str], when: datetime | None, addresses: set[str]) -> list[ThreadInfo]:
+        """Every cached thread under one of ``keys`` within the window that shares a participant (see
+        :meth:`_sharer`)."""
+        shares = self._sharer(addresses)
         now = _micros(when) if when is not None else None
-        best: ThreadInfo | None = None
-        best_stamp = 0
+        found: list[ThreadInfo] = []
         for key in keys:
             for info in self.by_key.get(key, ()):
                 # within the window (first - THREAD_WINDOW .. last + THREAD_WINDOW); undated: always
                 if now is not None and (now < info.earliest or now > info.latest):
                     continue
-                if info.addresses.isdisjoint(wanted):
-                    continue
-                # the most recent by last date (undated ones first): latest is last + the window
-                stamp = info.latest if info.last is not None else _UNDATED
-                if best is None or stamp > best_stamp:
-                    best, best_stamp = info, stamp
-        return best
+                if shares(info.addresses) and info not in found:
+                    found.append(info)
+        return found
+
+    def neighbours(self, info: ThreadInfo) -> list[ThreadInfo]:
+        """The other cached threads under ``info``'s key that it must merge with: within the window of
+        each other and sharing a participant (see :meth:`_sharer`)."""
+        shares = self._sharer(info.addresses)
+        return [
+            other
+            for other in self.by_key.get(info.subject_key, ())
+            if other is not info and info.overlaps(other) and shares(other.addresses)
+        ]
+
+    def absorb(self, survivor: ThreadInfo, gone: ThreadInfo) -> None:
+        """``gone`` merges into ``survivor``: its participants and dates, and its place in the cache."""
+        survivor.addresses |= gone.addresses
+        for when in (gone.first, gone.last):
+            if when is not None:
+                survivor.add(when, ())
+        survivor.dirty = True
+        if gone.indexed:
+            threads = self.by_key.get(gone.subject_key)
+            if threads is not None and gone in threads:
+                threads.remove(gone)
+                self.cached_threads -= 1
+            gone.indexed = False
+        if gone.id is not None:
+            self.by_id.pop(gone.id, None)
+            self.refs.pop(gone.id, None)
 
     def new_thread(self, root_key: str, key: str, when: datetime | None, addresses: set[str]) -> ThreadInfo:
         info = ThreadInfo(None, sys.intern(key), when, when, {sys.intern(a) for a in addresses}, True, root_key)
@@ -294,5 +340,3 @@ class ThreadIndex:
             self.cached_threads += 1
         return info
 
-
-_UNDATED = _WINDOW_US  # a thread without dates ranks as if it were last dated at the epoch

@@ -11,11 +11,12 @@ from typing import NamedTuple
 
 from outreach.signals.ask import MODEL_VERSION
 from outreach.signals.pipeline import MAX_CHARS, SignalHit, bounded, detect_language, find_signals, normalise
-from outreach.signals.zoning import new_text
+from outreach.signals.quoted import QuotedAuthor, quoted_author
+from outreach.signals.zoning import split_zones
 
 #: Stored with every signal and on every analysed message; bump when the patterns or the logic change
 #: (the ask model's own version is part of it).  ``outreach signals rebuild`` recomputes older ones.
-PIPELINE_VERSION = f"sig-1+{MODEL_VERSION}"
+PIPELINE_VERSION = f"sig-2+{MODEL_VERSION}"
 #: Bodies are zoned on at most this many characters; the own text is then cut to ``MAX_CHARS``.
 ZONE_CHARS = 20000
 
@@ -26,31 +27,38 @@ class MessageSignals(NamedTuple):
     language: str  # "en" | "unknown"
     signals: tuple[SignalHit, ...] = ()
     own_chars: int = 0  # length of the analysed own text
+    quoted: QuotedAuthor | None = None  # the author of the message a reply quotes (see signals.quoted)
 
     def kinds(self) -> set[str]:
         return {s.kind for s in self.signals}
 
 
+def zone(body: str) -> tuple[str, QuotedAuthor | None]:
+    """The sender's own text of a body (quotes, signature and boilerplate removed), bounded, and the
+    author of the message it quotes when it is a reply."""
+    if not body or not body.strip():
+        return "", None
+    try:
+        zones = split_zones(body, max_chars=ZONE_CHARS)
+    except Exception:  # noqa: BLE001 - zoning is promised never to raise; a body must never stop a sync
+        return bounded(normalise(body)), None
+    return bounded(normalise(zones.new_text), MAX_CHARS), quoted_author(zones.quoted_headers)
+
+
 def own_text(body: str) -> str:
     """The sender's own text of a body (quotes, signature and boilerplate removed), bounded."""
-    if not body or not body.strip():
-        return ""
-    try:
-        own = new_text(body, max_chars=ZONE_CHARS)  # split_zones(...).new_text, faster
-    except Exception:  # noqa: BLE001 - zoning is promised never to raise; a body must never stop a sync
-        return bounded(normalise(body))
-    return bounded(normalise(own), MAX_CHARS)
+    return zone(body)[0]
 
 
 def analyse_texts(texts: Sequence[str | None], batch_size: int = 256) -> list[MessageSignals]:
     """Signals of each message body in ``texts`` (zoned here); same order, one result per text."""
-    owns = [own_text(t or "") for t in texts]
-    results = find_signals(owns, batch_size=batch_size)
+    zoned = [zone(t or "") for t in texts]
+    results = find_signals([own for own, _ in zoned], batch_size=batch_size)
     return [
         # a bare forward has no own text: its language is that of what it forwards
-        MessageSignals(language if own.strip() else detect_language(text or ""), tuple(hits), len(own))
-        for text, own, (language, hits) in zip(texts, owns, results, strict=True)
+        MessageSignals(language if own.strip() else detect_language(text or ""), tuple(hits), len(own), quoted)
+        for text, (own, quoted), (language, hits) in zip(texts, zoned, results, strict=True)
     ]
 
 
-__all__ = ["PIPELINE_VERSION", "MessageSignals", "analyse_texts", "own_text"]
+__all__ = ["PIPELINE_VERSION", "MessageSignals", "analyse_texts", "own_text", "zone"]

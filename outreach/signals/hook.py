@@ -9,7 +9,7 @@ a send, so that the next lint sees the message at once).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.ledger import LedgerPolicy, refresh_ledgers, touched_contacts
 from outreach.signals.storage import store_signals
 from outreach.store import chunked, lock_store_for_writing
-from outreach.store.models import Contact, Folder, Mailbox, Message, MessageLocation, SyncRun
+from outreach.store.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, SyncRun
 
 AfterBatch = Callable[[Session, list[int]], None]
 
@@ -57,10 +57,12 @@ class SignalsHook:
         self.then = then
         self.refresh_each_batch = refresh_each_batch
         self.watermark = 0
+        self.address_watermark = 0
         self.crashed_runs: list[int] = []
         if sessions is not None and not refresh_each_batch:
             with sessions() as session:
                 self.watermark = session.scalar(select(func.max(MessageLocation.id))) or 0
+                self.address_watermark = session.scalar(select(func.max(MailboxAddress.id))) or 0
                 self.crashed_runs = list(
                     session.scalars(
                         select(SyncRun.id)
@@ -82,8 +84,9 @@ class SignalsHook:
         if self.then is not None:
             self.then(session, new_message_ids)
 
-    def finish(self) -> int:
-        """Refresh the ledgers the run changed; the number of contacts refreshed (-1: all of them)."""
+    def finish(self, rethreaded: Iterable[int] = ()) -> int:
+        """Refresh the ledgers the run changed (``rethreaded``: stored messages whose thread changed because
+        threads merged); the number of contacts refreshed (-1: all of them)."""
         if self.sessions is None or self.refresh_each_batch:
             return 0
         with self.sessions() as session:
@@ -101,7 +104,10 @@ class SignalsHook:
                 .join(Mailbox, Mailbox.id == Folder.mailbox_id)
                 .where(Mailbox.name == self.mailbox_name, MessageLocation.id > self.watermark)
             ).all()
-            contacts = touched_contacts(session, gained)
+            # an owner address learned in the run turned the mailbox's mail from it outbound
+            learned = select(MailboxAddress.address).where(MailboxAddress.id > self.address_watermark)
+            turned = session.scalars(select(Message.id).where(Message.from_address.in_(learned))).all()
+            contacts = touched_contacts(session, [*gained, *turned, *rethreaded])
             if contacts:
                 refresh_ledgers(session, contacts, self.policy)
             session.commit()

@@ -42,6 +42,18 @@ def signal_rows(message_id: int, result: MessageSignals) -> list[tuple[Any, ...]
     ]
 
 
+def quoted_columns(result: MessageSignals) -> dict[str, Any]:
+    """The ``message`` columns of the author of the message it quotes (see :mod:`outreach.signals.quoted`)."""
+    quoted = result.quoted
+    if quoted is None:
+        return {"quoted_name": None, "quoted_address": None, "quoted_date": None}
+    return {
+        "quoted_name": quoted.name[:300] if quoted.name else None,
+        "quoted_address": quoted.address[:320] if quoted.address else None,
+        "quoted_date": quoted.date,
+    }
+
+
 def store_signals(session: Session, message_ids: Sequence[int]) -> Counter[str]:
     """Analyse the given messages and store their signals (replacing older ones); count per kind.
 
@@ -60,7 +72,8 @@ def store_signals(session: Session, message_ids: Sequence[int]) -> Counter[str]:
         for (mid, _), result in zip(rows, results, strict=True):
             signal_values += signal_rows(mid, result)
             message_values.append(
-                {"b_id": mid, "language": result.language, "signals_version": PIPELINE_VERSION}
+                {"b_id": mid, "language": result.language, "signals_version": PIPELINE_VERSION,
+                 **quoted_columns(result)}
             )
             counts.update(hit.kind for hit in result.signals)
         bulk_insert_rows(conn, Signal, SIGNAL_COLUMNS, signal_values)
@@ -68,7 +81,13 @@ def store_signals(session: Session, message_ids: Sequence[int]) -> Counter[str]:
             conn.execute(
                 update(Message)
                 .where(Message.id == bindparam("b_id"))
-                .values(language=bindparam("language"), signals_version=bindparam("signals_version")),
+                .values(
+                    language=bindparam("language"),
+                    signals_version=bindparam("signals_version"),
+                    quoted_name=bindparam("quoted_name"),
+                    quoted_address=bindparam("quoted_address"),
+                    quoted_date=bindparam("quoted_date"),
+                ),
                 message_values,
             )
     return counts
@@ -129,6 +148,7 @@ __all__ = [
     "MessageSignals",
     "RebuildSummary",
     "rebuild",
+    "quoted_columns",
     "signal_rows",
     "store_signals",
 ]

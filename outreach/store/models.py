@@ -83,6 +83,9 @@ class MailboxAddress(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320), index=True)
+    # "config": the config file or --address; "sent-folder": the From of a message in the Sent folder
+    source: Mapped[str] = mapped_column(String(20), default="config", server_default="config")
+    added_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
 
 class Folder(Base):
@@ -131,7 +134,7 @@ class Message(Base):
     from_address: Mapped[str | None] = mapped_column(String(320), index=True)
     size: Mapped[int] = mapped_column(Integer, default=0)
     thread_id: Mapped[int | None] = mapped_column(ForeignKey("thread.id", ondelete="SET NULL"), index=True)
-    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(Text, index=True)  # an original finds its earlier replies
     references: Mapped[str | None] = mapped_column(Text)
     recipient_count: Mapped[int] = mapped_column(Integer, default=0)
     is_bulk: Mapped[bool] = mapped_column(default=False)
@@ -143,6 +146,10 @@ class Message(Base):
     parse_error: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(10))  # "en", "unknown", … set by the signals pipeline
     signals_version: Mapped[str | None] = mapped_column(String(40), index=True)  # None: not analysed yet
+    # The topmost message a reply quotes (set by the signals analysis): its author and date, as quoted
+    quoted_name: Mapped[str | None] = mapped_column(String(300))
+    quoted_address: Mapped[str | None] = mapped_column(String(320))
+    quoted_date: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
