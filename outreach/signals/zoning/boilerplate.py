@@ -271,30 +271,71 @@ def _index(values: Sequence[int], value: int, start: int, n: int) -> int:
 def _boilerplate_run(
     contents: list[str], labels: list[int], a: int, b: int, n: int, first_para: bool
 ) -> bool:
-    # Cheap gates on the run's raw lines (lower case; the needles found in each line are cached): the strong
-    # patterns run only near a trigger, and each alternative holds one of its literals (and, for some, one
-    # of its _BOILER_RAW_PARTS).  What the run's text holds, its raw lines hold: a space of the text is
-    # white space, a line break or left-out separator lines there.  No trigger or no alternative that may
-    # match: no boilerplate, and no text to build (a run without paragraphs has no letters either).
+    """Label the notices in the run of new-text lines ``[a, b)``.  Returns ``first_para`` for the next run:
+    whether no text line came before it (an automated notification's first paragraph is its content)."""
     lines = contents[a:b]
+    gate = _run_gate(lines)
+    if gate is None:
+        return first_para if not any(map(_is_text_line, lines)) else False
+    present, allowed = gate
+    paras = _paragraphs(contents, a, b)
+    if not paras:
+        return first_para
+    text, spans, caseless = _run_text(contents, paras)
+    # the strong patterns only run in windows of text around trigger words
+    windows = _trigger_windows(text, present)
+    if not windows:
+        return False
+    matches: list[tuple[int, int, bool]] = []  # (start, end, is "notfirst")
+    for lo, hi in windows:
+        if caseless:
+            matches.extend(
+                (m.start(), m.end(), m.lastgroup == "notfirst") for m in _BOILER_STRONG_CI_RE.finditer(text, lo, hi)
+            )
+        else:
+            matches.extend(_strong_matches(text, lo, hi, allowed))
+    marked = _notice_lines(contents, text, paras, spans, matches, first_para)
+    if not marked:
+        return False
+    flags = _widen_notices(contents, paras, marked)
+    for li in marked:
+        labels[li] = BOILER
+    for pi, (ps, pe) in enumerate(paras):
+        if flags[pi]:
+            _absorb_frame(contents, labels, ps, pe, n)
+    return False
+
+
+def _run_gate(lines: list[str]) -> tuple[set[str], frozenset[int] | None] | None:
+    """Cheap gates on a run's raw lines: ``None`` when no notice can be in them, else (the gate words they
+    hold, the strong alternatives that may match or ``None`` for all).
+
+    The raw lines are looked at in lower case, the needles found in each line cached: the strong patterns
+    run only near a trigger, and each alternative holds one of its literals (and, for some, one of its
+    _BOILER_RAW_PARTS).  What the run's text holds, its raw lines hold: a space of the text is white space,
+    a line break or left-out separator lines there.  No trigger or no alternative that may match: no
+    boilerplate, and no text to build (a run without paragraphs has no letters either)."""
     needles = _needles_in(_LINE_GATE, lines, _GATE_NEEDLES)
     gate = [word for word in _BOILER_GATE if word in needles]
-    present = set(gate)
-    allowed: frozenset[int] | None = None  # the strong alternatives that may match
-    if gate:
-        joined = "\n".join(lines).replace("\u0130", "i")
-        raw = joined.lower()
-        if not any(word in needles for word, gate_word in _BOILER_TRIGGERS_WORD if gate_word in present) and not any(
-            rx.search(raw) for rx, gate_word in _BOILER_TRIGGERS_SPACED if gate_word in present
-        ):
-            gate = []
-        elif len(raw) == len(joined):  # (then lower() keeps the length of the run's text too)
-            allowed = _boiler_possible(raw, _needles_in(_LINE_LITERALS, lines, _BOILER_WORD_LITERALS))
-            if not allowed:
-                gate = []
     if not gate:
-        return first_para if not any(map(_is_text_line, lines)) else False
-    # paragraphs of the run: (first line, end line)
+        return None
+    present = set(gate)
+    joined = "\n".join(lines).replace("\u0130", "i")
+    raw = joined.lower()
+    if not any(word in needles for word, gate_word in _BOILER_TRIGGERS_WORD if gate_word in present) and not any(
+        rx.search(raw) for rx, gate_word in _BOILER_TRIGGERS_SPACED if gate_word in present
+    ):
+        return None
+    allowed: frozenset[int] | None = None  # the strong alternatives that may match
+    if len(raw) == len(joined):  # (then lower() keeps the length of the run's text too)
+        allowed = _boiler_possible(raw, _needles_in(_LINE_LITERALS, lines, _BOILER_WORD_LITERALS))
+        if not allowed:
+            return None
+    return present, allowed
+
+
+def _paragraphs(contents: list[str], a: int, b: int) -> list[tuple[int, int]]:
+    """The paragraphs of the run ``[a, b)``: (first line, end line) of each stretch of text lines."""
     paras: list[tuple[int, int]] = []
     k = a
     while k < b:
@@ -306,11 +347,14 @@ def _boilerplate_run(
             e += 1
         paras.append((k, e))
         k = e
-    if not paras:
-        return first_para
+    return paras
+
+
+def _run_text(contents: list[str], paras: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int, int]], bool]:
+    """The run's text, lower case and white space collapsed, with the (line, start, end) char span of every
+    line; and whether it must be matched caselessly (``lower()`` would change its length)."""
     # the paragraphs' lines, white space collapsed (none is blank)
     collapsed = {li: _collapse(contents[li]) for ps, pe in paras for li in range(ps, pe)}
-    # the run's text, with the char span of every line
     pieces: list[str] = []
     spans: list[tuple[int, int, int]] = []  # (line, start, end)
     pos = 0
@@ -341,13 +385,14 @@ def _boilerplate_run(
         prev_single = single
     text = "".join(pieces)
     low = text.replace("\u0130", "i").lower()  # U+0130 is the one letter lower() lengthens
-    strong_re = _BOILER_STRONG_RE
     if len(low) != len(text):  # lower() changed the length (rare letters): keep offsets, match caselessly
-        low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
-        strong_re = _BOILER_STRONG_CI_RE
-    text = low
-    # windows of text around trigger words (str.find is far faster than a regex alternation);
-    # the strong patterns only run there
+        return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text), spans, True
+    return low, spans, False
+
+
+def _trigger_windows(text: str, present: set[str]) -> list[tuple[int, int]]:
+    """Windows of ``text`` around its trigger words (str.find is far faster than a regex alternation),
+    merged where they overlap."""
     hits: list[tuple[int, int]] = []
     for word, gate_word in _BOILER_TRIGGER_GATES:
         if gate_word not in present:
@@ -365,16 +410,20 @@ def _boilerplate_run(
             windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
         else:
             windows.append((lo, hi))
-    if not windows:
-        return False
-    matches: list[tuple[int, int, bool]] = []  # (start, end, is "notfirst")
-    for lo, hi in windows:
-        if strong_re is _BOILER_STRONG_CI_RE:
-            matches.extend(
-                (m.start(), m.end(), m.lastgroup == "notfirst") for m in strong_re.finditer(text, lo, hi)
-            )
-        else:
-            matches.extend(_strong_matches(text, lo, hi, allowed))
+    return windows
+
+
+def _notice_lines(
+    contents: list[str],
+    text: str,
+    paras: list[tuple[int, int]],
+    spans: list[tuple[int, int, int]],
+    matches: list[tuple[int, int, bool]],
+    first_para: bool,
+) -> set[int]:
+    """The lines of the notices that the strong ``matches`` in the run's ``text`` belong to: from the start
+    of the sentence holding a match (or the lines before it that read like the notice) to the end of the
+    paragraph holding its end."""
     marked: set[int] = set()
     para_of: dict[int, int] = {}
     for pi, (ps, pe) in enumerate(paras):
@@ -413,9 +462,12 @@ def _boilerplate_run(
         first_line = q + 1
         marked.update(range(first_line, last_line + 1))
         covered = spans[span_index[last_line]][2]
-    if not marked:
-        return False
-    # neighbouring paragraphs with boilerplate vocabulary
+    return marked
+
+
+def _widen_notices(contents: list[str], paras: list[tuple[int, int]], marked: set[int]) -> list[bool]:
+    """Add to ``marked`` the neighbouring paragraphs with boilerplate vocabulary and the blank / separator
+    lines between two marked lines; -> per paragraph, whether it is (partly) a notice."""
     flags = [any(li in marked for li in range(ps, pe)) for ps, pe in paras]
     for pi in range(1, len(paras)):
         if not flags[pi] and flags[pi - 1]:
@@ -438,12 +490,7 @@ def _boilerplate_run(
             for q in range(a_line + 1, b_line)
         ):
             marked.update(range(a_line + 1, b_line))
-    for li in marked:
-        labels[li] = BOILER
-    for pi, (ps, pe) in enumerate(paras):
-        if flags[pi]:
-            _absorb_frame(contents, labels, ps, pe, n)
-    return False
+    return flags
 
 
 def _collapse(line: str) -> str:

@@ -202,31 +202,44 @@ def _trailing_signature(contents: list[str], nb: list[int]) -> int | None:
         j -= 1
     if j == m:
         return None
-    signoff = j > 0 and _is_signoff_line(contents[nb[j - 1]].strip())
     block = list(range(j, m))
-    if signoff:
-        if len(block) > _SIG_MAX_AFTER_SIGNOFF:
-            return None
-        first = block[0]
-        s0 = contents[nb[first]].strip()
-        directly = nb[first] == nb[first - 1] + 1
-        if _name_like(s0):
-            if len(block) == 1:
-                return None
-            if directly or _blank_between(contents, nb[first], nb[first + 1]):
-                block = block[1:]
-        block = [b for b in block if not SEPARATOR_RE.match(contents[nb[b]].strip())]
-        if not block:
-            return None
-        texts = [contents[nb[b]].strip() for b in block]
-        # after a sign-off, a trailing block is a signature if it carries a feature or is only names
-        if not any(_sig_feature(x) for x in texts) and not all(_name_like(x) for x in texts):
-            return None
-        return block[0]
+    if j > 0 and _is_signoff_line(contents[nb[j - 1]].strip()):
+        return _signature_after_signoff(contents, nb, block)
     # no sign-off: the block must carry signature features and stand apart from the body
     if m - j > _SIG_MAX_AFTER_SIGNOFF + 1:
         return None
-    # keep the trailing paragraphs that carry a feature (a bare name paragraph stays new text)
+    chosen = _feature_paragraphs(contents, nb, block)
+    if not chosen or len(chosen) > 8:
+        return None
+    return _apart_from_body(contents, nb, chosen)
+
+
+def _signature_after_signoff(contents: list[str], nb: list[int], block: list[int]) -> int | None:
+    """Where the signature starts in the signature-like ``block`` (indices into ``nb``) below a sign-off
+    line: a name right below the sign-off is part of it, not of the signature."""
+    if len(block) > _SIG_MAX_AFTER_SIGNOFF:
+        return None
+    first = block[0]
+    s0 = contents[nb[first]].strip()
+    directly = nb[first] == nb[first - 1] + 1
+    if _name_like(s0):
+        if len(block) == 1:
+            return None
+        if directly or _blank_between(contents, nb[first], nb[first + 1]):
+            block = block[1:]
+    block = [b for b in block if not SEPARATOR_RE.match(contents[nb[b]].strip())]
+    if not block:
+        return None
+    texts = [contents[nb[b]].strip() for b in block]
+    # after a sign-off, a trailing block is a signature if it carries a feature or is only names
+    if not any(_sig_feature(x) for x in texts) and not all(_name_like(x) for x in texts):
+        return None
+    return block[0]
+
+
+def _feature_paragraphs(contents: list[str], nb: list[int], block: list[int]) -> list[int]:
+    """The trailing paragraphs of ``block`` that carry a signature feature (a bare name paragraph stays new
+    text), as indices into ``nb``."""
     paras: list[list[int]] = []
     split = True
     for b in block:
@@ -247,8 +260,12 @@ def _trailing_signature(contents: list[str], nb: list[int]) -> int | None:
             chosen = para + chosen
         else:
             break
-    if not chosen or len(chosen) > 8:
-        return None
+    return chosen
+
+
+def _apart_from_body(contents: list[str], nb: list[int], chosen: list[int]) -> int | None:
+    """Where the signature starts, the trailing lines ``chosen`` (indices into ``nb``, at most 8) having
+    features, without a sign-off above them: only if they stand apart from the body."""
     start = chosen[0]
     mobile_only = all(
         _MOBILE_RE.match(contents[nb[b]].strip()) or SEPARATOR_RE.match(contents[nb[b]].strip())

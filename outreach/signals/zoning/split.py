@@ -51,9 +51,27 @@ def new_text(text: str, max_chars: int = 20000) -> str:
             return ""
 
 
-
 def split_zones_unguarded(text: str, max_chars: int, new_only: bool = False) -> Zones:
-    """The zones; with ``new_only`` only ``new_text`` is right (the other zones are left empty)."""
+    """The zones, raising on an internal error (:func:`split_zones` is the guarded form); with ``new_only``
+    only ``new_text`` is right (the other zones are left empty)."""
+    text = _scanned_text(text, max_chars)
+    if not text.strip():
+        return Zones("", "", "", "", ())
+    lines = text.split("\n")
+    n = len(lines)
+    depths, contents = _quote_depths(lines, text)
+    labels, headers = _label_quoted(contents, depths, n, new_only)
+    label_boilerplate(contents, labels, n)
+    label_signature(contents, labels, n)
+    _drop_trailing_separators(contents, labels, n)
+    if new_only:
+        return Zones(_join([lines[k] for k in range(n) if labels[k] == NEW]), "", "", "", ())
+    return _zones_of(lines, labels, headers)
+
+
+def _scanned_text(text: str, max_chars: int) -> str:
+    """The part of ``text`` that is scanned: a str, at most ``max_chars`` long (cut back to a line break),
+    with ``\n`` line ends and no byte order mark."""
     if not isinstance(text, str):
         if isinstance(text, (bytes, bytearray)):
             text = bytes(text).decode("utf-8", "replace")
@@ -74,10 +92,11 @@ def split_zones_unguarded(text: str, max_chars: int, new_only: bool = False) -> 
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.strip():
-        return Zones("", "", "", "", ())
+    return text
 
-    lines = text.split("\n")
+
+def _quote_depths(lines: list[str], text: str) -> tuple[list[int], list[str]]:
+    """Per line, its ``>`` quote depth and its content without the quote prefix."""
     n = len(lines)
     depths = [0] * n
     contents = lines[:]
@@ -88,7 +107,13 @@ def split_zones_unguarded(text: str, max_chars: int, new_only: bool = False) -> 
                 prefix = qm.group()
                 depths[i] = prefix.count(">")
                 contents[i] = line[len(prefix) :]
+    return depths, contents
 
+
+def _label_quoted(
+    contents: list[str], depths: list[int], n: int, new_only: bool
+) -> tuple[list[int], list[QuotedHeader]]:
+    """The forward pass: every line labelled NEW or QUOTED, and the headers of the quoted messages."""
     labels = [NEW] * n
     headers: list[QuotedHeader] = []
     in_quoted = False  # once a hard marker is met at top level, everything after is quoted
@@ -140,10 +165,11 @@ def split_zones_unguarded(text: str, max_chars: int, new_only: bool = False) -> 
             if d > 0 and not in_quoted and not headers:
                 headers.append(QuotedHeader(None, None, None, None, "quote"))
         i += 1
+    return labels, headers
 
-    label_boilerplate(contents, labels, n)
-    label_signature(contents, labels, n)
-    # separator lines ("-----", "_____") that end the new text lead nowhere
+
+def _drop_trailing_separators(contents: list[str], labels: list[int], n: int) -> None:
+    """Separator lines ("-----", "_____") that end the new text lead nowhere."""
     for k in range(n - 1, -1, -1):
         if labels[k] != NEW:
             continue
@@ -153,15 +179,16 @@ def split_zones_unguarded(text: str, max_chars: int, new_only: bool = False) -> 
         if not SEPARATOR_RE.match(s):
             break
         labels[k] = DROP
-    if new_only:
-        return Zones(_join([lines[k] for k in range(n) if labels[k] == NEW]), "", "", "", ())
 
+
+def _zones_of(lines: list[str], labels: list[int], headers: list[QuotedHeader]) -> Zones:
+    """The zones from the labelled lines."""
     new_parts: list[str] = []
     quoted_parts: list[str] = []
     sig_parts: list[str] = []
     boiler_parts: list[str] = []
     buckets = (new_parts, quoted_parts, sig_parts, boiler_parts)
-    for i in range(n):
+    for i in range(len(lines)):
         lab = labels[i]
         if lab != DROP:
             buckets[lab].append(lines[i])
