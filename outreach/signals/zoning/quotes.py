@@ -24,6 +24,7 @@ __all__ = [
     "relabel_separators_before",
 ]
 
+# Quote markers (all matched with .match() against the stripped line content)
 
 _ORIGINAL_RE = re.compile(
     r"[-_=*]{2,}+[ \t]*+(?:original[ \t]+message|original[ \t]+message[ \t]+follows|reply[ \t]+message"

@@ -154,6 +154,7 @@ def greeting_span(new_text: str) -> tuple[int, int] | None:
 
 
 def label_signature(contents: list[str], labels: list[int], n: int) -> None:
+    """Label the trailing signature among the new-text lines (and drop its ``-- `` separator)."""
     new_idx = [i for i in range(n) if labels[i] == NEW]
     if not new_idx:
         return
