@@ -7,7 +7,7 @@
 DATA defaults to ../shared/data/asks/parakweet-train.jsonl relative to the repo root (lines of
 {"id": ..., "text": ..., "ask": true|false}). CPU only, numpy only, fixed seeds: the same data gives
 byte-identical model files. Hyperparameters (L2, inner folds, target precision) live in
-outreach/signals/ask.py and were fixed by reasoning / on an inner split, not tuned on these CV folds.
+outreach/signals/ask_training.py and were fixed by reasoning / on an inner split, not tuned on these CV folds.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from outreach.signals import ask  # noqa: E402
+from outreach.signals import ask, ask_training  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "asks" / "parakweet-train.jsonl"
 DEFAULT_OUT = REPO_ROOT / "outreach" / "signals" / "model" / "ask"
@@ -33,26 +33,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="labelled sentences (jsonl)")
     parser.add_argument("--cv", type=int, metavar="K", help="report stratified K-fold CV instead of training")
     parser.add_argument(
-        "--seed", type=int, default=ask.SEED, help=f"fold/calibration seed (default {ask.SEED})"
+        "--seed",
+        type=int,
+        default=ask_training.SEED,
+        help=f"fold/calibration seed (default {ask_training.SEED})",
     )
     parser.add_argument("--inner-k", type=int, default=5, help="inner folds for threshold calibration")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model directory to write")
     args = parser.parse_args(argv)
 
-    texts, labels = ask.load_jsonl(args.data)
+    texts, labels = ask_training.load_jsonl(args.data)
     print(f"{args.data.resolve()}: {len(texts)} sentences, {sum(labels)} asks", flush=True)
     started = time.perf_counter()
     if args.cv:
-        report = ask.cross_validate(texts, labels, k=args.cv, seed=args.seed, inner_k=args.inner_k)
+        report = ask_training.cross_validate(texts, labels, k=args.cv, seed=args.seed, inner_k=args.inner_k)
         print(f"stratified {args.cv}-fold CV (threshold calibrated inside each training split):")
         print(report.format())
     else:
-        model = ask.train_model(
+        model = ask_training.train_model(
             texts,
             labels,
             inner_k=args.inner_k,
             seed=args.seed,
-            meta={"data": args.data.name, "data_sha256": ask.file_sha256(args.data)},
+            meta={"data": args.data.name, "data_sha256": ask_training.file_sha256(args.data)},
         )
         path = model.save(args.out)
         print(

@@ -22,22 +22,15 @@ MAX_FUNCTION_LINES = 80
 LONG_MODULES: dict[str, str] = {
     "outreach.campaign.evaluate": "to split",
     "outreach.send": "to split",
-    "outreach.signals.ask": "to split",
-    "outreach.signals.pipeline": "to split",
-    "outreach.signals.zoning": "to split",
 }
 # Functions allowed past MAX_FUNCTION_LINES ("module:function"), with the reason.
 LONG_FUNCTIONS: dict[str, str] = {
     "outreach.campaign.evaluate:check": "to split",
     "outreach.campaign.evaluate:evaluate_data": "to split",
     "outreach.ledger.builder:_signals": "to split",
-    "outreach.ledger.facts:load": "to split",
     "outreach.mail.ingest:_write": "to split",
     "outreach.send:send_campaign": "to split",
     "outreach.send:_send_one": "to split",
-    "outreach.signals.zoning:_boilerplate_run": "to split",
-    "outreach.signals.zoning:_split_zones": "to split",
-    "outreach.signals.zoning:_trailing_signature": "to split",
 }
 # Modules whose public signatures may take or return a bare ``Any``: where they meet a library whose
 # objects have no types (or whose methods they override with the library's own signatures).
@@ -45,6 +38,8 @@ ANY_SEAMS: dict[str, str] = {
     "outreach.campaign.render": "overrides of jinja2's sandbox methods keep jinja2's signatures",
     "outreach.cli": "click.Group.invoke's signature",
     "outreach.signals.pipeline": "spaCy's Language, Doc and Span have no type stubs",
+    "outreach.signals.components": "spaCy's Language, Doc and Span have no type stubs",
+    "outreach.signals.tokenizer": "spaCy's Language, Doc and Tokenizer have no type stubs",
     "outreach.store.bulk": "SQLAlchemy's type and dialect internals",
     "outreach.send": "to type (Campaign)",
     "outreach.signals": "to remove (the lazy __getattr__)",
@@ -227,8 +222,6 @@ _IGNORE = re.compile(r"#\s*type:\s*ignore(\[[^\]]*\])?(.*)$")
 def test_every_type_ignore_has_a_reason() -> None:
     bare = []
     for module, path in MODULES.items():
-        if module == "outreach.signals.zoning":  # being split on another branch; its one ignore gets a reason there
-            continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             match = _IGNORE.search(line)
             if match and not match.group(1):

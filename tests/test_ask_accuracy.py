@@ -1,4 +1,4 @@
-"""Accuracy guard and smoke tests of the ask detector (outreach/signals/ask.py).
+"""Accuracy guard and smoke tests of the ask detector (outreach/signals/ask.py, trained by ask_training.py).
 
 The slow tests need the labelled sentences at ../shared/data/asks/parakweet-train.jsonl (beside the
 repo) or $OUTREACH_ASK_DATA; without them they skip, except in CI (CI=true) where they fail.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach.signals import ask
+from outreach.signals import ask, ask_training
 from outreach.signals.ask import ASK_THRESHOLD, AskDetector, AskSubtype, get_detector
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ DATA = Path(
 SHIPPED = REPO_ROOT / "outreach" / "signals" / "model" / "ask" / "model.json"
 
 # Level reached by the guard's recipe (5-fold stratified CV, threshold calibrated on 3 inner folds of
-# each training split, seed ask.SEED) when the model was built: pooled P 0.875, R 0.760, F1 0.814.
+# each training split, seed ask_training.SEED) when the model was built: pooled P 0.875, R 0.760, F1 0.814.
 # (The full 10-fold / 5-inner-fold run of scripts/train_ask_model.py --cv 10: P 0.867, R 0.777, F1 0.820.)
 CV_K = 5
 CV_INNER_K = 3
@@ -37,7 +37,7 @@ def _data() -> tuple[list[str], list[bool]]:
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"ask training data missing: {DATA}")
         pytest.skip(f"ask training data not found at {DATA}")
-    return ask.load_jsonl(DATA)
+    return ask_training.load_jsonl(DATA)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_throughput_floor(detector: AskDetector) -> None:
 @pytest.mark.slow
 def test_cross_validated_accuracy_does_not_regress() -> None:
     texts, labels = _data()
-    report = ask.cross_validate(texts, labels, k=CV_K, inner_k=CV_INNER_K, seed=ask.SEED)
+    report = ask_training.cross_validate(texts, labels, k=CV_K, inner_k=CV_INNER_K, seed=ask_training.SEED)
     pooled = report.pooled
     print("\n" + report.format())
     assert pooled.f1 >= MIN_F1, report.format()
@@ -110,7 +110,8 @@ def test_cross_validated_accuracy_does_not_regress() -> None:
 @pytest.mark.slow
 def test_training_rebuilds_the_shipped_model_exactly() -> None:
     texts, labels = _data()
-    model = ask.train_model(texts, labels, meta={"data": DATA.name, "data_sha256": ask.file_sha256(DATA)})
+    meta = {"data": DATA.name, "data_sha256": ask_training.file_sha256(DATA)}
+    model = ask_training.train_model(texts, labels, meta=meta)
     assert model.threshold == pytest.approx(ASK_THRESHOLD)
     shipped_json = SHIPPED.read_text(encoding="utf-8")
     if model.to_json() == shipped_json:  # byte-identical: the normal case on this platform

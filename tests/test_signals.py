@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from outreach.signals.analyse import PIPELINE_VERSION, MessageSignals, analyse_texts, own_text
-from outreach.signals.pipeline import KINDS, PATTERN_KINDS, get_nlp, load_rules, sentence_bounds
+from outreach.signals.hits import KINDS, PATTERN_KINDS
+from outreach.signals.pipeline import get_nlp
+from outreach.signals.rules import load_rules
+from outreach.signals.sentences import sentence_bounds
 from outreach.signals.storage import rebuild, store_signals
 
 DATA = Path(__file__).parent / "data" / "signals"

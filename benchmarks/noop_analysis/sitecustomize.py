@@ -15,7 +15,7 @@ if _MEAN is not None:
     from collections.abc import Sequence
 
     import outreach.signals.analyse as _analyse
-    from outreach.signals.pipeline import SignalHit
+    from outreach.signals.hits import SignalHit
 
     _KINDS = ("ask", "thanks", "ask", "fulfilment", "ask", "commitment", "ask", "offer", "ask")
     _owed = [0.0]

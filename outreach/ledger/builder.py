@@ -96,11 +96,39 @@ class LedgerBuilder:
 
     def build(self) -> Ledger:
         """The figures, balance, strength and tier; the evidence is :meth:`lines` or :meth:`json_lines`."""
-        led, limit, by_thread = self.ledger, self.limit, self.by_thread
+        led, limit = self.ledger, self.limit
+        sent, received, personal, timeline = self._sort_events()
+        led.sent, led.received, led.personal_received = len(sent), len(received), len(personal)
+        led.personal_sent = len(timeline) - len(personal)
+        led.inferred_sent = sum(1 for e in sent if e.msg.inferred)
+        self._dates("sent", sent)
+        self._dates("received", received)
+        if sent:
+            self.evidence["sent"] = [(e, None) for e in sent[-limit:]]
+        if received:
+            self.evidence["received"] = [(e, None) for e in received[-limit:]]
+        replies = self._two_way_threads()
+        switches = self._exchanges(timeline)
+        dated = sorted(
+            {id(e): e for e in (*replies, *switches) if e.msg.date is not None}.values(), key=_event_key
+        )
+        if dated:
+            led.first_two_way, led.last_two_way = dated[0].msg.date, dated[-1].msg.date
+            self.add("first_two_way", dated[0])
+            self.add("last_two_way", dated[-1])
+        self._answers(sent)
+        self._signals(sent, personal, received)
+        rate(led, self.policy, self.now or datetime.now(UTC))
+        return led
+
+    def _sort_events(self) -> tuple[list[Event], list[Event], list[Event], list[Event]]:
+        """Our messages, theirs, their personal ones, and personal mail both ways in time order; each
+        event of a personal exchange placed in its thread (see :attr:`by_thread`)."""
+        by_thread = self.by_thread
         sent: list[Event] = []
         received: list[Event] = []
         personal: list[Event] = []
-        timeline: list[Event] = []  # personal mail both ways, in time order
+        timeline: list[Event] = []
         for e in self.events:
             if e.direction == "out":
                 sent.append(e)
@@ -124,19 +152,13 @@ class LedgerBuilder:
                     e.at = len(thread)
                     e.prev_in = thread[-1].direction == "in"
                     thread.append(e)
-        led.sent, led.received, led.personal_received = len(sent), len(received), len(personal)
-        led.personal_sent = len(timeline) - len(personal)
-        led.inferred_sent = sum(1 for e in sent if e.msg.inferred)
-        self._dates("sent", sent)
-        self._dates("received", received)
-        if sent:
-            self.evidence["sent"] = [(e, None) for e in sent[-limit:]]
-        if received:
-            self.evidence["received"] = [(e, None) for e in received[-limit:]]
+        return sent, received, personal, timeline
 
+    def _two_way_threads(self) -> list[Event]:
+        """Count the threads where both sides wrote (and their messages); the replies in them, in time order."""
         replies: list[Event] = []
         two_way = exchanged = 0
-        for items in by_thread.values():
+        for items in self.by_thread.values():
             later_in = False
             for e in reversed(items):
                 e.later_in = later_in
@@ -152,29 +174,27 @@ class LedgerBuilder:
                 two_way += 1
                 exchanged += len(items)
         replies.sort(key=_event_key)
-        led.two_way_threads, led.two_way_messages = two_way, exchanged
+        self.ledger.two_way_threads, self.ledger.two_way_messages = two_way, exchanged
         if replies:
-            self.evidence["two_way_threads"] = [(e, None) for e in replies[-limit:]]
-        # An exchange: personal mail answering the other side's, in the same thread or not (a reply that
-        # starts a new conversation still answers).  Replies within threads are exchanges too.
+            self.evidence["two_way_threads"] = [(e, None) for e in replies[-self.limit :]]
+        return replies
+
+    def _exchanges(self, timeline: list[Event]) -> list[Event]:
+        """Count the exchanges: personal mail answering the other side's, in the same thread or not (a reply
+        that starts a new conversation still answers); replies within threads are exchanges too."""
         switches: list[Event] = []
         previous = ""
         for e in timeline:
             if previous and e.direction != previous:
                 switches.append(e)
             previous = e.direction
-        led.exchanges = len(switches)
+        self.ledger.exchanges = len(switches)
         if switches:
-            self.evidence["exchanges"] = [(e, None) for e in switches[-limit:]]
-        dated = sorted(
-            {id(e): e for e in (*replies, *switches) if e.msg.date is not None}.values(), key=_event_key
-        )
-        if dated:
-            led.first_two_way, led.last_two_way = dated[0].msg.date, dated[-1].msg.date
-            self.add("first_two_way", dated[0])
-            self.add("last_two_way", dated[-1])
+            self.evidence["exchanges"] = [(e, None) for e in switches[-self.limit :]]
+        return switches
 
-        # Our messages that wanted an answer (not themselves replies to them) and whether they got one.
+    def _answers(self, sent: list[Event]) -> None:
+        """Our messages that wanted an answer (not themselves replies to them) and whether they got one."""
         answered = unanswered = 0
         for e in sent:
             if e.at < 0:
@@ -187,12 +207,8 @@ class LedgerBuilder:
             else:
                 unanswered += 1
                 self.add("unanswered_outbound", e)
-        led.unanswered_outbound = unanswered
-        led.reply_rate = round(answered / (answered + unanswered), 3) if answered + unanswered else None
-
-        self._signals(sent, personal, received)
-        rate(led, self.policy, self.now or datetime.now(UTC))
-        return led
+        self.ledger.unanswered_outbound = unanswered
+        self.ledger.reply_rate = round(answered / (answered + unanswered), 3) if answered + unanswered else None
 
     def _dates(self, what: str, events: list[Event]) -> None:
         dated = [e for e in events if e.msg.date is not None]

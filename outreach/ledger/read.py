@@ -236,9 +236,9 @@ class _LightRows:
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(where, ContactLedger.scope == self.scope)
         ).all()
-        return {address: (cid, self.ledger(address, at, values, lines)) for address, cid, at, values, lines in rows}
+        return {address: (cid, self._ledger(address, at, values, lines)) for address, cid, at, values, lines in rows}
 
-    def ledger(self, address: str, computed_at: Any, values: Any, ask_lines: Any) -> Ledger:
+    def _ledger(self, address: str, computed_at: Any, values: Any, ask_lines: Any) -> Ledger:
         if self.parts is None:
             document = values or {}
             evidence = document.get("evidence") or {}

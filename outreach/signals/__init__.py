@@ -2,8 +2,12 @@
 commitments, opt-outs and mass asks — each with its sentence as evidence.
 
 * :mod:`outreach.signals.pipeline` — the spaCy pipeline (blank English + the project's components and
-  pattern files in ``patterns/``), built lazily and cached per process;
-* :mod:`outreach.signals.ask` — the trained ask detector the pipeline uses;
+  pattern files in ``patterns/``), built lazily and cached per process; its parts:
+  :mod:`~outreach.signals.sentences`, :mod:`~outreach.signals.rules`, :mod:`~outreach.signals.tokenizer`,
+  :mod:`~outreach.signals.components`, and :mod:`~outreach.signals.hits` (what it finds);
+* :mod:`outreach.signals.zoning` — a mail body's zones: the sender's own text, quotes, signature, boilerplate;
+* :mod:`outreach.signals.ask` — the trained ask detector the pipeline uses (trained by
+  :mod:`outreach.signals.ask_training`);
 * :mod:`outreach.signals.analyse` — per message: zoning and analysis (pure, no store);
 * :mod:`outreach.signals.storage` — signals in the store: write, analyse stored messages, rebuild.
 
@@ -16,8 +20,8 @@ from importlib import import_module
 from typing import Any
 
 _LAZY = {
-    "KINDS": "outreach.signals.pipeline",
-    "SignalHit": "outreach.signals.pipeline",
+    "KINDS": "outreach.signals.hits",
+    "SignalHit": "outreach.signals.hits",
     "get_nlp": "outreach.signals.pipeline",
     "PIPELINE_VERSION": "outreach.signals.analyse",
     "MessageSignals": "outreach.signals.analyse",

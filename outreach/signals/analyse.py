@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from outreach.signals.ask import MODEL_VERSION
-from outreach.signals.pipeline import MAX_CHARS, SignalHit, bounded, detect_language, find_signals, normalise
+from outreach.signals.hits import SignalHit
+from outreach.signals.pipeline import find_signals
 from outreach.signals.quoted import QuotedAuthor, quoted_author
+from outreach.signals.sentences import MAX_CHARS, bounded, detect_language, normalise
 from outreach.signals.zoning import split_zones
 
 #: Stored with every signal and on every analysed message; bump when the patterns or the logic change
