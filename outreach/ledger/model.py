@@ -331,13 +331,13 @@ def judge(ledger: Ledger, policy: LedgerPolicy, when: datetime) -> Ledger:
     """``ledger`` as of ``when``: its balance decayed from its own as-of date, recency from its last two-way
     exchange, strength and tier again; figures and evidence as they are.  A ledger judged as of a later date
     than ``when`` counts mail ``when`` had not seen yet: the caller computes that one from the facts (see
-    :func:`needs_facts`).  A version 1 ledger (no as-of date) comes back unchanged."""
-    if ledger.version < 2:
+    :func:`needs_facts`).  A ledger without an as-of date (a version 1 ledger, or one made by hand) comes
+    back unchanged: its tier is what it says."""
+    if ledger.version < 2 or ledger.as_of is None:
         return ledger
     when = aware(when)
     judged = replace(ledger, as_of=when, strength_parts=dict(ledger.strength_parts))
-    if ledger.as_of is not None:
-        judged.balance = round(ledger.balance * decay(when, ledger.as_of, policy.balance_half_life_days), 2)
+    judged.balance = round(ledger.balance * decay(when, ledger.as_of, policy.balance_half_life_days), 2)
     rate(judged, policy, when)
     return judged
 

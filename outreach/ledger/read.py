@@ -90,21 +90,14 @@ def load_ledgers(
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = session.execute(
-            select(Contact.address, Contact.id, ContactLedger.data, ContactLedger.computed_at)
+            select(Contact.address, Contact.id, ContactLedger.data)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(Contact.address.in_(chunk), ContactLedger.scope == scope)
         )
-        for address, cid, data, computed_at in rows:
-            stored[address] = (cid, _from_document(data, computed_at))
+        for address, cid, data in rows:
+            stored[address] = (cid, Ledger.from_json(data))
     found = judged(session, stored, scope, policy, when)
     return {a: found.get(a) or Ledger.unknown(a, scope) for a in wanted}
-
-
-def _from_document(data: dict[str, Any], computed_at: datetime | None) -> Ledger:
-    ledger = Ledger.from_json(data)
-    if ledger.version < 2 and computed_at is not None:
-        ledger.as_of = computed_at  # as a version 1 ledger was judged
-    return ledger
 
 
 def ledger_for(
@@ -232,13 +225,13 @@ class _LightRows:
     def read(self, where: ColumnElement[bool]) -> dict[str, tuple[int, Ledger]]:
         columns = (ContactLedger.data, ContactLedger.data) if self.parts is None else self.parts
         rows = self.session.connection().execute(  # plain rows: no ORM processing needed
-            select(Contact.address, Contact.id, ContactLedger.computed_at, *columns)
+            select(Contact.address, Contact.id, *columns)
             .join(ContactLedger, ContactLedger.contact_id == Contact.id)
             .where(where, ContactLedger.scope == self.scope)
         ).all()
-        return {address: (cid, self._ledger(address, at, values, lines)) for address, cid, at, values, lines in rows}
+        return {address: (cid, self._ledger(address, values, lines)) for address, cid, values, lines in rows}
 
-    def _ledger(self, address: str, computed_at: Any, values: Any, ask_lines: Any) -> Ledger:
+    def _ledger(self, address: str, values: Any, ask_lines: Any) -> Ledger:
         if self.parts is None:
             document = values or {}
             evidence = document.get("evidence") or {}
@@ -260,8 +253,6 @@ class _LightRows:
         parts = figures["strength_parts"]
         version = int(figures["version"] or 1)
         as_of = _date_of(figures["as_of"])
-        if version < 2 and computed_at is not None:
-            as_of = _date_of(computed_at)  # as a version 1 ledger was judged
         ledger = Ledger(
             address=address,
             scope=self.scope,

@@ -376,7 +376,7 @@ class SignalTagger:
                             continue
                         if follows is None:
                             follows = _substance_follows(text, sents)
-                        if not follows[n]:
+                        if not follows[n] and not _after_substance_on_its_line(text, sents, n):
                             continue  # nothing of substance follows: a closing "Thanks." even without a name
                     elif rule.kind == "thanks" and _inside(start, end, signoff):
                         continue  # the closing "Thanks," is a sign-off, not gratitude
@@ -467,6 +467,15 @@ def _substance_follows(text: str, sents: list[tuple[int, int]]) -> list[bool]:
         if not seen and len(text[a:b].split()) >= 4:
             seen = True
     return out
+
+
+def _after_substance_on_its_line(text: str, sents: list[tuple[int, int]], n: int) -> bool:
+    """Whether sentence ``n`` ends a line it shares with a sentence of substance before it ("I got the
+    figures. Thanks"): thanks for what that sentence says, not a closing line."""
+    if n == 0:
+        return False
+    a, b = sents[n - 1]
+    return "\n" not in text[b : sents[n][0]] and len(text[a:b].split()) >= 4
 
 
 def _tidy_of(info: _Sentence, text: str, start: int, end: int) -> str:
