@@ -55,7 +55,7 @@ def test_sample_mailbox_contacts_and_tiers(demo_db: Path) -> None:
     rows = {r["address"]: r for r in json.loads(done.stdout)}
     assert rows["maya@techdaily.example"]["tier"] == "warm"
     assert rows["lena@greenbytes.example"]["tier"] == "one-way"  # we only wrote to her
-    assert rows["news@presswire.example"]["tier"] == "one-way"  # a newsletter is never warm
+    assert rows["news@presswire.example"]["tier"] == "none"  # only its newsletters: no personal mail either way
     assert "alex@brightlane.example" not in rows  # our own address is not a contact
 
 

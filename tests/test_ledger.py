@@ -2,21 +2,24 @@
 
 The contacts below were checked by hand against the mail files in ../shared/data/enron-maildir:
 
-* kimat.singla@enron.com, mailbox germany-c: we wrote 5 messages (Annuity 2001-05-30, FW: NFUL for Sep
-  2001-09-25, NFUL for Oct 2001-09-26, Iroq for November 2001-10-26, Tenn Transport 2001-10-30 as cc)
-  and got 4 personal replies.  Only "NFUL for Oct" has both sides in the store: we asked "Kimat, would
-  you enter deal 1065846 and 1065497 in Tagg please?" and she answered "Both are in Tagg - …" 2 hours
-  later (our ask fulfilled).  Three of our messages ask something ("Please set up and annuity …", "would
-  you changed the pathed volume … please?", "would you enter deal … please?"), none of them delivers a
-  favour: balance = -(0.663 + 0.830 + 0.831) ≈ -2.32 as of 2002-01-01.  One two-way thread: acquaintance.
+* kimat.singla@enron.com, mailbox germany-c: we wrote 5 stored messages (Annuity 2001-05-30, FW: NFUL for
+  Sep 2001-09-25, NFUL for Oct 2001-09-26, Iroq for November 2001-10-26, Tenn Transport 2001-10-30 as cc)
+  and got 4 personal replies.  Three of her replies quote a message of Chris that his Sent folder lacks
+  ("-----Original Message----- From: Germany, Chris Sent: Tuesday, May 29, 2001 12:39 PM", and likewise on
+  2001-09-20 and 2001-10-24): three more messages of ours, so four two-way threads.  "NFUL for Oct" has
+  both sides in the store: we asked "Kimat, would you enter deal 1065846 and 1065497 in Tagg please?" and
+  she answered "Both are in Tagg - …" 2 hours later (our ask fulfilled).  Three of our messages ask
+  something, none of them delivers a favour: balance ≈ -1.65 as of 2002-07-01.  Warm.
 * jan.cooley@enron.com, mailbox kaminski-v: she asked (in a message not in the store) which folders to
   burn; our reply "Yes, if this is the procedure. Also, you will receive tomorrow hard copies …"
   (2001-11-07) got "Thank you so much for your help in this matter." the next morning; on 2001-12-28 we
   forwarded the "Raptors" message to the litigation team with her in cc ("I am forwarding a copy of a
-  message …": a fulfilment, +1 decayed over 4 days ≈ +0.99).  No ask of ours.  Acquaintance, balance ≈ +0.99.
+  message …": a fulfilment, +1, ≈ +0.70 decayed to 2002-07-01).  No ask of ours.  Acquaintance.
 * joe.parks@enron.com: a recipient of our messages (in To/Cc of 6 Sent files and more inbox copies of
   team mail) who never wrote to any of the four: one-way, every outbound message unanswered.
-* webmaster@cera.com: 21 CERA newsletters to a list address, never written to: one-way, never warm.
+* webmaster@cera.com: 21 CERA newsletters to a list address, never written to: tier none, never warm.
+
+Ledgers are read as of 2002-07-01, after the last message of every mailbox.
 """
 
 from __future__ import annotations
@@ -53,8 +56,8 @@ from outreach.store import open_store, session_factory
 from outreach.store.models import Contact, ContactLedger, Message
 
 MAILBOXES = ("beck-s", "germany-c", "kaminski-v", "mann-k")
-AS_OF = datetime(2002, 1, 1, tzinfo=UTC)
-POLICY = LedgerPolicy(as_of=AS_OF)
+AS_OF = datetime(2002, 7, 1, tzinfo=UTC)  # after the last message of every mailbox: ledgers are read as of then
+POLICY = LedgerPolicy()
 
 
 @dataclass
@@ -90,23 +93,31 @@ def enron(
 
 def ledger(store: Store, address: str, scope: str = TEAM_SCOPE) -> Ledger:
     with store.sessions() as session:
-        return load_ledgers(session, [address], scope)[address]
+        return load_ledgers(session, [address], scope, when=AS_OF)[address]
 
 
 # ------------------------------------------------------------------------------------- hand-checked
 
 
-def test_kimat_singla_acquaintance_we_asked_three_times(enron: Store) -> None:
+def test_kimat_singla_warm_we_asked_three_times(enron: Store) -> None:
+    """Four replies of hers to Chris, three of them to messages of his that his Sent folder lacks (her
+    replies quote them: germany-c.000031, .000060, .000154), one to "NFUL for Oct" (Sent folder); five
+    messages of his to her are stored."""
     led = ledger(enron, "kimat.singla@enron.com", "germany-c")
-    assert led.tier == "acquaintance"
-    assert (led.sent, led.received, led.personal_received) == (5, 4, 4)
-    assert led.two_way_threads == 1
-    assert led.first_two_way == led.last_two_way == datetime(2001, 9, 26, 16, 4, 47, tzinfo=UTC)
+    assert led.tier == "warm"
+    assert (led.sent, led.inferred_sent, led.received, led.personal_received) == (8, 3, 4, 4)
+    assert [(e.date, e.subject) for e in led.evidence["sent"] if e.inferred] == [
+        (datetime(2001, 5, 29, 12, 39, tzinfo=UTC), "RE:"),  # as quoted: "Tuesday, May 29, 2001 12:39 PM"
+        (datetime(2001, 9, 20, 14, 35, tzinfo=UTC), "RE: Nat Fuel"),
+        (datetime(2001, 10, 24, 18, 0, tzinfo=UTC), "RE: CGLF Term deal"),
+    ]
+    assert led.two_way_threads == 4 and led.exchanges == 8
+    assert led.first_two_way == datetime(2001, 5, 29, 18, 18, 8, tzinfo=UTC)  # her first reply
     assert led.asks_by_us == 3
     assert led.our_asks_fulfilled == 1
     assert led.their_asks_fulfilled == 0
-    assert -2.45 < led.balance < -2.2
-    assert led.unanswered_outbound == 4 and led.reply_rate == 0.2
+    assert -1.8 < led.balance < -1.5  # three asks, decayed to July 2002
+    assert led.unanswered_outbound == 4 and led.reply_rate == 0.5
     fulfilled = led.evidence["our_asks_fulfilled"]
     assert [(e.direction, e.subject) for e in fulfilled] == [
         ("out", "NFUL for Oct"),
@@ -124,7 +135,7 @@ def test_jan_cooley_acquaintance_with_help_given(enron: Store) -> None:
     assert led.thanks_received == 1
     assert led.evidence["thanks_received"][0].sentence == "Thank you so much for your help in this matter."
     assert led.asks_by_us == 0
-    assert 0.95 < led.balance < 1.0
+    assert 0.65 < led.balance < 0.75  # her thanks for our help, decayed to July 2002
     assert led.reply_rate == 0.5
     assert [e.subject for e in led.evidence["unanswered_outbound"]] == ["FW: Raptors"]
     # team-wide the same: only kaminski-v ever wrote with her
@@ -142,13 +153,13 @@ def test_someone_we_only_wrote_to_is_one_way(enron: Store) -> None:
 
 def test_newsletter_sender_is_never_warm(enron: Store) -> None:
     led = ledger(enron, "webmaster@cera.com")
-    assert led.tier == "one-way"
+    assert led.tier == "none"  # only their newsletters: no personal mail either way
     assert led.received == 21 and led.personal_received == 0 and led.sent == 0
     assert led.asks_by_them == 0 and led.offers_by_them == 0
     with enron.sessions() as session:
         machine = [a for a in session.scalars(select(Contact.address)) if is_machine_sender(a)]
         assert "webmaster@cera.com" in machine and "no.address@enron.com" in machine
-        for address, led in load_ledgers(session, machine).items():
+        for address, led in load_ledgers(session, machine, when=AS_OF).items():
             assert led.tier in ("none", "one-way"), address
 
 
@@ -158,8 +169,8 @@ def test_unknown_address_is_none(enron: Store) -> None:
     with enron.sessions() as session:
         assert ledger_for(session, "nobody@example.org") is None
         assert (
-            ledger_for(session, "JOE.PARKS@enron.com")
-            == load_ledgers(session, ["joe.parks@enron.com"])["joe.parks@enron.com"]
+            ledger_for(session, "JOE.PARKS@enron.com", when=AS_OF)
+            == load_ledgers(session, ["joe.parks@enron.com"], when=AS_OF)["joe.parks@enron.com"]
         )
 
 
@@ -177,17 +188,24 @@ def test_every_ledger_is_consistent_and_evidenced(enron: Store) -> None:
     assert scopes == {TEAM_SCOPE, *MAILBOXES}
     for scope, tier, data in rows:
         led = Ledger.from_json(data)
-        assert led.tier == tier in TIERS and tier != "none"
+        assert led.tier == tier in TIERS
         assert led.to_json() == data  # the JSON shape round-trips
         assert 0 <= led.strength <= 100
         assert led.strength == round(sum(led.strength_parts.values())) or led.strength == 100
-        if tier in ("warm", "strong", "acquaintance"):
-            assert led.two_way_threads >= 1 and led.personal_received >= 1 and led.sent >= 1
-        if led.two_way_threads == 0:
-            assert tier == "one-way"
+        if tier in ("warm", "strong", "acquaintance"):  # personal mail both ways
+            assert led.personal_sent >= 1 and led.personal_received >= 1 and led.exchanges >= 1
+        if tier in ("warm", "strong"):
+            assert led.two_way_threads >= 2
+        if tier == "none":  # nothing personal either way: no mail of ours, only bulk from them
+            assert led.sent == 0 and led.personal_received == 0 and led.received >= 1
+        if tier == "one-way":
+            assert led.sent >= 1 and led.personal_received == 0
+        if tier == "inbound":
+            assert led.personal_sent == 0 and led.personal_received >= 1
         for figure in (
             "sent",
             "received",
+            "exchanges",
             "two_way_threads",
             "asks_by_us",
             "asks_by_them",
@@ -208,13 +226,13 @@ def test_every_ledger_is_consistent_and_evidenced(enron: Store) -> None:
 
 def test_domain_rollup(enron: Store) -> None:
     with enron.sessions() as session:
-        domains = {d.domain: d for d in domain_rollup(session)}
-        per_mailbox = {d.domain: d for d in domain_rollup(session, "germany-c")}
+        domains = {d.domain: d for d in domain_rollup(session, when=AS_OF)}
+        per_mailbox = {d.domain: d for d in domain_rollup(session, "germany-c", when=AS_OF)}
     enron_com = domains["enron.com"]
-    assert enron_com.best_tier == "acquaintance"
-    assert enron_com.contacts > 100 and enron_com.two_way_threads >= 10
+    assert enron_com.best_tier == "strong"  # kathleen.carnahan and kay.mann: dozens of exchanges
+    assert enron_com.contacts > 100 and enron_com.two_way_threads >= 100
     assert enron_com.last_two_way is not None
-    assert domains["cera.com"].best_tier == "one-way" and domains["cera.com"].two_way_threads == 0
+    assert domains["cera.com"].best_tier == "none" and domains["cera.com"].two_way_threads == 0
     assert per_mailbox["enron.com"].contacts < enron_com.contacts
     assert list(domains)[0] == "enron.com"  # strongest first
 
@@ -263,7 +281,7 @@ def test_policy_defaults_and_config() -> None:
         {
             "balance_half_life_days": 90,
             "warm-min-strength": 30,
-            "as_of": "2002-01-01",
+            "as_of": "2002-07-01",
             "reply_fulfils": ["reply"],
         }
     )
@@ -292,7 +310,7 @@ def test_half_life_changes_the_balance(enron: Store) -> None:
     slow_team = next(led for led in slow if led.scope == "germany-c")
     fast_team = next(led for led in fast if led.scope == "germany-c")
     assert -3.0 < slow_team.balance < -2.9  # three asks, hardly decayed
-    assert -0.3 < fast_team.balance < -0.1  # three asks, mostly forgotten (0.5 ** (97 / 30) each)
+    assert -0.01 < fast_team.balance <= 0  # three asks, forgotten (0.5 ** (278 / 30) for the last one)
 
 
 # ------------------------------------------------------------------------------------- CLI
@@ -301,7 +319,7 @@ def test_half_life_changes_the_balance(enron: Store) -> None:
 @pytest.fixture(scope="module")
 def cli_store(enron: Store, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     config = tmp_path_factory.mktemp("cli") / "config.toml"
-    config.write_text('[ledger]\nas_of = "2002-01-01"\n', encoding="utf-8")
+    config.write_text('[ledger]\nas_of = "2002-07-01"\n', encoding="utf-8")
     if enron.url.startswith("sqlite"):
         copy = config.parent / "copy.db"
         shutil.copy(enron.url.removeprefix("sqlite:///"), copy)
@@ -320,7 +338,8 @@ def _run(cli_store: tuple[str, Path], *args: str) -> Any:
 
 def test_cli_contact_shows_ledger_with_evidence(cli_store: tuple[str, Path], enron: Store) -> None:
     out = _run(cli_store, "contact", "kimat.singla@enron.com", "--mailbox", "germany-c").output
-    assert "tier acquaintance" in out
+    assert "tier warm" in out
+    assert "2001-05-29 -> (our message, seen quoted in their reply #" in out
     assert '"Kimat, would you enter deal 1065846 and 1065497 in Tagg please?"' in out
     assert "2001-09-26 <- RE: NFUL for Oct" in out
     data = json.loads(
@@ -335,13 +354,13 @@ def test_cli_contacts_and_domains(cli_store: tuple[str, Path]) -> None:
     rows = json.loads(
         _run(cli_store, "contacts", "--sort", "strength", "--format", "json", "--limit", "5").output
     )
-    assert len(rows) == 5 and all(r["tier"] == "acquaintance" for r in rows)
+    assert len(rows) == 5 and rows[0]["tier"] == "strong"
     assert rows == sorted(rows, key=lambda r: r["strength"], reverse=True)
     assert {"tier", "strength", "balance", "last_two_way"} <= rows[0].keys()
     csv_out = _run(cli_store, "contacts", "--mailbox", "germany-c", "--format", "csv").output
     assert csv_out.splitlines()[0].startswith("address,name,tier,strength,balance,last_two_way")
     domains = json.loads(_run(cli_store, "contacts", "--by-domain", "--format", "json").output)
-    assert domains[0]["domain"] == "enron.com" and domains[0]["best_tier"] == "acquaintance"
+    assert domains[0]["domain"] == "enron.com" and domains[0]["best_tier"] == "strong"
 
 
 def test_cli_rebuilds(cli_store: tuple[str, Path]) -> None:

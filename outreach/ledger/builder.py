@@ -418,6 +418,7 @@ def _contact_messages(
             if key not in found:
                 found[key] = (msg, counts)
 
+    replies: list[tuple[MessageFacts, list[int]]] = []  # their personal replies quoting an owner
     for counts, mids in (("in", contact.wrote), ("out", contact.got)):
         for mid in mids:
             msg = messages.get(mid)
@@ -430,8 +431,32 @@ def _contact_messages(
             if counts == "in" and msg.quotes_owner and not msg.noisy:
                 quoting = [m for m in mailboxes if m in msg.quotes_owner]
                 if quoting and msg.recipients <= policy.personal_max_recipients:
-                    place(-mid, msg.quoted_original(), "out", quoting, msg.direction == "in")
+                    replies.append((msg, quoting))
+    for reply, quoting in replies:
+        original = reply.quoted_original()
+        # only when our copy is not stored: no message of ours to them around the quoted date
+        stored = [m for m in quoting if not _ours_near(per_mailbox.get(m, {}), original, reply)]
+        place(-reply.id, original, "out", stored, reply.direction == "in" and not _ours_near(team, original, reply))
     return team, per_mailbox
+
+
+_SAME_MESSAGE = 36 * 3600.0  # a quoted date is a clock time in an unknown zone, or missing: a day and a half
+
+
+def _ours_near(found: dict[int, tuple[MessageFacts, str]], original: MessageFacts, reply: MessageFacts) -> bool:
+    """Whether ``found`` holds a stored message of ours to the contact that may be ``original``: earlier
+    than the reply and dated within a day and a half of the quote, or, when the quote gave no date,
+    earlier in the reply's thread."""
+    when, thread, answered = original.key[0], original.thread_id, reply.key
+    for msg, direction in found.values():
+        if direction != "out" or msg.inferred or msg.key >= answered:
+            continue
+        if original.quoted_date is not None:
+            if abs(msg.key[0] - when) <= _SAME_MESSAGE:
+                return True
+        elif thread is not None and msg.thread_id == thread and msg.key < original.key:
+            return True
+    return False
 
 
 def computed(

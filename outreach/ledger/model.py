@@ -308,7 +308,8 @@ def rate(ledger: Ledger, policy: LedgerPolicy, now: datetime) -> None:
         reciprocity = policy.reciprocity_points * min(1.0, max(0.0, ledger.balance) / policy.reciprocity_saturation)
     parts = {"recency": recency, "frequency": frequency, "two_way": two_way, "reciprocity": reciprocity}
     ledger.strength_parts = {k: round(v, 1) for k, v in parts.items()}
-    ledger.strength = max(0, min(100, round(sum(parts.values()))))
+    # from the parts as shown, so that they add up to it
+    ledger.strength = max(0, min(100, round(sum(ledger.strength_parts.values()))))
     ledger.tier = tier_of(ledger, policy)
 
 

@@ -42,7 +42,8 @@ class Threader:
 
     def __init__(self, own_addresses: set[str]) -> None:
         self.index = ThreadIndex(own_addresses)
-        self.survivor: dict[int, ThreadInfo] = {}  # id() of a thread merged away -> where it went
+        # a thread merged away -> where it went (the key keeps it alive: no id() can be reused)
+        self.survivor: dict[ThreadInfo, ThreadInfo] = {}
         self.gone: list[ThreadInfo] = []  # stored threads merged away in this batch
 
     def assign(self, session: Session, messages: Sequence[ParsedMessage]) -> tuple[list[int | None], list[int]]:
@@ -126,8 +127,7 @@ class Threader:
 
     def _merge(self, session: Session, threads: list[ThreadInfo]) -> ThreadInfo:
         """One thread of ``threads`` (the oldest stored one, else the first): the others merge into it."""
-        threads = list({id(t): self._resolve(t) for t in threads}.values())
-        threads = list({id(t): t for t in threads}.values())
+        threads = list(dict.fromkeys(self._resolve(t) for t in threads))
         if len(threads) == 1:
             return threads[0]
         stored = [t for t in threads if t.id is not None]
@@ -136,14 +136,14 @@ class Threader:
             if other is survivor:
                 continue
             self.index.absorb(survivor, other)
-            self.survivor[id(other)] = survivor
+            self.survivor[other] = survivor
             if other.id is not None:
                 self.gone.append(other)
         return self._settle(session, survivor) if survivor.subject_key else survivor
 
     def _resolve(self, info: ThreadInfo) -> ThreadInfo:
-        while id(info) in self.survivor:
-            info = self.survivor[id(info)]
+        while info in self.survivor:
+            info = self.survivor[info]
         return info
 
     # ------------------------------------------------------------------ reading the store
@@ -180,7 +180,7 @@ class Threader:
 
     def _write_new(self, conn: Any, chosen: list[ThreadInfo]) -> None:
         """Create the new threads in one go."""
-        fresh = list({id(i): i for i in chosen if i.id is None}.values())
+        fresh = list(dict.fromkeys(i for i in chosen if i.id is None))
         if not fresh:
             return
         bulk_insert(
@@ -215,7 +215,7 @@ class Threader:
 
     def _write_grown(self, conn: Any, chosen: list[ThreadInfo]) -> None:
         """Move the time span of the threads that grew."""
-        grown = [i for i in {id(i): i for i in chosen}.values() if i.dirty and i.id is not None]
+        grown = [i for i in dict.fromkeys(chosen) if i.dirty and i.id is not None]
         if not grown:
             return
         conn.execute(

@@ -53,14 +53,13 @@ def open_mailbox(
     guess: Callable[[], list[str]],
     note: Callable[[str], None],
 ) -> Mailbox:
-    """The mailbox of a sync or import, with its owner addresses: the ``configured`` ones, and, the first
-    time, a guess from the Sent folder's From lines (later runs learn more as they store the Sent folder).
-    Without a Sent folder nor any address, ``note`` gets a warning: no mail could count as ours."""
+    """The mailbox of a sync or import, with its owner addresses: the ``configured`` ones, or, when it has
+    none at all yet, the From addresses of its Sent folder read up front (``guess``), so that threads are
+    not matched on the owner's address from the first message on.  Either way the run learns the From of
+    every message it stores from the Sent folder.  Without a Sent folder nor any address, ``note`` gets a
+    warning: no mail could count as ours."""
     mailbox = ensure_mailbox(session, name, configured, CONFIG)
-    learned = session.scalar(
-        select(MailboxAddress.id).where(MailboxAddress.mailbox_id == mailbox.id, MailboxAddress.source == SENT_FOLDER)
-    )
-    if has_sent_folder and learned is None:
+    if has_sent_folder and not mailbox_addresses(session, mailbox.id):
         added = add_addresses(session, mailbox.id, guess(), SENT_FOLDER)
         if added:
             note(f"owner address(es) taken from the Sent folder: {', '.join(added)}")
