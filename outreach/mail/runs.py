@@ -52,6 +52,7 @@ def sync_mailbox(
         summary = ImapSync(
             sessions, config, password, progress=progress, after_batch=hook or after_batch, sleep=sleep, analyse=signals
         ).run()
+        _note_learned(progress, summary.totals.learned)
         if hook is not None:
             hook.finish(summary.totals.rethreaded)
     summary.seconds = time.perf_counter() - started  # the ledger refresh is part of the sync's time
@@ -125,7 +126,13 @@ def _import_path(
             summary.folders.append(result)
         finish_run(run, summary.totals)
         session.commit()
+    _note_learned(progress, summary.totals.learned)
     if hook is not None:
         hook.finish(summary.totals.rethreaded)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _note_learned(progress: SyncProgress | None, learned: Sequence[str]) -> None:
+    if progress is not None and learned:
+        progress.note(f"owner address(es) learned from the Sent folder: {', '.join(dict.fromkeys(learned))}")

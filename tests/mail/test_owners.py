@@ -70,7 +70,7 @@ def test_the_sent_folder_teaches_the_owner_addresses_and_config_ones_are_kept(tm
         assert directions == {"i1@t": "in", "i2@t": "out", "s1@t": "out", "s2@t": "out"}
         contacts = {h.address for h in histories(session)}
     assert contacts == {MAYA}  # the owner's aliases are never contacts
-    assert any("taken from the Sent folder" in n for n in notes)
+    assert any("learned from the Sent folder" in n for n in notes)
 
 
 def test_an_address_learned_later_turns_the_stored_mail_from_it_outbound(tmp_path: Path) -> None:
