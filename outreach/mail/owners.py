@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.store import chunked
@@ -152,6 +152,72 @@ def owner_addresses(session: Session, mailbox_id: int) -> list[OwnerAddress]:
     return [OwnerAddress(a, s, at, tuple(names or ())) for a, s, at, names in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class FolderSummary:
+    """A folder of a mailbox as ``outreach mailbox show`` lists it."""
+
+    name: str
+    is_sent: bool
+    messages: int
+    outbound: int  # copies counted as the owner's mail
+    last_synced_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSummary:
+    """A mailbox: its owner's addresses (and where each came from) and its folders."""
+
+    name: str
+    addresses: tuple[OwnerAddress, ...]
+    folders: tuple[FolderSummary, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "addresses": [
+                {
+                    "address": a.address,
+                    "source": a.source,
+                    "added_at": a.added_at.isoformat() if a.added_at else None,
+                    "names": list(a.names),
+                }
+                for a in self.addresses
+            ],
+            "folders": [
+                {
+                    "name": f.name,
+                    "sent": f.is_sent,
+                    "messages": f.messages,
+                    "outbound": f.outbound,
+                    "last_synced_at": f.last_synced_at.isoformat() if f.last_synced_at else None,
+                }
+                for f in self.folders
+            ],
+        }
+
+
+def describe_mailbox(session: Session, name: str) -> MailboxSummary | None:
+    """The mailbox ``name`` with its owner addresses and folders; None when the store has no such mailbox."""
+    mailbox_id = session.scalar(select(Mailbox.id).where(Mailbox.name == name))
+    if mailbox_id is None:
+        return None
+    rows = session.execute(
+        select(
+            Folder.name,
+            Folder.is_sent,
+            Folder.last_synced_at,
+            func.count(MessageLocation.id),
+            func.count(MessageLocation.id).filter(MessageLocation.direction == "out"),
+        )
+        .outerjoin(MessageLocation, MessageLocation.folder_id == Folder.id)
+        .where(Folder.mailbox_id == mailbox_id)
+        .group_by(Folder.id, Folder.name, Folder.is_sent, Folder.last_synced_at)
+        .order_by(Folder.name)
+    )
+    folders = tuple(FolderSummary(n, bool(s), int(c or 0), int(o or 0), at) for n, s, at, c, o in rows)
+    return MailboxSummary(name, tuple(owner_addresses(session, mailbox_id)), folders)
+
+
 def owner_name_keys(owners: Iterable[OwnerAddress]) -> set[frozenset[str]]:
     """The name keys (see :func:`name_key`) of a mailbox's owner: display names and local parts."""
     keys = set()
@@ -165,9 +231,12 @@ def owner_name_keys(owners: Iterable[OwnerAddress]) -> set[frozenset[str]]:
 __all__ = [
     "CONFIG",
     "SENT_FOLDER",
+    "FolderSummary",
+    "MailboxSummary",
     "OwnerAddress",
     "add_addresses",
     "address_name_key",
+    "describe_mailbox",
     "ensure_mailbox",
     "mailbox_addresses",
     "name_key",
