@@ -39,6 +39,11 @@ class StoreError(OutreachError):
     """The store (database) cannot be opened or is at the wrong schema version."""
 
 
+class NotAStoreError(UsageError):
+    """The store URL names something that is not an outreach store: a file that is no database, another
+    application's database, or nothing at all for a command that only reads (exit code 2)."""
+
+
 class MailboxBusyError(StoreError):
     """Another sync or import of the same mailbox into the same store is running (exit code 1)."""
 
