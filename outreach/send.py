@@ -56,7 +56,7 @@ from outreach.config import SECURITY_MODES, MailboxConfig, Settings
 from outreach.errors import AuthenticationError, ConfigError, MailServerError, UsageError, network_error
 from outreach.mail.ingest import Ingestor, RawMessage, ensure_folder, ensure_mailbox
 from outreach.store.models import MailboxAddress, SendLog, utcnow
-from outreach.suppression import suppressed as suppressed_addresses
+from outreach.suppression import load_suppressions
 
 SENT_FOLDER = "outreach-sent"  # the store folder of the sending mailbox that holds what outreach sent
 FOLDER_SOURCE = "outreach"
@@ -661,7 +661,7 @@ def send_campaign(
     session.commit()  # end the read transaction before the long-running loop
     recipients = list(report.recipients)
     logs = _send_log(session, name, [r.address for r in recipients])
-    suppressed = suppressed_addresses(session, [r.address for r in recipients])
+    suppressions = load_suppressions(session)  # read again: the last check before sending
 
     candidates: list[tuple[Any, SendLog | None]] = []
     for rec in recipients:
@@ -726,9 +726,9 @@ def send_campaign(
         if getattr(rec, "rendered", None) is None:
             emit(replace(base, reason="the template could not be rendered for this recipient"))
             continue
-        hit = suppressed.get(address)
+        hit = suppressions.match(address)
         if hit is not None:
-            emit(replace(base, verdict="BLOCKED", reason=f"suppressed ({hit})"))
+            emit(replace(base, verdict="BLOCKED", reason=f"suppressed ({hit.describe()})"))
             continue
         candidates.append((rec, log))
 

@@ -69,7 +69,7 @@ def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
     """The package modules an ``from … import …`` reaches (a name may be a submodule)."""
     if node.level:
         base = module.split(".")
-        if not MODULES[module].name == "__init__.py":
+        if MODULES[module].name != "__init__.py":
             base = base[:-1]
         base = base[: len(base) - (node.level - 1)]
         target = ".".join(base + ([node.module] if node.module else []))

@@ -43,7 +43,8 @@ from outreach.ledger.store import LIGHT_EVIDENCE, add_evidence, load_ledgers_lig
 from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
 from outreach.lint.registry import all_rules, get_rule, resolve_codes
 from outreach.lint.text import Match, find_asks, find_familiarity, find_placeholders, html_to_text, line_of
-from outreach.store.models import SendLog, Suppression
+from outreach.store.models import SendLog
+from outreach.suppression import SuppressionEntry, SuppressionList, load_suppressions
 
 COLD_TIERS = ("none", "one-way")
 MAX_EVIDENCE = 5
@@ -62,40 +63,6 @@ DEFERRED_CODES = frozenset(
 )
 # codes implemented here, by scope; tests compare them with the registry
 IMPLEMENTED = frozenset(RECIPIENT_CODES + ("T001", "T002", "T003", "T004", "M001", "M002", "H001"))
-
-
-@dataclass(frozen=True, slots=True)
-class Blocked:
-    """An entry of the team's suppression list."""
-
-    kind: str
-    value: str
-    reason: str = ""
-    added_by: str | None = None
-    added_at: datetime | None = None
-
-
-class SuppressionList:
-    """The team's suppression list, indexed by address and by domain (a domain covers its subdomains)."""
-
-    def __init__(self, entries: Iterable[Blocked] = ()) -> None:
-        self.addresses: dict[str, Blocked] = {}
-        self.domains: dict[str, Blocked] = {}
-        for entry in entries:
-            target = self.addresses if entry.kind == "address" else self.domains
-            target[entry.value.strip().lower().lstrip("@")] = entry
-
-    def match(self, address: str) -> Blocked | None:
-        hit = self.addresses.get(address)
-        if hit or not self.domains:
-            return hit
-        domain = address.rpartition("@")[2]
-        while domain:
-            hit = self.domains.get(domain)
-            if hit:
-                return hit
-            domain = domain.partition(".")[2]
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,19 +86,6 @@ class StoreData:
 
 
 # ---------------------------------------------------------------------------------------- store reads
-
-
-def load_suppressions(session: Session) -> SuppressionList:
-    rows = session.execute(
-        sql_select(
-            Suppression.kind,
-            Suppression.value,
-            Suppression.reason,
-            Suppression.added_by,
-            Suppression.added_at,
-        )
-    )
-    return SuppressionList(Blocked(k, v, r or "", a, at) for k, v, r, a, at in rows)
 
 
 def load_sends(
@@ -390,7 +344,7 @@ class RecipientRules:
             Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")
         ]
 
-    def _evidence_r008(self, blocked: Blocked) -> list[Evidence]:
+    def _evidence_r008(self, blocked: SuppressionEntry) -> list[Evidence]:
         who = f", added by {blocked.added_by}" if blocked.added_by else ""
         when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
         reason = f" ({blocked.reason})" if blocked.reason else ""
@@ -950,17 +904,14 @@ def check_address(
 
 
 __all__ = [
-    "Blocked",
     "IMPLEMENTED",
     "Send",
     "StoreData",
-    "SuppressionList",
     "check_address",
     "effective_policy",
     "evaluate",
     "evaluate_data",
     "load_sends",
-    "load_suppressions",
     "RecipientRules",
     "recipient_findings",
     "template_asks",

@@ -48,7 +48,8 @@ from outreach.campaign.model import (
 )
 from outreach.csvsafe import FORMULA_START, formula_like
 from outreach.errors import CampaignError, UsageError
-from outreach.lint.registry import get_rule, split_codes
+from outreach.lint.codes import split_codes
+from outreach.lint.registry import get_rule
 
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 

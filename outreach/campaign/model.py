@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from outreach.errors import CampaignError
 from outreach.ledger import Ledger
+from outreach.lint.codes import split_codes
 from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Finding
 
 Verdict = Literal["READY", "REVIEW", "BLOCKED"]
@@ -65,8 +66,6 @@ class Policy:
             if key not in known:
                 raise CampaignError(f"{where}: unknown policy key {key!r} (known: {', '.join(known)})")
             if key in ("select", "ignore"):
-                from outreach.lint.registry import split_codes
-
                 codes = tuple(split_codes(value, f"{where}: {key}"))
                 changes[key] = codes if key == "select" else tuple(dict.fromkeys(self.ignore + codes))
             elif key == "scope":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import click
 
@@ -26,11 +26,6 @@ _COLORS = {
     "review": "yellow",
     "info": "blue",
 }
-
-
-def split_option(values: Iterable[str]) -> list[str]:
-    """``--select R001,R002 --select T`` -> ``["R001", "R002", "T"]``."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 def _row(r: RecipientReport) -> dict[str, str]:
@@ -146,4 +141,4 @@ def lint_lines(findings: Sequence[Finding]) -> list[str]:
     return [f"{f.location or '-'}: {f.code} [{f.severity}] {f.message}" for f in findings]
 
 
-__all__ = ["csv_text", "json_text", "lint_lines", "show_text", "split_option", "table_text"]
+__all__ = ["csv_text", "json_text", "lint_lines", "show_text", "table_text"]

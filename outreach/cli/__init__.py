@@ -450,6 +450,7 @@ def send(
     a run stopped in the middle resumes with exactly the rest.
     """
     from outreach.campaign import load_campaign
+    from outreach.lint.codes import split_codes
     from outreach.send import SendOptions, resolve_limits, resolve_smtp, send_campaign
     from outreach.signals.hook import SignalsHook
 
@@ -458,8 +459,9 @@ def send(
         raise UsageError("--as-of only goes with a dry run: a real send is linted as of now")
     campaign = load_campaign(campaign_path)
     options = SendOptions(dry_run=dry_run, accept_review=accept_review, resend_unconfirmed=resend_unconfirmed,
-                          retry_failed=retry_failed, append_sent=append_sent, select=select_rules,
-                          ignore=ignore_rules, limit=limit)
+                          retry_failed=retry_failed, append_sent=append_sent,
+                          select=split_codes(select_rules, "--select"), ignore=split_codes(ignore_rules, "--ignore"),
+                          limit=limit)
     smtp_overrides = {"host": smtp_host, "port": smtp_port, "username": smtp_user, "security": smtp_security,
                       "from": from_address, "from_name": from_name}
     limit_overrides = {"rate_per_minute": rate_per_minute, "daily_cap": daily_cap}
@@ -583,12 +585,13 @@ def preview(
     (including bad rows of the recipients CSV, which are reported and left out).
     """
     from outreach.campaign import evaluate, load_campaign, present
+    from outreach.lint.codes import split_codes
 
     app: AppContext = ctx.obj
     campaign = load_campaign(campaign_path)
     with app.sessions()() as session:
-        report = evaluate(session, campaign, app.settings, present.split_option(select_rules),
-                          present.split_option(ignore_rules), now=app.as_of)
+        report = evaluate(session, campaign, app.settings, split_codes(select_rules, "--select"),
+                          split_codes(ignore_rules, "--ignore"), now=app.as_of)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if show_address:
@@ -634,14 +637,16 @@ def lint_cmd(
     needs review, 2 on a syntax error or an unsafe template.
     """
     from outreach.campaign import lint_path, present
+    from outreach.campaign.evaluate import effective_policy
+    from outreach.lint.codes import split_codes
 
     app: AppContext = ctx.obj
-    section = app.settings.section("lint")
-    select = present.split_option(select_rules) or present.split_option(section.get("select", []) or [])
-    ignore = present.split_option(ignore_rules) + present.split_option(section.get("ignore", []) or [])
+    # the command line over the config's [lint], as for preview (a template alone has no [policy])
+    policy = effective_policy(None, app.settings, split_codes(select_rules, "--select"),
+                              split_codes(ignore_rules, "--ignore"))
     findings = []
     for path in paths:
-        result = lint_path(path, select, ignore)
+        result = lint_path(path, policy.select, policy.ignore)
         findings += result.findings
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from outreach.ledger import Ledger
 from outreach.lint.registry import Case, Rule
+from outreach.suppression import SuppressionEntry, SuppressionList
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DEFAULT_TEXT = (
@@ -80,7 +81,7 @@ def _recipients(data: dict[str, Any]) -> list[tuple[dict[str, str], dict[str, An
 
 def run_case(rule: Rule, case: Case) -> CaseResult:
     """Whether ``case`` behaves as it says: the rule fires on a ``fail`` case and not on a ``pass`` case."""
-    from outreach.campaign.evaluate import Blocked, Send, StoreData, SuppressionList, evaluate_data
+    from outreach.campaign.evaluate import Send, StoreData, evaluate_data
     from outreach.campaign.lint import lint_source
     from outreach.campaign.loader import campaign_from_strings
 
@@ -116,7 +117,7 @@ def run_case(rule: Rule, case: Case) -> CaseResult:
         ]
     }
     suppressions = SuppressionList(
-        Blocked(str(s["kind"]), str(s["value"]), str(s.get("reason", "")))
+        SuppressionEntry(str(s["kind"]), str(s["value"]), str(s.get("reason", "")))
         for s in data.get("suppressions", [])
     )
     report = evaluate_data(campaign, StoreData(ledgers, suppressions, sends), now=NOW)

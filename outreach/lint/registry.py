@@ -166,17 +166,6 @@ def resolve_codes(
     return frozenset(enabled), warnings
 
 
-def split_codes(value: object, where: str) -> list[str]:
-    """Codes from a TOML list or a string separated by commas, semicolons or spaces."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [p for p in re.split(r"[\s,;]+", value) if p]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [str(v).strip() for v in value if str(v).strip()]
-    raise UsageError(f"{where}: expected a list of rule codes")
-
-
 def rules_markdown() -> str:
     """docs/rules.md, generated from the registry."""
     out = [
@@ -217,4 +206,4 @@ def rules_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-__all__ = ["Case", "Rule", "all_rules", "get_rule", "resolve_codes", "rules_markdown", "split_codes"]
+__all__ = ["Case", "Rule", "all_rules", "get_rule", "resolve_codes", "rules_markdown"]
