@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lint.cases import NOW, make_ledger
 from sqlalchemy.orm import Session
 
 from outreach.campaign import check_address, evaluate, load_campaign
 from outreach.config import Settings
 from outreach.ledger import ledger_row_values
-from outreach.lint.cases import NOW, make_ledger
 from outreach.store import open_store, session_factory
 from outreach.store.models import Contact, ContactLedger, Mailbox, SendLog, Suppression
 

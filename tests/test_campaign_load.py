@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lint.cases import NOW, make_ledger
 
 from outreach.campaign import campaign_from_strings, load_campaign
 from outreach.campaign.evaluate import StoreData, evaluate_data
 from outreach.campaign.loader import read_allow
 from outreach.errors import CampaignError
-from outreach.lint.cases import NOW, make_ledger
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "campaigns"

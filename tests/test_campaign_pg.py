@@ -13,22 +13,19 @@ from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
+from lint.cases import NOW
 from sqlalchemy.orm import Session, sessionmaker
 from test_campaign_evaluate import DATA, add_ledgers, populate_mixed  # noqa: E402
 
 from outreach.campaign import CampaignReport, campaign_from_strings, evaluate, evaluate_data, load_campaign
-from outreach.campaign.evaluate import (
-    DEFERRED_CODES,
-    StoreData,
-    load_sends,
-    load_suppressions,
-)
+from outreach.campaign.evaluate import StoreData, load_sends
+from outreach.campaign.evidence import deferred_figures
 from outreach.campaign.model import Campaign
 from outreach.ledger import load_ledgers
 from outreach.ledger.store import maybe_since
-from outreach.lint.cases import NOW
 from outreach.lint.findings import DeferredEvidence
 from outreach.store import open_store, session_factory
+from outreach.suppression import load_suppressions
 
 MIXED_VERDICTS = {
     "warm@example.org": "REVIEW",
@@ -187,4 +184,4 @@ def test_lines_as_json_text_left_out_only_when_all_dated_earlier() -> None:
 
 
 def test_deferred_codes_are_those_quoting_unread_lines() -> None:
-    assert sorted(DEFERRED_CODES) == ["R002", "R003", "R004"]
+    assert sorted(deferred_figures()) == ["R002", "R003", "R004"]

@@ -152,6 +152,13 @@ def test_lint_clean_unused_and_errors(db_url):
     assert code == 0 and json.loads(out)[0]["code"] == "T004"
 
 
+def test_lint_and_preview_name_the_line_of_the_ask(db_url):
+    code, out, _ = run(db_url, "lint", str(REPO / "templates" / "cold-mass-ask"))
+    assert code == 0 and "cold-mass-ask/body.txt.j2:5: T004 [info] asks a favour" in out
+    code, out, _ = run(db_url, "preview", str(REPO / "templates" / "cold-mass-ask"))
+    assert "(templates/cold-mass-ask/body.txt.j2:5)" in out or "cold-mass-ask/body.txt.j2:5)" in out
+
+
 def test_rules_command(db_url):
     code, out, _ = run(db_url, "rules")
     assert code == 0 and "R007  opted-out" in out and "never overridable" in out

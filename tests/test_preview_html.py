@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from conftest import chromium_harness_result, run_chromium
+from lint.cases import NOW
 from test_campaign_evaluate import DATA, mixed_store, populate_mixed, store  # noqa: F401,E402
 
 from outreach.campaign import evaluate, load_campaign
-from outreach.lint.cases import NOW
 from outreach.report import render_html
 
 HARNESS = """<!DOCTYPE html>

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import __version__
+from outreach.auth import Credentials, terminal_prompt
 from outreach.config import MailboxConfig, Settings, load_settings
 from outreach.errors import OutreachError, UsageError
 
@@ -131,13 +131,6 @@ def db_current(app: AppContext) -> None:
 # -------------------------------------------------------------------------------------------- sync
 
 
-def _prompt_password(label: str) -> str:
-    if not sys.stdin.isatty():
-        raise UsageError(f"{label}: no password in the environment or keyring, and no terminal to ask on")
-    value: str = click.prompt(label, hide_input=True)
-    return value
-
-
 @main.command()
 @click.option("--mailbox", "mailbox_names", multiple=True, help="Configured mailbox to sync (default: all).")
 @click.option("--host", help="IMAP host, for a mailbox not in the config file.")
@@ -182,8 +175,9 @@ def sync(
         configs = [replace(c, timeout=timeout) for c in configs]
     from outreach.cli.progress import make_progress
 
+    credentials = Credentials(app.settings.environ, prompt=terminal_prompt)
     for config in configs:
-        password = app.settings.password(config, prompt=_prompt_password)
+        password = credentials.imap_password(config)
         started = time.perf_counter()  # the store's opening (a new one's creation) is part of the sync
         with make_progress(app.err, quiet) as progress:
             summary = sync_mailbox(app.sessions(), config, password, progress=progress,
@@ -474,16 +468,10 @@ def send(
             click.echo(f"campaign {campaign.name} from {smtp.from_address or '?'} "
                        f"(mailbox {campaign.mailbox}): "
                        f"{mode}; at most {limits.rate_per_minute}/min, {limits.daily_cap}/24 h")
-        evaluator = None
-        if app.as_of is not None:
-            from functools import partial
-
-            from outreach.campaign import evaluate
-
-            evaluator = partial(evaluate, now=app.as_of)
         result = send_campaign(session, campaign, app.settings, options, smtp=smtp, limits=limits,
-                               prompt=_prompt_password, on_outcome=_print_outcome if text else None,
-                               after_ingest=SignalsHook.for_send(campaign.mailbox), evaluator=evaluator)
+                               credentials=Credentials(app.settings.environ, prompt=terminal_prompt),
+                               on_outcome=_print_outcome if text else None,
+                               after_ingest=SignalsHook.for_send(campaign.mailbox), now=app.as_of)
     if not text:
         click.echo(json.dumps(result.to_json(), indent=2))
         ctx.exit(result.exit_code)

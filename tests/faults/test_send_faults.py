@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lint.cases import make_ledger
 from sqlalchemy import create_engine, select
 
 from outreach.ledger import ledger_row_values
-from outreach.lint.cases import make_ledger
 from outreach.store import open_store, session_factory
 from outreach.store.models import Contact, ContactLedger, SendLog
 

@@ -1,4 +1,4 @@
-"""Running a rule's pass/fail cases (the data in ``outreach/lint/rules/*.toml``) through the real code.
+"""Running a rule's pass/fail cases (``cases`` in each ``outreach/lint/rules/*.py``) through the real code.
 
 A case is a table of these keys, all optional:
 
@@ -22,8 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from outreach.campaign.evaluate import StoreData, evaluate_data
+from outreach.campaign.lint import lint_source
+from outreach.campaign.loader import campaign_from_strings
 from outreach.ledger import Ledger
-from outreach.lint.registry import Case, Rule
+from outreach.lint.facts import Send
+from outreach.lint.rule import Case, Rule
 from outreach.suppression import SuppressionEntry, SuppressionList
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -81,10 +85,6 @@ def _recipients(data: dict[str, Any]) -> list[tuple[dict[str, str], dict[str, An
 
 def run_case(rule: Rule, case: Case) -> CaseResult:
     """Whether ``case`` behaves as it says: the rule fires on a ``fail`` case and not on a ``pass`` case."""
-    from outreach.campaign.evaluate import Send, StoreData, evaluate_data
-    from outreach.campaign.lint import lint_source
-    from outreach.campaign.loader import campaign_from_strings
-
     data = dict(case.data)
     text = str(data.get("text", DEFAULT_TEXT))
     if data.get("mode") == "template":

@@ -1,16 +1,16 @@
-"""Sending over real SMTP (aiosmtpd on 127.0.0.1) with a stand-in campaign lint.
+"""Sending over real SMTP (aiosmtpd on 127.0.0.1): the send protocol itself.
 
-The campaign and its lint are replaced by plain objects here (``evaluator=``) so these tests pin down the
-send protocol itself: verdict gating, the send log, retries, limits, the store copy.  The real campaign
-code is exercised end to end in ``test_e2e_campaign.py``.
+The campaigns are real ones (``campaign_from_strings``); their lint is replaced (``evaluator=``) by one
+that returns a report with the verdicts each test needs — real :class:`CampaignReport` objects — so these
+tests pin down verdict gating, the send log, retries, limits and the store copy. The real lint and loader
+are exercised end to end in ``test_campaign_send.py`` and ``test_e2e_campaign.py``.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.campaign.model import Unsubscribe
+from outreach.campaign import campaign_from_strings
+from outreach.campaign.model import Campaign, CampaignReport, RecipientReport, Rendered
 from outreach.config import Settings
 from outreach.errors import ConfigError
+from outreach.ledger import Ledger
+from outreach.lint import get_rule
+from outreach.lint.findings import Finding
 from outreach.send import (
     SendLimits,
     SendOptions,
@@ -37,57 +41,64 @@ from outreach.suppression import add_suppression, list_suppressions, remove_supp
 
 FROM = "pr@agency.example"
 START = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
+LAUNCH = Rendered("Launch news", "Hello,\nour launch is on.\n")
+UNSUBSCRIBE = {"mailto": "unsubscribe@agency.example", "url": "https://agency.example/u?e={email}"}
 
 
 # ------------------------------------------------------------------------------------------ stand-ins
 
 
-@dataclass
-class Rendered:
-    subject: str
-    text: str
-    html: str | None = None
+def make_campaign(**kwargs: Any) -> Campaign:
+    """A real campaign (its templates are not what is sent here: the stand-in lint's reports are)."""
+    defaults: dict[str, Any] = {"name": "spring-launch", "mailbox": "pr", "text": "Hello\n", "unsubscribe": UNSUBSCRIBE}
+    return campaign_from_strings(**{**defaults, **kwargs})
 
 
-@dataclass
-class Rec:
-    address: str
-    verdict: str
-    findings: list[str] = field(default_factory=list)
-    review_allowed: bool = False
-    row: dict[str, str] = field(default_factory=dict)
-    rendered: Rendered = field(default_factory=lambda: Rendered("Launch news", "Hello,\nour launch is on.\n"))
+def _finding(text: str) -> Finding:
+    code, _, message = text.partition(": ")
+    rule = get_rule(code)
+    return Finding(code, rule.name, rule.severity, message)
 
 
-@dataclass
-class FakeCampaign:
-    name: str = "spring-launch"
-    mailbox: str = "pr"
-    path: Path | None = None
-    unsubscribe: Unsubscribe | None = field(
-        default_factory=lambda: Unsubscribe(
-            mailto="unsubscribe@agency.example", url="https://agency.example/u?e={email}"
-        )
+def Rec(  # noqa: N802 - reads like the record it builds
+    address: str,
+    verdict: str,
+    findings: Sequence[str] = (),
+    review_allowed: bool = False,
+    row: Mapping[str, str] | None = None,
+    rendered: Rendered | None = LAUNCH,
+) -> RecipientReport:
+    """A recipient's report as the lint would give it (``findings`` as ``CODE: message``)."""
+    return RecipientReport(
+        address=address,
+        row=row or {"email": address},
+        verdict=verdict,  # type: ignore[arg-type]  # the tests' verdicts are READY, REVIEW or BLOCKED
+        findings=[_finding(f) for f in findings],
+        rendered=rendered,
+        review_allowed=review_allowed,
+        ledger=Ledger.unknown(address),
     )
-
-
-@dataclass
-class Report:
-    recipients: list[Rec]
 
 
 class Evaluator:
     """Returns the given recipients and counts how often the lint ran."""
 
-    def __init__(self, recipients: list[Rec]) -> None:
+    def __init__(self, recipients: list[RecipientReport]) -> None:
         self.recipients = recipients
         self.calls = 0
 
     def __call__(
-        self, session: Session, campaign: Any, settings: Any = None, select: Any = (), ignore: Any = ()
-    ) -> Report:
+        self,
+        session: Session,
+        campaign: Campaign,
+        settings: Settings | None = None,
+        select: Sequence[str] = (),
+        ignore: Sequence[str] = (),
+        *,
+        now: datetime | None = None,
+    ) -> CampaignReport:
         self.calls += 1
-        return Report(list(self.recipients))
+        return CampaignReport(campaign, list(self.recipients), [], {}, [])
 
 
 class Clock:
@@ -127,12 +138,12 @@ FAST = SendLimits(rate_per_minute=600, daily_cap=500, retries=3, retry_base_seco
 def run(
     sessions: sessionmaker[Session],
     server: Any,
-    recipients: list[Rec],
+    recipients: list[RecipientReport],
     options: SendOptions | None = None,
     *,
     clock: Clock | None = None,
     limits: SendLimits = FAST,
-    campaign: FakeCampaign | None = None,
+    campaign: Campaign | None = None,
     settings: Settings | None = None,
     smtp: SmtpSettings | None = None,
     **kwargs: Any,
@@ -141,7 +152,7 @@ def run(
     with sessions() as session:
         return send_campaign(
             session,
-            campaign or FakeCampaign(),
+            campaign or make_campaign(),
             settings,
             options or SendOptions(dry_run=False),
             smtp=smtp or smtp_for(server),
@@ -170,7 +181,7 @@ MIX = [
     Rec("warm@example.org", "READY", row={"name": "Wanda Warm"}),
     Rec("ask@example.org", "REVIEW", ["R003: one-way contact"]),
     Rec("allowed@example.org", "REVIEW", ["R003: one-way contact"], review_allowed=True),
-    Rec("never@example.org", "REVIEW", ["R009: ?"], review_allowed=False),
+    Rec("never@example.org", "REVIEW", ["R003: ?"], review_allowed=False),
     Rec("optout@example.org", "BLOCKED", ["R002: asked to be removed"]),
 ]
 
@@ -231,7 +242,7 @@ def test_the_lint_runs_again_on_every_send(sessions: sessionmaker[Session], smtp
     with sessions() as session:
         send_campaign(
             session,
-            FakeCampaign(),
+            make_campaign(),
             None,
             SendOptions(dry_run=True),
             smtp=smtp_for(smtp_server),
@@ -242,7 +253,7 @@ def test_the_lint_runs_again_on_every_send(sessions: sessionmaker[Session], smtp
         evaluator.recipients = [Rec("a@example.org", "BLOCKED", ["R002: opted out"])]
         result = send_campaign(
             session,
-            FakeCampaign(),
+            make_campaign(),
             None,
             SendOptions(dry_run=False),
             smtp=smtp_for(smtp_server),
@@ -344,7 +355,7 @@ def test_no_unsubscribe_headers_when_not_configured() -> None:
 
 
 def test_mailto_only_unsubscribe_has_no_one_click(sessions: sessionmaker[Session], smtp_server: Any) -> None:
-    campaign = FakeCampaign(unsubscribe=Unsubscribe(mailto="unsubscribe@agency.example"))
+    campaign = make_campaign(unsubscribe={"mailto": "unsubscribe@agency.example"})
     run(sessions, smtp_server, [Rec("a@example.org", "READY")], campaign=campaign)
     msg = parse(smtp_server.messages[0].data)
     assert msg["List-Unsubscribe"].strip().startswith("<mailto:unsubscribe@agency.example")
@@ -435,7 +446,7 @@ def test_concurrent_run_holding_the_row_wins(sessions: sessionmaker[Session], sm
     with sessions() as session:
         result = send_campaign(
             session,
-            FakeCampaign(),
+            make_campaign(),
             None,
             SendOptions(dry_run=False),
             smtp=smtp_for(smtp_server),
@@ -619,12 +630,8 @@ def test_limit_option_sends_only_n(sessions: sessionmaker[Session], smtp_server:
 # ------------------------------------------------------------------------------------------ config
 
 
-def test_smtp_settings_precedence_and_plain_only_on_request(tmp_path: Path) -> None:
-    campaign_file = tmp_path / "campaign.toml"
-    campaign_file.write_text(
-        '[smtp]\nhost = "smtp.campaign.example"\nport = 587\nfrom = "a@agency.example"\n'
-    )
-    campaign = FakeCampaign(path=campaign_file)
+def test_smtp_settings_precedence_and_plain_only_on_request() -> None:
+    campaign = make_campaign(smtp={"host": "smtp.campaign.example", "port": 587, "from": "a@agency.example"})
     settings = Settings(
         database_url="sqlite://",
         config_path=None,
@@ -649,19 +656,18 @@ def test_smtp_settings_precedence_and_plain_only_on_request(tmp_path: Path) -> N
         resolve_smtp(settings, campaign, {"host": "cli.example", "security": "ssl", "port": None}).host
         == "cli.example"
     )
-    assert resolve_smtp(settings, FakeCampaign()).security == "ssl"
-    assert resolve_smtp(settings, FakeCampaign()).effective_port == 465
+    assert resolve_smtp(settings, make_campaign()).security == "ssl"
+    assert resolve_smtp(settings, make_campaign()).effective_port == 465
     assert resolve_smtp(settings, campaign, {"security": "plain"}).security == "plain"
     limits = resolve_limits(settings, campaign)
     assert (limits.rate_per_minute, limits.daily_cap) == (5, 100)
-    assert resolve_limits(None, FakeCampaign()) == SendLimits(20, 500)
-    plain_file = tmp_path / "plain.toml"
-    plain_file.write_text('[smtp]\nhost = "smtp.example"\nsecurity = "plain"\n')
+    assert resolve_limits(None, make_campaign()) == SendLimits(20, 500)
+    plain = make_campaign(smtp={"host": "smtp.example", "security": "plain"})
     with pytest.raises(ConfigError, match="command line"):
-        resolve_smtp(None, FakeCampaign(path=plain_file))
+        resolve_smtp(None, plain)
     typo = Settings(database_url="sqlite://", config_path=None, sections={"send": {"hots": "x"}})
     with pytest.raises(ConfigError, match="hots"):
-        resolve_smtp(typo, FakeCampaign())
+        resolve_smtp(typo, make_campaign())
 
 
 # ------------------------------------------------------------------------------------------ suppression
@@ -710,8 +716,7 @@ def test_suppress_cli(tmp_path: Path) -> None:
 
 
 def test_unrenderable_recipient_is_not_sent(sessions: sessionmaker[Session], smtp_server: Any) -> None:
-    rec = Rec("a@example.org", "READY")
-    rec.rendered = None  # type: ignore[assignment]
+    rec = Rec("a@example.org", "READY", rendered=None)
     result = run(sessions, smtp_server, [rec])
     assert actions(result) == {"a@example.org": "skipped"} and smtp_server.messages == []
 
