@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import select as sql_select
@@ -128,7 +127,6 @@ class _Checks:
         return out
 
 
-@cache
 def _finding_order() -> dict[str, tuple[int, bool, str]]:
     """The sort key of the findings of a rule: most severe first, recipient rules before campaign rules."""
     return {r.code: (-SEVERITY_RANK[r.severity], r.scope == "campaign", r.code) for r in all_rules()}
@@ -139,13 +137,13 @@ def _verdict(findings: Sequence[Finding]) -> Verdict:
     return "BLOCKED" if worst >= 2 else "REVIEW" if worst == 1 else "READY"
 
 
-def _introduced(allow: Sequence[AllowEntry]) -> Callable[[str], bool]:
-    """Whether an allow entry lifts R001 or R002 for an address (someone introduced in person)."""
+def _allowed(allow: Sequence[AllowEntry]) -> Callable[[str, str], bool]:
+    """Whether an allow entry lifts a code for an address."""
 
-    def introduced(address: str) -> bool:
-        return any(e.matches(address) and {"R001", "R002"} & set(e.codes) for e in allow)
+    def allowed(address: str, code: str) -> bool:
+        return any(code in e.codes and e.matches(address) for e in allow)
 
-    return introduced
+    return allowed
 
 
 # ---------------------------------------------------------------------------------------- evaluation
@@ -210,7 +208,7 @@ def _campaign_findings(campaign: Campaign, policy: Policy, rows: Sequence[_Row],
         ],
         campaign.templates,
         Unsubscribing(campaign.unsubscribe.url, campaign.unsubscribe.one_click),
-        _introduced(campaign.allow),
+        _allowed(campaign.allow),
     )
     return [finding for check in checks.campaign if (finding := check(facts)) is not None]
 

@@ -9,7 +9,6 @@ recipient finding a :class:`~outreach.lint.findings.DeferredEvidence` and builds
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cache
 
 from outreach.gcpause import collector_paused
 from outreach.ledger.store import LIGHT_EVIDENCE
@@ -17,7 +16,6 @@ from outreach.lint.findings import DeferredEvidence, Evidence, Finding
 from outreach.lint.registry import all_rules
 
 
-@cache
 def deferred_figures() -> dict[str, tuple[str, ...]]:
     """Rule code -> the ledger figures its evidence quotes, for the rules whose evidence quotes lines that
     light ledgers do not carry (read from the store when the evidence is first shown)."""
@@ -47,6 +45,7 @@ class EvidenceReader:
         self.findings_of = findings_of
         self.pending: dict[str, list[str]] = {}  # address -> the codes of its deferred findings
         self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
+        self.figures = deferred_figures()
 
     def defer(self, address: str, code: str) -> DeferredEvidence:
         """The evidence of the finding ``code`` of ``address``, built when first used."""
@@ -59,7 +58,7 @@ class EvidenceReader:
                 batch, self.pending = self.pending, {}
             else:
                 batch = {address: self.pending.pop(address, [])}
-            figures = deferred_figures()
+            figures = self.figures
             needed: dict[str, set[str]] = {}
             for each, codes in batch.items():
                 for deferred in codes:

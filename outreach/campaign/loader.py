@@ -309,6 +309,30 @@ def _smtp(data: Any, where: str) -> SmtpTable:
         raise CampaignError(str(exc)) from None
 
 
+def _templates(
+    data: Mapping[str, Any], text: str, toml_path: Path, display: str
+) -> tuple[TemplateSource, TemplateSource, TemplateSource | None]:
+    """The subject (inside campaign.toml), the text body and the optional HTML body."""
+    base = toml_path.parent
+    template = data.get("template", {})
+    if not isinstance(template, dict) or set(template) - {"subject", "text", "html"}:
+        raise CampaignError(f"{display}: [template] takes subject, text and html")
+    template = {**{k: data[k] for k in ("subject", "text", "html") if k in data}, **template}
+    subject = template.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        raise CampaignError(f'{display}: a subject is required ([template] subject = "…")')
+    if "\n" in subject.strip():
+        raise CampaignError(f"{display}:{_key_line(text, 'subject')}: the subject must be one line")
+    if not isinstance(template.get("text"), str):
+        raise CampaignError(f'{display}: a text body file is required ([template] text = "body.txt.j2")')
+    subject_src = TemplateSource("subject", display, subject.strip(), toml_path, _key_line(text, "subject"))
+    text_src = _read_template("text", _find_template(base, template["text"], display))
+    html_src = None
+    if template.get("html"):
+        html_src = _read_template("html", _find_template(base, str(template["html"]), display))
+    return subject_src, text_src, html_src
+
+
 def load_campaign(path: str | Path) -> Campaign:
     """Load a campaign folder (or its campaign.toml); raises :class:`CampaignError` naming file and line."""
     given = Path(path)
@@ -336,22 +360,7 @@ def load_campaign(path: str | Path) -> Campaign:
         raise CampaignError(f"{display}: name must be a non-empty string")
     if not isinstance(mailbox, str) or not mailbox.strip():
         raise CampaignError(f"{display}: mailbox (the sending mailbox's name in the store) is required")
-    template = data.get("template", {})
-    if not isinstance(template, dict) or set(template) - {"subject", "text", "html"}:
-        raise CampaignError(f"{display}: [template] takes subject, text and html")
-    template = {**{k: data[k] for k in ("subject", "text", "html") if k in data}, **template}
-    subject = template.get("subject")
-    if not isinstance(subject, str) or not subject.strip():
-        raise CampaignError(f'{display}: a subject is required ([template] subject = "…")')
-    if "\n" in subject.strip():
-        raise CampaignError(f"{display}:{_key_line(text, 'subject')}: the subject must be one line")
-    if not isinstance(template.get("text"), str):
-        raise CampaignError(f'{display}: a text body file is required ([template] text = "body.txt.j2")')
-    subject_src = TemplateSource("subject", display, subject.strip(), toml_path, _key_line(text, "subject"))
-    text_src = _read_template("text", _find_template(base, template["text"], display))
-    html_src = None
-    if template.get("html"):
-        html_src = _read_template("html", _find_template(base, str(template["html"]), display))
+    subject_src, text_src, html_src = _templates(data, text, toml_path, display)
     policy_table = data.get("policy", {})
     if not isinstance(policy_table, dict):
         raise CampaignError(f"{display}: [policy] must be a table")

@@ -223,7 +223,7 @@ class Unsubscribing:
 
 class CampaignFacts:
     """A campaign as a whole: every recipient (:class:`CampaignRow`), the templates, the policy, the
-    unsubscribe, and whether an allow entry records that someone was introduced (R001/R002 lifted).
+    unsubscribe, and whether the allow file lifts a rule for someone (``allowed(address, code)``).
 
     What several rules read is computed once, on first use: the templates' asks (T004, M001) and the most
     common body (M002, H001).
@@ -235,13 +235,13 @@ class CampaignFacts:
         rows: Sequence[CampaignRow],
         templates: Sequence[TemplateSource],
         unsubscribe: Unsubscribing,
-        introduced: Callable[[str], bool],
+        allowed: Callable[[str, str], bool],
     ) -> None:
         self.policy = policy
         self.rows = rows
         self.templates = templates
         self.unsubscribe = unsubscribe
-        self.introduced = introduced
+        self.allowed = allowed
         self._asks: list[TemplateAsk] | None = None
         self._common: tuple[tuple[str, int, int] | None] | None = None
 

@@ -32,10 +32,9 @@ conservative way.  Two runs of the same campaign at once cannot both send to a r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,21 +63,9 @@ from outreach.send.smtp import SmtpTransport, Transport, is_loopback
 from outreach.store.models import SendLog, utcnow
 from outreach.suppression import SuppressionList, load_suppressions
 
-
-class Evaluator(Protocol):
-    """What lints the campaign right before sending: :func:`outreach.campaign.evaluate` (or a stand-in
-    with its signature, for tests of the send protocol)."""
-
-    def __call__(
-        self,
-        session: Session,
-        campaign: Campaign,
-        settings: Settings | None = None,
-        select: Sequence[str] = (),
-        ignore: Sequence[str] = (),
-        *,
-        now: datetime | None = None,
-    ) -> CampaignReport: ...
+# What lints the campaign right before sending (by default :func:`outreach.campaign.evaluate` with the
+# run's settings, selections and time; a stand-in in tests of the send protocol).
+Evaluator = Callable[[Session, Campaign], CampaignReport]
 
 
 def send_campaign(
@@ -92,7 +79,7 @@ def send_campaign(
     password: str | None = None,
     credentials: Credentials | None = None,
     transport: Transport | None = None,
-    evaluator: Evaluator = evaluate,
+    evaluator: Evaluator | None = None,
     now: datetime | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     after_ingest: Callable[[Session, list[int]], None] | None = None,
@@ -119,8 +106,10 @@ def send_campaign(
         if on_outcome is not None:
             on_outcome(outcome)
 
+    if evaluator is None:
+        evaluator = _lint(settings, options, now)
     # Always the whole lint, right now: nothing below relies on an earlier preview.
-    report = evaluator(session, campaign, settings, tuple(options.select), tuple(options.ignore), now=now)
+    report = evaluator(session, campaign)
     session.commit()  # end the read transaction before the long-running loop
     logs = _send_log(session, campaign.name, [r.address for r in report.recipients])
     suppressions = load_suppressions(session)  # read again: the last check before sending
@@ -149,6 +138,13 @@ def send_campaign(
     finally:
         transport.close()
     return result
+
+
+def _lint(settings: Settings | None, options: SendOptions, now: datetime | None) -> Evaluator:
+    def lint(session: Session, campaign: Campaign) -> CampaignReport:
+        return evaluate(session, campaign, settings, options.select, options.ignore, now=now)
+
+    return lint
 
 
 def _plan(

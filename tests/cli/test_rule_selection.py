@@ -7,27 +7,20 @@ Found here: ``[lint] select = "T002"`` (a string, which TOML allows and ``previe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from campaign.data import warm_store, write_campaign
 from click.testing import CliRunner
-from test_campaign_evaluate import add_ledgers
 
 from outreach.cli import main
-from outreach.store import open_store, session_factory
 
-LINT = Path(__file__).resolve().parent.parent / "data" / "lint"
+LINT = Path(__file__).resolve().parents[1] / "data" / "lint"
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = open_store(url)
-    with session_factory(engine)() as session:
-        add_ledgers(session, {"pat@example.org": {"tier": "warm", "last_two_way": datetime.now(UTC).isoformat()}})
-    engine.dispose()
-    return url
+    return warm_store(tmp_path, ["pat@example.org"])
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -42,15 +35,9 @@ def config(tmp_path: Path, lint: str) -> str:
 
 
 def campaign(tmp_path: Path) -> str:
-    folder = tmp_path / "campaign"
-    folder.mkdir()
-    (folder / "campaign.toml").write_text(
-        'name = "sel"\nmailbox = "alex"\n[template]\nsubject = "Hi {{ first_name }}"\ntext = "body.txt.j2"\n',
-        encoding="utf-8",
-    )
-    (folder / "body.txt.j2").write_text("Hi {{ first_name }},\n\nAs we discussed: the launch is on XXX.\n")
-    (folder / "recipients.csv").write_text("email,first_name\npat@example.org,Pat\n", encoding="utf-8")
-    return str(folder)
+    toml = 'name = "sel"\nmailbox = "alex"\n[template]\nsubject = "Hi {{ first_name }}"\ntext = "body.txt.j2"\n'
+    body = "Hi {{ first_name }},\n\nAs we discussed: the launch is on XXX.\n"
+    return str(write_campaign(tmp_path / "campaign", toml, body))
 
 
 @pytest.mark.parametrize("select", ['select = "T002"', 'select = ["T002"]', 'select = "T002, T003"'])

@@ -8,49 +8,31 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from campaign.data import warm_store, write_campaign
 from click.testing import CliRunner
-from test_campaign_evaluate import add_ledgers
 
 from outreach.campaign import load_campaign
 from outreach.cli import main
 from outreach.errors import CampaignError
-from outreach.store import open_store, session_factory
 
 OWNER = "alex@brightlane.example"
 READERS = ["maya@techdaily.example", "jonas@nordicpodcast.example"]
 
 
-def _store(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = open_store(url)
-    recent = datetime.now(UTC).isoformat()
-    with session_factory(engine)() as session:
-        add_ledgers(session, {a: {"tier": "warm", "last_two_way": recent} for a in READERS})
-    engine.dispose()
-    return url
-
-
 def _campaign(tmp_path: Path, smtp: str) -> Path:
-    folder = tmp_path / "campaign"
-    folder.mkdir(exist_ok=True)
-    (folder / "campaign.toml").write_text(
+    return write_campaign(
+        tmp_path / "campaign",
         'name = "smtp-table"\nmailbox = "alex"\n[template]\nsubject = "Our report, {{ first_name }}"\n'
         f'text = "body.txt.j2"\n[smtp]\n{smtp}',
-        encoding="utf-8",
-    )
-    (folder / "body.txt.j2").write_text("Hi {{ first_name }},\n\n{{ note }}\n\nOur report is out.\n\nAlex\n")
-    (folder / "recipients.csv").write_text(
+        "Hi {{ first_name }},\n\n{{ note }}\n\nOur report is out.\n\nAlex\n",
         "email,first_name,note\n"
         f"{READERS[0]},Maya,Your piece on repair cafes stayed with me all week.\n"
         f"{READERS[1]},Jonas,The episode on town-hall reuse was the best one this year.\n",
-        encoding="utf-8",
     )
-    return folder
 
 
 def _table(server: Any) -> str:
@@ -74,7 +56,7 @@ def test_the_loader_reads_the_smtp_table(tmp_path: Path) -> None:
 
 
 def test_send_uses_the_campaign_smtp_table(tmp_path: Path, smtp_server: Any) -> None:
-    url, folder = _store(tmp_path), str(_campaign(tmp_path, _table(smtp_server)))
+    url, folder = warm_store(tmp_path, READERS), str(_campaign(tmp_path, _table(smtp_server)))
     runner = CliRunner()
     preview = runner.invoke(main, ["--database-url", url, "preview", folder])
     assert preview.exit_code == 0, preview.output
@@ -96,7 +78,7 @@ def test_send_uses_the_campaign_smtp_table(tmp_path: Path, smtp_server: Any) -> 
 
 
 def test_plain_smtp_from_the_campaign_file_is_refused(tmp_path: Path, smtp_server: Any) -> None:
-    url = _store(tmp_path)
+    url = warm_store(tmp_path, READERS)
     folder = str(_campaign(tmp_path, _table(smtp_server) + 'security = "plain"\n'))
     sent = CliRunner().invoke(main, ["--database-url", url, "send", folder, "--no-dry-run"])
     assert sent.exit_code == 2 and "--smtp-security plain" in sent.output

@@ -87,16 +87,7 @@ class Evaluator:
         self.recipients = recipients
         self.calls = 0
 
-    def __call__(
-        self,
-        session: Session,
-        campaign: Campaign,
-        settings: Settings | None = None,
-        select: Sequence[str] = (),
-        ignore: Sequence[str] = (),
-        *,
-        now: datetime | None = None,
-    ) -> CampaignReport:
+    def __call__(self, session: Session, campaign: Campaign) -> CampaignReport:
         self.calls += 1
         return CampaignReport(campaign, list(self.recipients), [], {}, [])
 

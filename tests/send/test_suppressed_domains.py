@@ -7,15 +7,13 @@ lint's R008 also matched parent domains, so ``news.example.com`` was blocked by 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from campaign.data import warm_store, write_campaign
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
-from test_campaign_evaluate import add_ledgers
 
-from outreach.campaign import evaluate, load_campaign
+from outreach.campaign import Campaign, CampaignReport, evaluate, load_campaign
 from outreach.cli import main
 from outreach.send import SendOptions, send_campaign
 from outreach.store import open_store, session_factory
@@ -25,34 +23,18 @@ SUB = "pat@news.example.com"
 OTHER = "kim@example.org"
 
 
-def _store(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = open_store(url)
-    recent = datetime.now(UTC).isoformat()
-    with session_factory(engine)() as session:
-        add_ledgers(session, {a: {"tier": "warm", "last_two_way": recent} for a in (SUB, OTHER)})
-    engine.dispose()
-    return url
-
-
 def _campaign(tmp_path: Path) -> Path:
-    folder = tmp_path / "campaign"
-    folder.mkdir()
-    (folder / "campaign.toml").write_text(
+    return write_campaign(
+        tmp_path / "campaign",
         'name = "domains"\nmailbox = "alex"\n[template]\nsubject = "Hi {{ first_name }}"\ntext = "body.txt.j2"\n',
-        encoding="utf-8",
-    )
-    (folder / "body.txt.j2").write_text("Hi {{ first_name }},\n\n{{ note }}\n\nOur report is out.\n")
-    (folder / "recipients.csv").write_text(
+        "Hi {{ first_name }},\n\n{{ note }}\n\nOur report is out.\n",
         f"email,first_name,note\n{SUB},Pat,Your piece on repair cafes stayed with me.\n"
         f"{OTHER},Kim,The map in your last article was the clearest I have seen.\n",
-        encoding="utf-8",
     )
-    return folder
 
 
 def test_preview_and_send_block_a_subdomain_of_a_suppressed_domain(tmp_path: Path) -> None:
-    url, folder = _store(tmp_path), str(_campaign(tmp_path))
+    url, folder = warm_store(tmp_path, [SUB, OTHER]), str(_campaign(tmp_path))
     runner = CliRunner()
     added = runner.invoke(main, ["--database-url", url, "suppress", "add", "example.com", "--reason", "legal"])
     assert added.exit_code == 0, added.output
@@ -68,11 +50,11 @@ def test_preview_and_send_block_a_subdomain_of_a_suppressed_domain(tmp_path: Pat
 def test_the_last_check_before_sending_covers_subdomains(tmp_path: Path) -> None:
     """The suppression arrives after the lint ran (a teammate adds it meanwhile): send's own last check,
     with the same matcher as R008, still keeps the subdomain address out."""
-    engine = open_store(_store(tmp_path))
+    engine = open_store(warm_store(tmp_path, [SUB, OTHER]))
     campaign = load_campaign(_campaign(tmp_path))
 
-    def lint_then_suppress(session: Session, *args: Any, **kwargs: Any) -> Any:
-        report = evaluate(session, campaign, *args[1:], **kwargs)
+    def lint_then_suppress(session: Session, campaign: Campaign) -> CampaignReport:
+        report = evaluate(session, campaign)
         add_suppression(session, "@example.com", "added while the lint ran")
         return report
 

@@ -7,6 +7,11 @@ from outreach.lint.findings import Evidence, Finding
 from outreach.lint.rule import Rule, fails, passes
 
 
+def _introduced(c: CampaignFacts, address: str) -> bool:
+    """Introduced in person: the allow file lifts R001 (no prior contact) or R002 (one-way only)."""
+    return c.allowed(address, "R001") or c.allowed(address, "R002")
+
+
 def check(c: CampaignFacts) -> Finding | None:
     policy = c.policy
     total = len(c.rows)
@@ -15,7 +20,7 @@ def check(c: CampaignFacts) -> Finding | None:
     cold = [
         (row.address, row.ledger.tier)
         for row in c.rows
-        if row.ledger.tier in COLD_TIERS and not c.introduced(row.address)
+        if row.ledger.tier in COLD_TIERS and not _introduced(c, row.address)
     ]
     share = len(cold) / total
     if not cold or share < policy.mass_share:

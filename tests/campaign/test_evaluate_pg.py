@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from lint.cases import NOW
 from sqlalchemy.orm import Session, sessionmaker
-from test_campaign_evaluate import DATA, add_ledgers, populate_mixed  # noqa: E402
 
 from outreach.campaign import CampaignReport, campaign_from_strings, evaluate, evaluate_data, load_campaign
 from outreach.campaign.evaluate import StoreData, load_sends
@@ -26,6 +25,8 @@ from outreach.ledger.store import maybe_since
 from outreach.lint.findings import DeferredEvidence
 from outreach.store import open_store, session_factory
 from outreach.suppression import load_suppressions
+
+from .data import DATA, add_ledgers, populate_mixed
 
 MIXED_VERDICTS = {
     "warm@example.org": "REVIEW",

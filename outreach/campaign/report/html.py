@@ -20,7 +20,7 @@ from outreach.campaign.model import VERDICTS, CampaignReport
 
 
 def _asset(name: str) -> str:
-    return (resources.files("outreach.report") / name).read_text(encoding="utf-8")
+    return (resources.files("outreach.campaign.report") / name).read_text(encoding="utf-8")
 
 
 @cache

@@ -1,19 +1,18 @@
-"""Text, CSV and JSON views of a :class:`CampaignReport` for ``outreach preview`` and ``outreach lint``.
+"""Text, CSV and JSON views of a :class:`CampaignReport` for ``outreach preview``, and the lines of
+``outreach lint``.
 
 Plain formatted text rather than a rich table: a 10,000-row preview prints in a blink.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 
 import click
 
+from outreach import csvsafe
 from outreach.campaign.model import VERDICTS, CampaignReport, RecipientReport
-from outreach.csvsafe import safe_row
 from outreach.errors import UsageError
 from outreach.lint.findings import Finding
 
@@ -97,12 +96,7 @@ def table_text(report: CampaignReport, color: bool = True) -> str:
 
 def csv_text(report: CampaignReport) -> str:
     """The table as CSV; cells that a spreadsheet would run as formulas get a quote in front (csvsafe)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    for r in report.recipients:
-        writer.writerow(safe_row(_row(r)))
-    return buffer.getvalue()
+    return csvsafe.csv_text((_row(r) for r in report.recipients), COLUMNS)
 
 
 def json_text(report: CampaignReport) -> str:

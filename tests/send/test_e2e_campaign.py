@@ -35,7 +35,7 @@ from outreach.store.models import Folder, Message, MessageLocation, SendLog
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OWNER = "chris.germany@enron.com"
 WARM = ["tamara.carter@enron.com", "h..fletcher@enron.com"]  # real two-way threads with germany-c
 OPTED_OUT = "kimat.singla@enron.com"  # warm, until the opt-out appended below

@@ -3,126 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lint.cases import NOW, make_ledger
+from lint.cases import NOW
 from sqlalchemy.orm import Session
 
 from outreach.campaign import check_address, evaluate, load_campaign
 from outreach.config import Settings
-from outreach.ledger import ledger_row_values
 from outreach.store import open_store, session_factory
-from outreach.store.models import Contact, ContactLedger, Mailbox, SendLog, Suppression
+from outreach.store.models import Mailbox
 
-DATA = Path(__file__).resolve().parent / "data" / "campaigns"
-
-
-def mixed_ledgers(now: datetime = NOW) -> dict[str, dict[str, Any]]:
-    """The ledgers of tests/data/campaigns/mixed/recipients.csv, dated relative to ``now``."""
-
-    def _at(days_ago: int) -> str:
-        return (now - timedelta(days=days_ago)).isoformat()
-
-    def _line(
-        mid: int, days_ago: int, subject: str, sentence: str | None = None, direction: str = "out"
-    ) -> dict[str, Any]:
-        return {
-            "message_id": mid,
-            "date": _at(days_ago),
-            "direction": direction,
-            "subject": subject,
-            "sentence": sentence,
-        }
-
-    default = {"last_two_way": _at(60)}
-    ledgers: dict[str, dict[str, Any]] = {
-        "warm@example.org": {"tier": "warm", "last_two_way": _at(20), "balance": 1.5},
-        "oneway@example.com": {
-            "tier": "one-way",
-            "sent": 3,
-            "personal_received": 0,
-            "received": 0,
-            "evidence": {"sent": [_line(11, 200, "Our reuse report")]},
-        },
-        "stale@example.org": {
-            "tier": "acquaintance",
-            "last_two_way": _at(800),
-            "evidence": {"last_two_way": [_line(12, 800, "Re: the Ghent panel", direction="in")]},
-        },
-        "taker@example.org": {
-            "tier": "warm",
-            "balance": -3.5,
-            "asks_by_us": 4,
-            "offers_by_us": 0,
-            "evidence": {
-                "asks_by_us": [
-                    _line(13, 100, "A favour", "Could you share our post?"),
-                    _line(14, 10, "Another favour", "Would you review this?"),
-                ]
-            },
-            "last_ask_by_us": {
-                **_line(14, 10, "Another favour", "Would you review this?"),
-                "answered": False,
-            },
-        },
-        "optout@example.org": {
-            "tier": "warm",
-            "opt_outs": 1,
-            "evidence": {
-                "opt_outs": [_line(15, 300, "Re: newsletter", "Please remove me from your list.", "in")]
-            },
-        },
-        "blocked@suppressed.example": {"tier": "strong"},
-        "intro@example.net": {"tier": "none", "last_two_way": ""},
-        "nofield@example.org": {"tier": "warm"},
-        "xss@example.org": {"tier": "warm"},
-    }
-    return {a: {**default, **d} for a, d in ledgers.items()}
-
-
-def populate_mixed(session: Session, now: datetime = NOW) -> None:
-    add_ledgers(session, mixed_ledgers(now))
-    session.add(
-        Suppression(kind="domain", value="suppressed.example", reason="outlet policy", added_by="legal")
-    )
-    session.add(
-        SendLog(
-            campaign="earlier",
-            recipient="warm@example.org",
-            mailbox="alex",
-            message_id_header="<x@e>",
-            status="sent",
-            sent_at=now - timedelta(days=5),
-        )
-    )
-    session.add(
-        SendLog(
-            campaign="mixed-test",
-            recipient="stale@example.org",
-            mailbox="alex",
-            message_id_header="<y@e>",
-            status="sent",
-            sent_at=now - timedelta(days=1),
-        )
-    )
-    session.commit()
-
-
-def add_ledgers(session: Session, ledgers: dict[str, dict[str, Any]], scope: str = "*") -> None:
-    for address, data in ledgers.items():
-        contact = session.query(Contact).filter_by(address=address).one_or_none()
-        if contact is None:
-            contact = Contact(
-                address=address, domain=address.rpartition("@")[2], display_name=None, display_names=[]
-            )
-            session.add(contact)
-            session.flush()
-        ledger = make_ledger(address, {**data, "scope": scope})
-        session.add(ContactLedger(contact_id=contact.id, **ledger_row_values(ledger)))
-    session.commit()
+from .data import DATA, add_ledgers, populate_mixed
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from campaign.data import DATA, add_ledgers, populate_mixed
 from click.testing import CliRunner
-from test_campaign_evaluate import DATA, add_ledgers, populate_mixed  # noqa: E402
 
 from outreach.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
-LINT = Path(__file__).resolve().parent / "data" / "lint"
+REPO = Path(__file__).resolve().parents[2]
+LINT = REPO / "tests" / "data" / "lint"
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_preview_examples(db_url):
     code, out, _ = run(db_url, "preview", str(REPO / "templates" / "cold-mass-ask"))
     assert code == 1 and "6 BLOCKED" in out and "M001 asymmetric-mass-favour" in out
     # With none of these people in the store, the warm pitch is a cold mass ask too; the one person
-    # introduced in person (allow file) is not counted as cold. tests/test_demo.py runs it on real history.
+    # introduced in person (allow file) is not counted as cold. tests/cli/test_demo.py runs it on real history.
     code, out, _ = run(db_url, "preview", str(REPO / "templates" / "warm-pitch"))
     assert code == 1 and "lee@radiolab.example" in out and "M001" in out
 

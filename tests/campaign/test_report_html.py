@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import chromium_harness_result, run_chromium
 from lint.cases import NOW
-from test_campaign_evaluate import DATA, mixed_store, populate_mixed, store  # noqa: F401,E402
 
 from outreach.campaign import evaluate, load_campaign
-from outreach.report import render_html
+from outreach.campaign.report import render_html
+
+from .data import DATA
+from .test_evaluate import mixed_store, store  # noqa: F401 - fixtures
 
 HARNESS = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>harness</title></head>

@@ -12,20 +12,9 @@ from outreach.campaign.evaluate import StoreData, evaluate_data
 from outreach.campaign.loader import read_allow
 from outreach.errors import CampaignError
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data" / "campaigns"
+from .data import DATA, write_campaign
 
-
-def write_campaign(
-    tmp_path: Path,
-    toml: str,
-    body: str = "Hi {{ first_name }},\n\nOur report is out.\n",
-    csv: str = "email,first_name\npat@example.org,Pat\n",
-) -> Path:
-    (tmp_path / "campaign.toml").write_text(toml, encoding="utf-8")
-    (tmp_path / "body.txt.j2").write_text(body, encoding="utf-8")
-    (tmp_path / "recipients.csv").write_text(csv, encoding="utf-8")
-    return tmp_path
+REPO = Path(__file__).resolve().parents[2]
 
 
 BASIC = 'name = "t"\nmailbox = "alex"\n[template]\nsubject = "Hello {{ first_name }}"\ntext = "body.txt.j2"\n'
