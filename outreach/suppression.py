@@ -55,8 +55,8 @@ class SuppressionList:
             target[entry.value.strip().lower().lstrip("@")] = entry
 
     def match(self, address: str) -> SuppressionEntry | None:
-        """The entry that covers ``address`` (the address itself, its domain or a parent domain), if any."""
-        address = address.strip().lower()
+        """The entry that covers ``address`` (normalised: lower case; the address itself, its domain or a
+        parent domain), if any."""
         hit = self.addresses.get(address)
         if hit or not self.domains:
             return hit

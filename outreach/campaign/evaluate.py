@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from outreach.campaign.evidence import EvidenceReader
 from outreach.campaign.model import Campaign, CampaignReport, Recipient, RecipientReport, Rendered, Verdict
-from outreach.campaign.render import Compiled, ContactFacts, RenderFailure, compiled, context_for, render
+from outreach.campaign.render import ContactFacts, RenderFailure, compiled, context_for, render
 from outreach.config import Settings
 from outreach.errors import CampaignError
 from outreach.gcpause import collector_paused
@@ -107,23 +107,25 @@ class _Checks:
 
     def __init__(self, enabled: frozenset[str]) -> None:
         rules = [r for r in all_rules() if r.code in enabled]
-        self.recipient: list[tuple[str, RecipientCheck, RecipientEvidence]] = [
-            (r.code, r.recipient, r.evidence) for r in rules if r.recipient is not None and r.evidence is not None
+        self.recipient: list[tuple[str, RecipientCheck, RecipientEvidence, Callable[..., Finding]]] = [
+            (r.code, r.recipient, r.evidence, r.finding)
+            for r in rules
+            if r.recipient is not None and r.evidence is not None
         ]
         self.rendered: list[RenderedCheck] = [r.rendered for r in rules if r.rendered is not None]
+        self.unrendered: list[RenderedCheck] = [r.unrendered for r in rules if r.unrendered is not None]
         self.campaign: list[CampaignCheck] = [
             r.campaign for r in sorted(rules, key=lambda r: report_order(r.code)) if r.campaign is not None
         ]
-        self.finding = {r.code: r.finding for r in rules}
 
     def of_recipient(self, facts: RecipientFacts, reader: EvidenceReader | None = None) -> list[Finding]:
         """The recipient rules' findings; with ``reader``, their evidence is left to it."""
         out: list[Finding] = []
-        for code, check, evidence in self.recipient:
+        for code, check, evidence, finding in self.recipient:
             message = check(facts)
             if message is not None:
                 quoted = evidence(facts) if reader is None else reader.defer(facts.address, code)
-                out.append(self.finding[code](message, quoted))
+                out.append(finding(message, quoted))
         return out
 
 
@@ -156,45 +158,40 @@ class _Row(NamedTuple):
     rendered: Rendered | None
 
 
-def _rendered(
-    campaign: Campaign, templates: Compiled, context: dict[str, object]
-) -> tuple[Rendered | None, list[RenderProblem]]:
-    """One recipient's message, or what stopped it from rendering."""
-    subject = render(templates.subject, campaign.subject, context)
-    text = render(templates.text, campaign.text, context)
-    html = None
-    if campaign.html is not None and templates.html is not None:
-        html = render(templates.html, campaign.html, context)
-    if isinstance(subject, RenderFailure) or isinstance(text, RenderFailure) or isinstance(html, RenderFailure):
-        failures = [part for part in (subject, text, html) if isinstance(part, RenderFailure)]
-        return None, [RenderProblem(f.template.name, f.line, f.location, f.message) for f in failures]
-    return Rendered(" ".join(subject.split()), text, html), []
-
-
 def _recipient_rows(
     campaign: Campaign, data: StoreData, checks: _Checks, moment: Moment, reader: EvidenceReader | None
 ) -> list[_Row]:
     """Every recipient's ledger rules, rendering and rendered-message rules."""
     locate = locator(campaign.templates)
     templates = compiled(campaign)
+    subject_src, text_src = campaign.subject, campaign.text
+    html_src = campaign.html if templates.html is not None else None
     ledgers, sends = data.ledgers, data.sends
     no_sends: tuple[Send, ...] = ()
     rows: list[_Row] = []
+    facts = RecipientFacts(moment, "", Ledger.unknown(""), no_sends)  # one for all: checks keep nothing of it
     for recipient in campaign.recipients:
         address = recipient.address
         ledger = ledgers.get(address) or Ledger.unknown(address)
-        findings = checks.of_recipient(RecipientFacts(moment, address, ledger, sends.get(address, no_sends)), reader)
-        rendered, problems = _rendered(
-            campaign, templates, context_for(recipient.row, ContactFacts.from_ledger(ledger))
-        )
-        if checks.rendered:
-            message = (
-                RenderedFacts(ledger.tier, rendered.subject, rendered.text, rendered.html, (), locate)
-                if rendered is not None
-                else RenderedFacts(ledger.tier, None, None, None, problems, locate)
-            )
-            for check in checks.rendered:
+        facts.address, facts.ledger, facts.sends = address, ledger, sends.get(address, no_sends)
+        findings = checks.of_recipient(facts, reader)
+        context = context_for(recipient.row, ContactFacts.from_ledger(ledger))
+        subject = render(templates.subject, subject_src, context)
+        text = render(templates.text, text_src, context)
+        html = None if html_src is None or templates.html is None else render(templates.html, html_src, context)
+        rendered = None
+        if isinstance(subject, RenderFailure) or isinstance(text, RenderFailure) or isinstance(html, RenderFailure):
+            failures = [part for part in (subject, text, html) if isinstance(part, RenderFailure)]
+            problems = [RenderProblem(f.template.name, f.line, f.location, f.message) for f in failures]
+            message = RenderedFacts(ledger.tier, None, None, None, problems, locate)
+            for check in checks.unrendered:
                 findings += check(message)
+        else:
+            rendered = Rendered(" ".join(subject.split()), text, html)
+            if checks.rendered:
+                message = RenderedFacts(ledger.tier, rendered.subject, text, html, (), locate)
+                for check in checks.rendered:
+                    findings += check(message)
         rows.append(_Row(recipient, ledger, findings, rendered))
     return rows
 

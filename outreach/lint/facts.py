@@ -79,20 +79,18 @@ class RecipientFacts:
 
     The ledger may be light (see :func:`outreach.ledger.store.load_ledgers_light`): the figures are all
     there, the evidence lines of some figures are not. A rule's check reads figures only; its evidence,
-    built when first shown, gets the ledger complete.
+    built when first shown, gets the ledger complete. One object may serve recipient after recipient: a
+    check keeps nothing of it.
     """
 
-    __slots__ = ("moment", "address", "ledger", "sends")
+    __slots__ = ("moment", "policy", "address", "ledger", "sends")
 
     def __init__(self, moment: Moment, address: str, ledger: Ledger, sends: Sequence[Send]) -> None:
         self.moment = moment
+        self.policy = moment.policy
         self.address = address
         self.ledger = ledger
         self.sends = sends
-
-    @property
-    def policy(self) -> Policy:
-        return self.moment.policy
 
 
 # -------------------------------------------------------------------------------------- rendered message
@@ -115,7 +113,7 @@ class RenderedFacts:
     costs several times a rule's search).
     """
 
-    __slots__ = ("tier", "subject", "body", "html", "problems", "locate", "_with_html")
+    __slots__ = ("tier", "subject", "body", "html", "problems", "locate", "rendered", "_plain", "_with_html")
 
     def __init__(
         self,
@@ -132,19 +130,16 @@ class RenderedFacts:
         self.html = html
         self.problems = problems
         self.locate = locate  # snippet -> (template name, line) it came from
+        self.rendered = subject is not None and body is not None
+        self._plain = f"{subject}\n{body}"
         self._with_html: str | None = None
-
-    @property
-    def rendered(self) -> bool:
-        return self.subject is not None and self.body is not None
 
     def text(self, html_may_hold: Callable[[str], bool]) -> str:
         """Subject, text body and — when ``html_may_hold(html)`` — the HTML body's visible text."""
-        plain = f"{self.subject}\n{self.body}"
         if self.html is None or not html_may_hold(self.html):
-            return plain
+            return self._plain
         if self._with_html is None:
-            self._with_html = f"{plain}\n{html_to_text(self.html)}"
+            self._with_html = f"{self._plain}\n{html_to_text(self.html)}"
         return self._with_html
 
 

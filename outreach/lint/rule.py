@@ -7,6 +7,7 @@ there. The checks a rule has depend on what it looks at (a rule may have several
   message, or None; ``evidence`` then words the finding's evidence (it gets the complete ledger; it may run
   long after the check, when the finding is first shown), quoting the lines of ``evidence_figures``;
 - ``rendered``: one recipient's rendered message (:class:`~outreach.lint.facts.RenderedFacts`) -> findings;
+  ``unrendered``: what stopped a recipient's message from rendering (its ``problems``) -> findings;
 - ``template``: a template on its own, for ``outreach lint`` (:class:`~outreach.lint.facts.TemplateFacts`)
   -> findings; ``template_exhaustive`` says that it finds everything the rule would find in a campaign,
   so that a template's suppression of it that suppressed nothing is reported as unused;
@@ -25,7 +26,7 @@ from outreach.lint.findings import DeferredEvidence, Evidence, Finding, Severity
 Scope = Literal["recipient", "campaign"]
 RecipientCheck = Callable[[RecipientFacts], str | None]
 RecipientEvidence = Callable[[RecipientFacts], list[Evidence]]
-RenderedCheck = Callable[[RenderedFacts], list[Finding]]
+RenderedCheck = Callable[[RenderedFacts], Sequence[Finding]]
 TemplateCheck = Callable[[TemplateFacts], list[Finding]]
 CampaignCheck = Callable[[CampaignFacts], Finding | None]
 
@@ -69,6 +70,7 @@ class Rule:
     evidence: RecipientEvidence | None = None
     evidence_figures: tuple[str, ...] = ()  # ledger figures whose lines the evidence quotes
     rendered: RenderedCheck | None = None
+    unrendered: RenderedCheck | None = None
     template: TemplateCheck | None = None
     template_exhaustive: bool = False
     campaign: CampaignCheck | None = None
@@ -92,8 +94,9 @@ class Rule:
 
     @property
     def checks(self) -> tuple[str, ...]:
-        """The kinds of checks the rule has (``recipient``, ``rendered``, ``template``, ``campaign``)."""
-        kinds = ("recipient", "rendered", "template", "campaign")
+        """The kinds of checks the rule has (``recipient``, ``rendered``, ``unrendered``, ``template``,
+        ``campaign``)."""
+        kinds = ("recipient", "rendered", "unrendered", "template", "campaign")
         return tuple(kind for kind in kinds if getattr(self, kind) is not None)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from outreach.lint.facts import RecipientFacts, day, ledger_lines, maybe_aware
 from outreach.lint.findings import Evidence
 from outreach.lint.rule import Rule, fails, passes
@@ -9,9 +11,11 @@ from outreach.lint.rule import Rule, fails, passes
 
 def _age(r: RecipientFacts) -> int | None:
     """Days since the last two-way exchange, when that is beyond the stale window."""
-    last_two_way = maybe_aware(r.ledger.last_two_way)
+    last_two_way = r.ledger.last_two_way
     if last_two_way is None:
         return None
+    if last_two_way.tzinfo is None:  # (maybe_aware, without two calls for every recipient)
+        last_two_way = last_two_way.replace(tzinfo=UTC)
     age = (r.moment.now - last_two_way).days
     return age if age > r.policy.stale_days else None
 

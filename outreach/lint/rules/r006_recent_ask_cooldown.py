@@ -32,6 +32,9 @@ def _recent(r: RecipientFacts) -> list[tuple[datetime, EvidenceLine | Send]]:
 
 
 def check(r: RecipientFacts) -> str | None:
+    ledger = r.ledger
+    if not (r.sends or ledger.last_ask_by_us is not None or ledger.evidence.get("asks_by_us")):
+        return None  # (the common case, without the call)
     recent = _recent(r)
     if not recent:
         return None

@@ -45,5 +45,5 @@ RULE = Rule(
             row={"email": "pat@example.org", "first_name": "Pat", "company": ""},
         ),
     ),
-    rendered=check,
+    unrendered=check,
 )

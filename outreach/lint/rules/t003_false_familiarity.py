@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from outreach.lint.facts import COLD_TIERS, MAX_EVIDENCE, RenderedFacts, TemplateFacts
 from outreach.lint.findings import Evidence, Finding
@@ -48,6 +49,29 @@ _PHRASE = re.compile(
 )
 # The longest word of each phrase: a text that has none of them has none of the phrases.
 _KEYWORDS = tuple(dict.fromkeys(max(p.split(), key=len) for p in PHRASES))
+# In HTML a phrase may have tags between its words ("as we <em>discussed</em>"). A word of each phrase
+# that ordinary prose seldom has: HTML without any of them holds none of the phrases.
+_COMMON = frozenset(
+    ("great", "good", "nice", "lovely", "thanks", "thank", "again", "always", "since", "when", "long", "time")
+    + ("like", "as", "we", "you", "our", "to", "up", "on", "for", "no", "see", "me", "with")
+)
+
+
+def _html_word(phrase: str) -> str:
+    words = phrase.split()
+    return max((w for w in words if w not in _COMMON), key=len, default=max(words, key=len))
+
+
+def _html_pattern(phrases: list[str]) -> re.Pattern[str]:
+    between = r"(?:\s|<[^>]*>)+"  # white space or tags
+    return re.compile("|".join(between.join(re.escape(w) for w in p.split()) for p in phrases))
+
+
+# keyword -> the phrases that have it, as one pattern over lower-case HTML
+_HTML_CHECKS = tuple(
+    (word, _html_pattern([p for p in PHRASES if _html_word(p) == word]))
+    for word in dict.fromkeys(_html_word(p) for p in PHRASES)
+)
 
 
 def find_familiarity(text: str) -> list[Match]:
@@ -64,16 +88,22 @@ def find_familiarity(text: str) -> list[Match]:
 
 
 def _html_may_hold(html: str) -> bool:
+    """Whether the HTML body's text may hold a phrase (then it is read as text, see RenderedFacts.text)."""
+    if "&#" in html:  # letters written as character references
+        return True
     lowered = html.lower()
-    return "&#" in html or any(word in lowered for word in _KEYWORDS)
+    for word, pattern in _HTML_CHECKS:  # noqa: SIM110 - a loop, faster than any(): runs for every cold recipient
+        if word in lowered and pattern.search(lowered) is not None:
+            return True
+    return False
 
 
-def check_rendered(m: RenderedFacts) -> list[Finding]:
-    if not m.rendered or m.tier not in COLD_TIERS:
-        return []
+def check_rendered(m: RenderedFacts) -> Sequence[Finding]:
+    if m.tier not in COLD_TIERS:
+        return ()
     hits = find_familiarity(m.text(_html_may_hold))
     if not hits:
-        return []
+        return ()
     phrase = hits[0].text
     evidence = [Evidence(f"tier {m.tier}: no two-way exchange with them")]
     evidence += [Evidence(f'rendered text: "{h.sentence}"', sentence=h.sentence) for h in hits[:MAX_EVIDENCE]]
