@@ -39,8 +39,8 @@ from sqlalchemy import insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from outreach.campaign import evaluate, load_campaign  # noqa: E402
-from outreach.campaign.present import json_text, show_text, table_text  # noqa: E402
 from outreach.campaign.render import ContactFacts, compile_templates, context_for, render  # noqa: E402
+from outreach.campaign.report import json_text, render_html, show_text, table_text  # noqa: E402
 from outreach.ledger import EvidenceLine, LastAsk, Ledger, ledger_row_values  # noqa: E402
 from outreach.store import open_store, session_factory  # noqa: E402
 from outreach.store.models import Contact, ContactLedger, Message, SendLog, Suppression  # noqa: E402
@@ -269,8 +269,6 @@ def measure_preview(
             return run
 
         if extras:
-            from outreach.report import render_html
-
             result["json"] = runs(repeat, preview_as(json_text))
             result["html"] = runs(repeat, preview_as(lambda r: render_html(r, now)))
             if show_address is not None:

@@ -4,15 +4,15 @@ Precedence for every setting: command-line option > environment variable > confi
 The config file is TOML, by default ``config.toml`` in the user's config directory
 (``outreach config-path`` prints it); ``OUTREACH_CONFIG`` or ``--config`` point elsewhere.
 
-Passwords are never read from the config file: they come from an environment variable, the system
-keyring, or a prompt, and are never stored or logged.
+Passwords are never read from the config file: :mod:`outreach.auth` reads them from the environment
+captured here (``Settings.environ``), the system keyring, or a prompt, and they are never stored or logged.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ import platformdirs
 from outreach.errors import ConfigError
 
 APP_NAME = "outreach"
-KEYRING_SERVICE = "outreach"
 SECURITY_MODES = ("ssl", "starttls", "plain")
 
 
@@ -56,7 +55,7 @@ class Settings:
     config_path: Path | None
     mailboxes: Mapping[str, MailboxConfig] = field(default_factory=dict)
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # what auth reads passwords from
 
     def section(self, name: str) -> Mapping[str, Any]:
         """A table of the config file (``[ledger]``, ``[lint]``, ``[send]`` …), empty when absent."""
@@ -69,54 +68,6 @@ class Settings:
             where = self.config_path or "the config file"
             known = ", ".join(sorted(self.mailboxes)) or "none"
             raise ConfigError(f"{where}: no mailbox named {name!r} (configured: {known})") from None
-
-    def password(self, mailbox: MailboxConfig, prompt: Callable[[str], str] | None = None) -> str:
-        """The account password from an environment variable, the keyring, or the prompt (in that order)."""
-        for var in _password_env_names(mailbox):
-            value = self.environ.get(var)
-            if value:
-                return value
-        secret = keyring_password(f"imap:{mailbox.username}@{mailbox.host}")
-        if secret:
-            return secret
-        if prompt is not None:
-            return prompt(f"Password for {mailbox.username} on {mailbox.host}")
-        names = " or ".join(_password_env_names(mailbox))
-        raise ConfigError(f"{mailbox.host}: no password for {mailbox.username} (set {names}, or use the keyring)")
-
-    def smtp_password(self, username: str, host: str, prompt: Callable[[str], str] | None = None) -> str:
-        value = self.environ.get("OUTREACH_SMTP_PASSWORD")
-        if value:
-            return value
-        secret = keyring_password(f"smtp:{username}@{host}")
-        if secret:
-            return secret
-        if prompt is not None:
-            return prompt(f"SMTP password for {username} on {host}")
-        raise ConfigError(f"{host}: no SMTP password for {username} (set OUTREACH_SMTP_PASSWORD or use the keyring)")
-
-
-def _password_env_names(mailbox: MailboxConfig) -> list[str]:
-    names = []
-    if mailbox.password_env:
-        names.append(mailbox.password_env)
-    safe = "".join(c if c.isalnum() else "_" for c in mailbox.name).upper()
-    names += [f"OUTREACH_PASSWORD_{safe}", "OUTREACH_IMAP_PASSWORD"]
-    return names
-
-
-def keyring_password(key: str) -> str | None:
-    """Look a secret up in the system keyring; no keyring backend simply means no secret."""
-    try:
-        import keyring
-        from keyring.errors import KeyringError
-    except ImportError:  # pragma: no cover - keyring is a dependency, but a broken install must not crash
-        return None
-    try:
-        value = keyring.get_password(KEYRING_SERVICE, key)
-    except (KeyringError, RuntimeError, OSError):
-        return None
-    return value if isinstance(value, str) else None
 
 
 def default_database_url() -> str:

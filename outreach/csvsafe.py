@@ -5,13 +5,15 @@ Names, subjects and addresses come from other people's mail and CSV files; a cel
 opened in a spreadsheet.  As OWASP advises, such a cell gets a single quote in front: a cell that starts
 with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after any spaces).  Plain numbers such as
 ``-1.5`` are left alone, so figures stay figures.  The same test refuses such cells in a campaign's
-recipients CSV (``outreach.campaign.loader``).
+recipients CSV (``outreach.campaign.loader``). :func:`csv_text` writes every CSV export.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -37,4 +39,13 @@ def safe_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {key: safe_cell(value) for key, value in row.items()}
 
 
-__all__ = ["FORMULA_START", "formula_like", "safe_cell", "safe_row"]
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """``rows`` as CSV (a header, then ``columns`` of each row; other keys left out), every cell safe."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(safe_row(row) for row in rows)
+    return buffer.getvalue()
+
+
+__all__ = ["FORMULA_START", "csv_text", "formula_like", "safe_cell", "safe_row"]

@@ -1,7 +1,9 @@
 """The team's suppression list: addresses and whole domains that must never get a campaign.
 
 ``outreach suppress add/list/remove`` edits it; the linter's rule R008 blocks what is on it, and
-:mod:`outreach.send` checks it once more right before sending.
+:mod:`outreach.send` checks it once more right before sending, with the same matcher
+(:class:`SuppressionList`): an address entry covers that address, a domain entry covers the domain and
+every subdomain of it (``example.com`` covers ``news.example.com``).
 """
 
 from __future__ import annotations
@@ -11,24 +13,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from outreach.errors import UsageError
 from outreach.store.models import Suppression, utcnow
 
 
-def _norm(address: str) -> str:
-    return address.strip().lower()
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SuppressionEntry:
+    """One entry of the suppression list: ``kind`` is ``address`` or ``domain``."""
+
     kind: str
     value: str
-    reason: str
-    added_by: str | None
-    added_at: datetime
+    reason: str = ""
+    added_by: str | None = None
+    added_at: datetime | None = None
+
+    def describe(self) -> str:
+        """``domain example.com: legal`` — what it is, and why."""
+        return f"{self.kind} {self.value}" + (f": {self.reason}" if self.reason else "")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,8 +40,47 @@ class SuppressionEntry:
             "value": self.value,
             "reason": self.reason,
             "added_by": self.added_by,
-            "added_at": self.added_at.isoformat(timespec="seconds"),
+            "added_at": self.added_at.isoformat(timespec="seconds") if self.added_at else None,
         }
+
+
+class SuppressionList:
+    """The suppression list, indexed by address and by domain: the one matcher of the package."""
+
+    def __init__(self, entries: Iterable[SuppressionEntry] = ()) -> None:
+        self.addresses: dict[str, SuppressionEntry] = {}
+        self.domains: dict[str, SuppressionEntry] = {}
+        for entry in entries:
+            target = self.addresses if entry.kind == "address" else self.domains
+            target[entry.value.strip().lower().lstrip("@")] = entry
+
+    def match(self, address: str) -> SuppressionEntry | None:
+        """The entry that covers ``address`` (normalised: lower case; the address itself, its domain or a
+        parent domain), if any."""
+        hit = self.addresses.get(address)
+        if hit or not self.domains:
+            return hit
+        domain = address.rpartition("@")[2]
+        while domain:
+            hit = self.domains.get(domain)
+            if hit:
+                return hit
+            domain = domain.partition(".")[2]
+        return None
+
+
+def load_suppressions(session: Session) -> SuppressionList:
+    """The whole suppression list, read from the store."""
+    rows = session.execute(
+        select(
+            Suppression.kind,
+            Suppression.value,
+            Suppression.reason,
+            Suppression.added_by,
+            Suppression.added_at,
+        )
+    )
+    return SuppressionList(SuppressionEntry(k, v, r or "", a, at) for k, v, r, a, at in rows)
 
 
 def suppression_key(value: str) -> tuple[str, str]:
@@ -87,28 +130,12 @@ def _entry(row: Suppression) -> SuppressionEntry:
     return SuppressionEntry(row.kind, row.value, row.reason or "", row.added_by, row.added_at)
 
 
-def suppressed(session: Session, addresses: Iterable[str]) -> dict[str, str]:
-    """address -> why it is suppressed, for the addresses (or their domains) on the suppression list."""
-    wanted = list(dict.fromkeys(_norm(a) for a in addresses))
-    domains = list({a.rpartition("@")[2] for a in wanted})
-    by_address: dict[str, str] = {}
-    by_domain: dict[str, str] = {}
-    for start in range(0, max(len(wanted), len(domains)), 500):
-        a_chunk, d_chunk = wanted[start : start + 500], domains[start : start + 500]
-        for kind, value, reason in session.execute(
-            select(Suppression.kind, Suppression.value, Suppression.reason).where(
-                or_(
-                    (Suppression.kind == "address") & Suppression.value.in_(a_chunk),
-                    (Suppression.kind == "domain") & Suppression.value.in_(d_chunk),
-                )
-            )
-        ):
-            (by_address if kind == "address" else by_domain)[value] = reason or ""
-    out: dict[str, str] = {}
-    for address in wanted:
-        domain = address.rpartition("@")[2]
-        if address in by_address:
-            out[address] = f"address {address}" + (f": {by_address[address]}" if by_address[address] else "")
-        elif domain in by_domain:
-            out[address] = f"domain {domain}" + (f": {by_domain[domain]}" if by_domain[domain] else "")
-    return out
+__all__ = [
+    "SuppressionEntry",
+    "SuppressionList",
+    "add_suppression",
+    "list_suppressions",
+    "load_suppressions",
+    "remove_suppression",
+    "suppression_key",
+]

@@ -20,17 +20,11 @@ MAX_FUNCTION_LINES = 80
 # Modules allowed past MAX_MODULE_LINES, with the reason (data tables only).  The layout issue empties the
 # ones marked "to split".
 LONG_MODULES: dict[str, str] = {
-    "outreach.campaign.evaluate": "to split",
-    "outreach.send": "to split",
 }
 # Functions allowed past MAX_FUNCTION_LINES ("module:function"), with the reason.
 LONG_FUNCTIONS: dict[str, str] = {
-    "outreach.campaign.evaluate:check": "to split",
-    "outreach.campaign.evaluate:evaluate_data": "to split",
     "outreach.ledger.builder:_signals": "to split",
     "outreach.mail.ingest:_write": "to split",
-    "outreach.send:send_campaign": "to split",
-    "outreach.send:_send_one": "to split",
 }
 # Modules whose public signatures may take or return a bare ``Any``: where they meet a library whose
 # objects have no types (or whose methods they override with the library's own signatures).
@@ -41,7 +35,6 @@ ANY_SEAMS: dict[str, str] = {
     "outreach.signals.components": "spaCy's Language, Doc and Span have no type stubs",
     "outreach.signals.tokenizer": "spaCy's Language, Doc and Tokenizer have no type stubs",
     "outreach.store.bulk": "SQLAlchemy's type and dialect internals",
-    "outreach.send": "to type (Campaign)",
     "outreach.signals": "to remove (the lazy __getattr__)",
 }
 
@@ -170,7 +163,10 @@ def test_functions_are_short() -> None:
 
 
 # Modules that reach one of ours through importlib, with the reason (the layout issue empties this).
-IMPORTLIB_USERS = {"outreach.lint.text": "to remove", "outreach.send": "to remove", "outreach.signals": "to remove"}
+IMPORTLIB_USERS = {
+    "outreach.lint.registry": "finds the rule files (pkgutil over outreach.lint.rules): a new rule is a new file",
+    "outreach.signals": "to remove",
+}
 
 
 def test_no_importlib_to_reach_our_own_modules() -> None:

@@ -1,110 +1,54 @@
-"""Evaluating a campaign recipient by recipient: the checks behind every rule of the registry.
+"""Evaluating a campaign: read the store once, run the rules of the registry, give every recipient a verdict.
+
+The rules themselves — what each checks, and how it words its finding — are the files of
+:mod:`outreach.lint.rules`; this module only feeds them (:mod:`outreach.lint.facts`) and collects what
+they find.
 
 :func:`evaluate` reads the store in a fixed number of queries (the light ledgers of all recipients: the
 figures the rules read, see :func:`load_ledgers_light`; the suppression list; recent campaign sends) and
 hands the data to :func:`evaluate_data`, which is pure: the rule cases and the benchmarks call it
 directly. Templates are compiled once per campaign. The evidence of a recipient finding is built when
-it is first shown (JSON, HTML, ``--show``), reading the evidence lines it quotes then; a table shows
+it is first shown (JSON, HTML, ``--show``, see :mod:`outreach.campaign.evidence`); a table shows
 verdicts and reasons only and never pays for it.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
-from outreach.campaign.model import (
-    AllowEntry,
-    Campaign,
-    CampaignReport,
-    InlineSuppression,
-    Policy,
-    Recipient,
-    RecipientReport,
-    Rendered,
-    SuppressedFinding,
-    TemplateSource,
-    Verdict,
-)
+from outreach.campaign.evidence import EvidenceReader
+from outreach.campaign.model import Campaign, CampaignReport, Recipient, RecipientReport, Rendered, Verdict
 from outreach.campaign.render import ContactFacts, RenderFailure, compiled, context_for, render
 from outreach.config import Settings
 from outreach.errors import CampaignError
 from outreach.gcpause import collector_paused
-from outreach.ledger import TEAM_SCOPE, EvidenceLine, LastAsk, Ledger, LedgerPolicy, load_ledgers
-from outreach.ledger.read import LIGHT_EVIDENCE, add_evidence, load_ledgers_light
-from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
-from outreach.lint.registry import all_rules, get_rule, resolve_codes
-from outreach.lint.text import Match, find_asks, find_familiarity, find_placeholders, html_to_text, line_of
-from outreach.store.models import SendLog, Suppression
-
-COLD_TIERS = ("none", "one-way")
-MAX_EVIDENCE = 5
-RECIPIENT_CODES = ("R001", "R002", "R003", "R004", "R005", "R006", "R007", "R008", "R009")
-# findings that quote ledger evidence, and the figures they quote
-EVIDENCE_FIGURES: dict[str, tuple[str, ...]] = {
-    "R002": ("unanswered_outbound", "sent", "received"),
-    "R009": ("received",),
-    "R003": ("last_two_way", "two_way_threads"),
-    "R004": ("asks_by_us", "offers_by_us"),
-    "R006": ("asks_by_us",),
-    "R007": ("opt_outs",),
-}
-# the recipient findings that quote evidence lines light ledgers do not carry
-DEFERRED_CODES = frozenset(
-    code for code, figures in EVIDENCE_FIGURES.items() if not set(figures) <= set(LIGHT_EVIDENCE)
+from outreach.ledger import TEAM_SCOPE, Ledger, LedgerPolicy, load_ledgers
+from outreach.ledger.read import add_evidence, load_ledgers_light
+from outreach.lint.facts import (
+    CampaignFacts,
+    CampaignRow,
+    Moment,
+    RecipientFacts,
+    RenderedFacts,
+    RenderProblem,
+    Send,
+    Unsubscribing,
+    now_or_given,
 )
-# codes implemented here, by scope; tests compare them with the registry
-IMPLEMENTED = frozenset(RECIPIENT_CODES + ("T001", "T002", "T003", "T004", "M001", "M002", "H001"))
-
-
-@dataclass(frozen=True, slots=True)
-class Blocked:
-    """An entry of the team's suppression list."""
-
-    kind: str
-    value: str
-    reason: str = ""
-    added_by: str | None = None
-    added_at: datetime | None = None
-
-
-class SuppressionList:
-    """The team's suppression list, indexed by address and by domain (a domain covers its subdomains)."""
-
-    def __init__(self, entries: Iterable[Blocked] = ()) -> None:
-        self.addresses: dict[str, Blocked] = {}
-        self.domains: dict[str, Blocked] = {}
-        for entry in entries:
-            target = self.addresses if entry.kind == "address" else self.domains
-            target[entry.value.strip().lower().lstrip("@")] = entry
-
-    def match(self, address: str) -> Blocked | None:
-        hit = self.addresses.get(address)
-        if hit or not self.domains:
-            return hit
-        domain = address.rpartition("@")[2]
-        while domain:
-            hit = self.domains.get(domain)
-            if hit:
-                return hit
-            domain = domain.partition(".")[2]
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """A campaign message recorded as sent in the store's send log."""
-
-    campaign: str
-    date: datetime
+from outreach.lint.findings import SEVERITY_RANK, Finding
+from outreach.lint.policy import Policy
+from outreach.lint.registry import all_rules, report_order, resolve_codes
+from outreach.lint.rule import CampaignCheck, RecipientCheck, RecipientEvidence, RenderedCheck
+from outreach.lint.suppressions import AllowEntry, SuppressedFinding, Usage, apply_suppressions, unused_warnings
+from outreach.lint.template import locator
+from outreach.store.models import Mailbox, SendLog
+from outreach.suppression import SuppressionList, load_suppressions
 
 
 @dataclass
@@ -120,19 +64,6 @@ class StoreData:
 
 
 # ---------------------------------------------------------------------------------------- store reads
-
-
-def load_suppressions(session: Session) -> SuppressionList:
-    rows = session.execute(
-        sql_select(
-            Suppression.kind,
-            Suppression.value,
-            Suppression.reason,
-            Suppression.added_by,
-            Suppression.added_at,
-        )
-    )
-    return SuppressionList(Blocked(k, v, r or "", a, at) for k, v, r, a, at in rows)
 
 
 def load_sends(
@@ -165,414 +96,42 @@ def effective_policy(
         policy = policy.merged(settings.section("lint"), f"{settings.config_path or 'config'}: [lint]")
     if campaign is not None:
         policy = policy.merged(campaign.policy_table, f"{campaign.path / 'campaign.toml'}: [policy]")
-    if select:
-        policy = replace(policy, select=tuple(select))
-    if ignore:
-        policy = replace(policy, ignore=tuple(dict.fromkeys(policy.ignore + tuple(ignore))))
-    return policy
+    return policy.selected(tuple(select), tuple(ignore))
 
 
-def ledger_policy(settings: Settings | None) -> LedgerPolicy:
-    """The ``[ledger]`` table of the config: how ledgers are judged (half-lives, tiers)."""
-    if settings is None:
-        return LedgerPolicy()
-    where = f"{settings.config_path}: [ledger]" if settings.config_path else "[ledger]"
-    return LedgerPolicy.from_mapping(settings.section("ledger"), origin=where)
+# ---------------------------------------------------------------------------------------- the rules
 
 
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
+class _Checks:
+    """The checks of the enabled rules, by what they look at."""
 
+    def __init__(self, enabled: frozenset[str]) -> None:
+        rules = [r for r in all_rules() if r.code in enabled]
+        self.recipient: list[tuple[str, RecipientCheck, RecipientEvidence, Callable[..., Finding]]] = [
+            (r.code, r.recipient, r.evidence, r.finding)
+            for r in rules
+            if r.recipient is not None and r.evidence is not None
+        ]
+        self.rendered: list[RenderedCheck] = [r.rendered for r in rules if r.rendered is not None]
+        self.unrendered: list[RenderedCheck] = [r.unrendered for r in rules if r.unrendered is not None]
+        self.campaign: list[CampaignCheck] = [
+            r.campaign for r in sorted(rules, key=lambda r: report_order(r.code)) if r.campaign is not None
+        ]
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-# ---------------------------------------------------------------------------------------- recipient rules
-
-
-def _lines(ledger: Ledger, figure: str, label: str, last: bool = True) -> list[Evidence]:
-    lines = ledger.evidence.get(figure, [])
-    chosen = lines[-MAX_EVIDENCE:] if last else lines[:MAX_EVIDENCE]
-    return [Evidence.from_line(line, label) for line in chosen]
-
-
-def _day(value: datetime | None) -> str:
-    return value.date().isoformat() if value else "never"
-
-
-class RecipientRules:
-    """R001–R009, set up once for an evaluation (policy, enabled rules, suppression list, time).
-
-    Each rule decides and words its finding from the ledger's figures; its evidence is built by the
-    matching ``_evidence_*`` method, right away or, with an :class:`_EvidenceReader`, when first shown.
-    """
-
-    def __init__(
-        self, policy: Policy, enabled: frozenset[str], suppressions: SuppressionList, now: datetime
-    ) -> None:
-        self.policy = policy
-        self.enabled = enabled
-        self.suppressions = suppressions
-        self.now = now
-        self.since = now - timedelta(days=policy.cooldown_days)  # R006: asks and sends from then on
-        self.until = now + timedelta(days=1)
-        self.r001, self.r002, self.r003, self.r004, self.r005, self.r006, self.r009 = (
-            code in enabled for code in ("R001", "R002", "R003", "R004", "R005", "R006", "R009")
-        )
-        self.deficit = -policy.deficit_margin
-
-    def check(
-        self, address: str, ledger: Ledger, sends: Sequence[Send], reader: _EvidenceReader | None = None
-    ) -> list[Finding]:
-        """The findings of one recipient; with ``reader``, their evidence is left to it (see
-        :class:`_EvidenceReader`), and the ledger may be light (see :func:`load_ledgers_light`)."""
+    def of_recipient(self, facts: RecipientFacts, reader: EvidenceReader | None = None) -> list[Finding]:
+        """The recipient rules' findings; with ``reader``, their evidence is left to it."""
         out: list[Finding] = []
-        tier = ledger.tier
-        policy = self.policy
-        if tier == "none" and self.r001:
-            out.append(
-                get_rule("R001").finding(
-                    "never exchanged personal mail (tier none)",
-                    self._evidence_r001(address, ledger) if reader is None else reader.defer(address, "R001"),
-                )
-            )
-        if tier == "one-way" and self.r002:
-            bulk = ledger.received - ledger.personal_received
-            message = (
-                f"mail only went one way: we wrote {ledger.sent} time(s), they wrote to us personally "
-                f"{ledger.personal_received} time(s)" + (f" ({bulk} bulk or automated message(s))" if bulk else "")
-            )
-            out.append(
-                get_rule("R002").finding(
-                    message, self._evidence_r002(ledger) if reader is None else reader.defer(address, "R002")
-                )
-            )
-        if tier == "inbound" and self.r009:
-            out.append(
-                get_rule("R009").finding(
-                    f"they wrote to us personally {ledger.personal_received} time(s); we never wrote to them "
-                    "personally",
-                    self._evidence_r009(ledger) if reader is None else reader.defer(address, "R009"),
-                )
-            )
-        last_two_way = _aware(ledger.last_two_way)
-        if self.r003 and last_two_way is not None:
-            age = (self.now - last_two_way).days
-            if age > policy.stale_days:
-                out.append(
-                    get_rule("R003").finding(
-                        f"last two-way exchange {age // 30} months ago ({_day(last_two_way)})",
-                        self._evidence_r003(ledger, last_two_way, age)
-                        if reader is None
-                        else reader.defer(address, "R003"),
-                    )
-                )
-        balance = ledger.balance
-        if self.r004 and balance <= self.deficit and balance < 0:
-            out.append(
-                get_rule("R004").finding(
-                    f"we asked more than we gave (balance {balance:+.1f}, {ledger.asks_by_us} asks by us)",
-                    self._evidence_r004(ledger) if reader is None else reader.defer(address, "R004"),
-                )
-            )
-        last_ask = ledger.last_ask_by_us
-        if self.r005 and last_ask is not None and not last_ask.answered:
-            line = last_ask.evidence
-            out.append(
-                get_rule("R005").finding(
-                    f'our last ask ({_day(line.date)}, "{line.subject or "(no subject)"}") got no reply',
-                    [Evidence.from_line(line, "our unanswered ask")]
-                    if reader is None
-                    else reader.defer(address, "R005"),
-                )
-            )
-        asks = ledger.evidence.get("asks_by_us")
-        if self.r006 and (asks or last_ask is not None or sends):
-            recent = self._recent(asks or (), last_ask, sends)
-            if recent:
-                latest = recent[-1][0]
-                days = max((self.now - latest).days, 0)
-                out.append(
-                    get_rule("R006").finding(
-                        f"we asked them {days} day(s) ago ({_day(latest)}; "
-                        f"cooldown {policy.cooldown_days} days)",
-                        self._evidence_r006(recent) if reader is None else reader.defer(address, "R006"),
-                    )
-                )
-        if ledger.opt_outs > 0:  # R007 is always enabled
-            lines = ledger.evidence.get("opt_outs", [])[-MAX_EVIDENCE:]
-            sentence = next((line.sentence for line in lines if line.sentence), None)
-            out.append(
-                get_rule("R007").finding(
-                    "they asked us to stop writing" + (f': "{sentence}"' if sentence else ""),
-                    self._evidence_r007(ledger) if reader is None else reader.defer(address, "R007"),
-                )
-            )
-        blocked = self.suppressions.match(address)
-        if blocked is not None:  # R008 is always enabled
-            reason = f" ({blocked.reason})" if blocked.reason else ""
-            out.append(
-                get_rule("R008").finding(
-                    f"on the team's suppression list: {blocked.kind} {blocked.value}{reason}",
-                    self._evidence_r008(blocked) if reader is None else reader.defer(address, "R008"),
-                )
-            )
+        for code, check, evidence, finding in self.recipient:
+            message = check(facts)
+            if message is not None:
+                quoted = evidence(facts) if reader is None else reader.defer(facts.address, code)
+                out.append(finding(message, quoted))
         return out
 
-    def _evidence_r001(self, address: str, ledger: Ledger) -> list[Evidence]:
-        scope = "the team's mail" if ledger.scope == TEAM_SCOPE else f"mailbox {ledger.scope}'s mail"
-        facts = [Evidence(f"no personal mail exchanged with {address} in {scope}")]
-        if ledger.received and not ledger.personal_received:
-            facts.append(
-                Evidence(f"the {ledger.received} message(s) from them were bulk, list or automated mail")
-            )
-        return facts
 
-    def _evidence_r002(self, ledger: Ledger) -> list[Evidence]:
-        facts = [
-            Evidence(
-                f"we sent {ledger.sent} message(s), they sent {ledger.personal_received} personal "
-                f"message(s) and {ledger.received - ledger.personal_received} bulk or automated one(s)"
-            )
-        ]
-        ours = _lines(ledger, "unanswered_outbound", "we wrote, no answer")
-        ours = ours or _lines(ledger, "sent", "we wrote")
-        return facts + ours + _lines(ledger, "received", "they wrote")
-
-    def _evidence_r009(self, ledger: Ledger) -> list[Evidence]:
-        facts = [
-            Evidence(
-                f"they sent {ledger.personal_received} personal message(s); we sent them {ledger.sent} message(s), "
-                "none of them personal"
-            )
-        ]
-        return facts + _lines(ledger, "received", "they wrote")
-
-    def _evidence_r003(self, ledger: Ledger, last_two_way: datetime, age: int) -> list[Evidence]:
-        stale_days = self.policy.stale_days
-        evidence = [
-            Evidence(
-                f"last two-way exchange on {_day(last_two_way)}, {age} days ago "
-                f"(stale after {stale_days} days)",
-                date=last_two_way,
-            )
-        ]
-        return (
-            evidence
-            + (
-                _lines(ledger, "last_two_way", "last two-way exchange")
-                or _lines(ledger, "two_way_threads", "last two-way exchange")
-            )[-1:]
-        )
-
-    def _evidence_r004(self, ledger: Ledger) -> list[Evidence]:
-        evidence = [
-            Evidence(
-                f"reciprocity balance {ledger.balance:+.1f}: {ledger.asks_by_us} ask(s) by us, "
-                f"{ledger.offers_by_us} offer(s) by us, {ledger.their_asks_fulfilled} of their asks "
-                f"honoured (margin {self.policy.deficit_margin:g})"
-            )
-        ]
-        evidence += _lines(ledger, "asks_by_us", "our ask")
-        return evidence + _lines(ledger, "offers_by_us", "our offer")
-
-    def _recent(
-        self, asks: Sequence[EvidenceLine], last_ask: LastAsk | None, sends: Sequence[Send]
-    ) -> list[tuple[datetime, EvidenceLine | Send]]:
-        """R006: our asks and the campaign sends within the cooldown, with their dates, oldest first."""
-        since, until = self.since, self.until
-        recent: list[tuple[datetime, EvidenceLine | Send]] = []
-        for ask in [*asks, last_ask.evidence] if last_ask is not None else asks:
-            date = _aware(ask.date)
-            if date is not None and since <= date <= until:
-                recent.append((date, ask))
-        for send in sends:
-            date = _aware(send.date)
-            if date is not None and date >= since:
-                recent.append((date, send))
-        recent.sort(key=lambda item: item[0])
-        return recent
-
-    def _evidence_r006(self, recent: Sequence[tuple[datetime, EvidenceLine | Send]]) -> list[Evidence]:
-        evidence = (
-            Evidence(f"campaign {item.campaign!r} sent to them on {_day(date)}", date=date)
-            if isinstance(item, Send)
-            else Evidence.from_line(item, "our ask")
-            for date, item in recent
-        )
-        return list(dict.fromkeys(evidence))[-MAX_EVIDENCE:]
-
-    def _evidence_r007(self, ledger: Ledger) -> list[Evidence]:
-        return _lines(ledger, "opt_outs", "they asked us to stop") or [
-            Evidence(f"the ledger counts {ledger.opt_outs} opt-out request(s) from them")
-        ]
-
-    def _evidence_r008(self, blocked: Blocked) -> list[Evidence]:
-        who = f", added by {blocked.added_by}" if blocked.added_by else ""
-        when = f" on {_day(blocked.added_at)}" if blocked.added_at else ""
-        reason = f" ({blocked.reason})" if blocked.reason else ""
-        return [
-            Evidence(
-                f"suppression list: {blocked.kind} {blocked.value}{reason}{who}{when}", date=blocked.added_at
-            )
-        ]
-
-
-def recipient_findings(
-    address: str,
-    ledger: Ledger,
-    policy: Policy,
-    enabled: frozenset[str],
-    suppressions: SuppressionList,
-    sends: Sequence[Send],
-    now: datetime,
-) -> list[Finding]:
-    """R001–R008 for one recipient."""
-    return RecipientRules(policy, enabled, suppressions, now).check(address, ledger, sends)
-
-
-# ---------------------------------------------------------------------------------------- template rules
-
-_JINJA_TAG = re.compile(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
-
-
-def _static_text(source: str) -> str:
-    """A template's literal text: tags removed, ``{{ … }}`` as ``X``; line breaks kept in place."""
-
-    def repl(match: re.Match[str]) -> str:
-        tag = match.group()
-        return ("X" if tag.startswith("{{") else "") + "\n" * tag.count("\n")
-
-    return _JINJA_TAG.sub(repl, source)
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateAsk:
-    template: TemplateSource
-    line: int
-    match: Match
-
-
-def template_asks(templates: Sequence[TemplateSource]) -> list[TemplateAsk]:
-    """The asks a campaign's templates make (rule T004), with file and line."""
-    found = []
-    for tpl in templates:
-        text = _static_text(tpl.source)
-        if tpl.kind == "html":
-            text = re.sub(r"<[^>]*>", lambda m: "\n" * m.group().count("\n") + " ", text)
-        for match in find_asks(text):
-            found.append(TemplateAsk(tpl, tpl.first_line + line_of(text, match.start) - 1, match))
-    return found
-
-
-def _text_of(rendered: Rendered) -> str:
-    parts = [rendered.subject, rendered.text]
-    if rendered.html is not None:
-        parts.append(html_to_text(rendered.html))
-    return "\n".join(parts)
-
-
-def rendered_findings(
-    rendered: Rendered, tier: str, enabled: frozenset[str], template_lines: Callable[[str], str | None]
-) -> list[Finding]:
-    """T002 and T003 on one recipient's rendered message."""
-    out: list[Finding] = []
-    text = _text_of(rendered)
-    if "T002" in enabled:
-        hits = find_placeholders(text)
-        if hits:
-            names = ", ".join(dict.fromkeys(repr(h.text) for h in hits))
-            evidence = [
-                Evidence(f'rendered text: "{h.sentence}"', sentence=h.sentence) for h in hits[:MAX_EVIDENCE]
-            ]
-            first = template_lines(hits[0].text)
-            out.append(
-                get_rule("T002").finding(
-                    f"leftover placeholder {names} in the message",
-                    evidence,
-                    path=first.rsplit(":", 1)[0] if first else None,
-                    line=int(first.rsplit(":", 1)[1]) if first else None,
-                )
-            )
-    if "T003" in enabled and tier in COLD_TIERS:
-        hits = find_familiarity(text)
-        if hits:
-            phrase = hits[0].text
-            evidence = [Evidence(f"tier {tier}: no two-way exchange with them")]
-            evidence += [
-                Evidence(f'rendered text: "{h.sentence}"', sentence=h.sentence) for h in hits[:MAX_EVIDENCE]
-            ]
-            first = template_lines(phrase)
-            out.append(
-                get_rule("T003").finding(
-                    f'"{phrase}" claims a relationship we do not have (tier {tier})',
-                    evidence,
-                    path=first.rsplit(":", 1)[0] if first else None,
-                    line=int(first.rsplit(":", 1)[1]) if first else None,
-                )
-            )
-    return out
-
-
-def _template_locator(templates: Sequence[TemplateSource]) -> Callable[[str], str | None]:
-    cache: dict[str, str | None] = {}
-
-    def locate(snippet: str) -> str | None:
-        if snippet not in cache:
-            cache[snippet] = None
-            for tpl in templates:
-                index = tpl.source.lower().find(snippet.lower())
-                if index >= 0:
-                    cache[snippet] = f"{tpl.name}:{tpl.first_line + line_of(tpl.source, index) - 1}"
-                    break
-        return cache[snippet]
-
-    return locate
-
-
-def _normalise(body: str, values: Iterable[str]) -> str:
-    for value in sorted({v for v in values if 2 <= len(v) <= 40}, key=len, reverse=True):
-        body = body.replace(value, "\x00")
-    return " ".join(body.split()).lower()
-
-
-# ---------------------------------------------------------------------------------------- evaluation
-
-
-@dataclass
-class _Usage:
-    used: set[str] = field(default_factory=set)  # sources of suppressions that suppressed something
-
-
-def _apply_suppressions(
-    findings: list[Finding],
-    address: str,
-    inline: Sequence[InlineSuppression],
-    allow: Sequence[AllowEntry],
-    usage: _Usage,
-) -> tuple[list[Finding], list[SuppressedFinding]]:
-    if not findings or not (inline or allow):
-        return findings, []
-    kept: list[Finding] = []
-    suppressed: list[SuppressedFinding] = []
-    entries = [e for e in allow if e.matches(address)]
-    for finding in findings:
-        by: InlineSuppression | AllowEntry | None = None
-        if get_rule(finding.code).overridable:
-            by = next((s for s in inline if finding.code in s.codes), None) or next(
-                (e for e in entries if finding.code in e.codes), None
-            )
-        if by is None:
-            kept.append(finding)
-        else:
-            usage.used.add(by.source)
-            suppressed.append(SuppressedFinding(finding, by.source, by.reason))
-    return kept, suppressed
+def _finding_order() -> dict[str, tuple[int, bool, str]]:
+    """The sort key of the findings of a rule: most severe first, recipient rules before campaign rules."""
+    return {r.code: (-SEVERITY_RANK[r.severity], r.scope == "campaign", r.code) for r in all_rules()}
 
 
 def _verdict(findings: Sequence[Finding]) -> Verdict:
@@ -580,62 +139,16 @@ def _verdict(findings: Sequence[Finding]) -> Verdict:
     return "BLOCKED" if worst >= 2 else "REVIEW" if worst == 1 else "READY"
 
 
-class _EvidenceReader:
-    """Builds the evidence of recipient findings when it is first shown, reading from the store the
-    evidence lines that light ledgers lack.
+def _allowed(allow: Sequence[AllowEntry]) -> Callable[[str, str], bool]:
+    """Whether an allow entry lifts a code for an address."""
 
-    The first recipient asked for is done alone (``preview --show`` shows one); the next one does every
-    recipient still pending, with one batch of queries (JSON and HTML outputs show them all). The
-    recipient's findings are computed again with evidence, on the completed ledger, and each deferred
-    finding takes the evidence of its twin.
-    """
+    def allowed(address: str, code: str) -> bool:
+        return any(code in e.codes and e.matches(address) for e in allow)
 
-    def __init__(
-        self,
-        load: Callable[[Mapping[str, Iterable[str]]], None],
-        findings_of: Callable[[str], list[Finding]],
-    ) -> None:
-        self.load = load
-        self.findings_of = findings_of
-        self.pending: dict[str, str] = {}  # address -> the codes of its deferred findings, end to end
-        self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
-
-    def defer(self, address: str, code: str) -> DeferredEvidence:
-        """The evidence of the finding ``code`` of ``address``, built when first used."""
-        self.pending[address] = self.pending.get(address, "") + code
-        return _Deferred(self, address, code)
-
-    def evidence(self, address: str, code: str) -> Sequence[Evidence]:
-        if address not in self.read:
-            if self.read:
-                batch, self.pending = self.pending, {}
-            else:
-                batch = {address: self.pending.pop(address, "")}
-            needed: dict[str, set[str]] = {}
-            for each, codes in batch.items():
-                for deferred in DEFERRED_CODES:
-                    if deferred in codes:
-                        needed.setdefault(each, set()).update(EVIDENCE_FIGURES[deferred])
-            with collector_paused():  # thousands of evidence lines that live as long as the report
-                if needed:
-                    self.load(needed)
-                for each in batch:
-                    self.read[each] = {f.code: f.evidence for f in self.findings_of(each)}
-        # (empty if the store changed in between and the rule no longer fires)
-        return self.read[address].get(code, ())
+    return allowed
 
 
-class _Deferred(DeferredEvidence):
-    """The evidence of one finding, from an :class:`_EvidenceReader` (a few slots: no closure)."""
-
-    __slots__ = ("reader", "address", "code")
-
-    def __init__(self, reader: _EvidenceReader, address: str, code: str) -> None:
-        super().__init__()
-        self.reader, self.address, self.code = reader, address, code
-
-    def _compute(self) -> Sequence[Evidence]:
-        return self.reader.evidence(self.address, self.code)
+# ---------------------------------------------------------------------------------------- evaluation
 
 
 class _Row(NamedTuple):
@@ -645,209 +158,76 @@ class _Row(NamedTuple):
     rendered: Rendered | None
 
 
-def _most_common_body(rows: Sequence[_Row], share: float) -> tuple[str, int, int] | None:
-    """M002: the most common rendered text body once CSV values are removed, how many recipients get it
-    and out of how many rendered bodies; None when there are fewer than two, or when no body reaches
-    ``share`` of them.
-
-    Bodies are normalised one by one until no body can reach ``share`` any more (in a personalised
-    campaign, after a fifth of the recipients): the result is the same as normalising them all.
-    """
-    rendered = [row for row in rows if row.rendered is not None]
-    total = len(rendered)
-    if total < 2:
-        return None
-    counts: Counter[str] = Counter()
-    best = 0
-    for done, (recipient, ledger, _, message) in enumerate(rendered):
-        if (best + total - done) / total < share:
-            return None  # the largest count will be at most best + total - done
-        assert message is not None
-        values = list(recipient.row.values()) + ([ledger.name] if ledger.name else [])
-        normal = _normalise(message.text, values)
-        counts[normal] += 1
-        best = max(best, counts[normal])
-    body, count = counts.most_common(1)[0]
-    return body, count, total
-
-
-@cache
-def _finding_order() -> dict[str, tuple[int, bool, str]]:
-    """The sort key of the findings of a rule: most severe first, recipient rules before campaign rules."""
-    return {r.code: (-SEVERITY_RANK[r.severity], r.scope == "campaign", r.code) for r in all_rules()}
-
-
-def evaluate_data(
-    campaign: Campaign,
-    data: StoreData,
-    policy: Policy | None = None,
-    now: datetime | None = None,
-    extra_warnings: Sequence[str] = (),
-) -> CampaignReport:
-    """Evaluate ``campaign`` against ledgers and lists already read from the store (pure).
-
-    With ``data.evidence_loader``, the ledgers are light (see :func:`load_ledgers_light`): the findings
-    that quote other evidence lines get a :class:`DeferredEvidence` that reads them when first shown.
-    """
-    policy = policy or campaign.policy
-    now = _now(now)
-    enabled, warnings = resolve_codes(policy.select, policy.ignore, "select/ignore")
-    warnings = list(extra_warnings) + list(campaign.warnings) + warnings
+def _recipient_rows(
+    campaign: Campaign, data: StoreData, checks: _Checks, moment: Moment, reader: EvidenceReader | None
+) -> list[_Row]:
+    """Every recipient's ledger rules, rendering and rendered-message rules."""
+    locate = locator(campaign.templates)
     templates = compiled(campaign)
-    locate = _template_locator(campaign.templates)
-    allow_entries = campaign.allow
-    inline = campaign.inline_suppressions
-    usage = _Usage()
-    ledgers = data.ledgers
-    suppressions = data.suppressions
-    sends = data.sends
-    rules = RecipientRules(policy, enabled, suppressions, now)
-    reader: _EvidenceReader | None = None
-    if data.evidence_loader is not None:
-        loader = data.evidence_loader
-
-        def full_findings(address: str) -> list[Finding]:
-            ledger = ledgers.get(address) or Ledger.unknown(address)
-            return rules.check(address, ledger, sends.get(address, ()))
-
-        reader = _EvidenceReader(loader, full_findings)
-    subject_tpl, text_tpl, html_tpl = templates.subject, templates.text, templates.html
-    html_src = campaign.html if html_tpl is not None else None
-    t001 = "T001" in enabled
+    subject_src, text_src = campaign.subject, campaign.text
+    html_src = campaign.html if templates.html is not None else None
+    ledgers, sends = data.ledgers, data.sends
     no_sends: tuple[Send, ...] = ()
-
-    # -- per recipient: ledger rules, rendering, rendered-text rules
     rows: list[_Row] = []
+    facts = RecipientFacts(moment, "", Ledger.unknown(""), no_sends)  # one for all: checks keep nothing of it
     for recipient in campaign.recipients:
         address = recipient.address
         ledger = ledgers.get(address) or Ledger.unknown(address)
-        findings = rules.check(address, ledger, sends.get(address, no_sends), reader)
+        facts.address, facts.ledger, facts.sends = address, ledger, sends.get(address, no_sends)
+        findings = checks.of_recipient(facts, reader)
         context = context_for(recipient.row, ContactFacts.from_ledger(ledger))
-        subject = render(subject_tpl, campaign.subject, context)
-        text = render(text_tpl, campaign.text, context)
-        html = None if html_src is None or html_tpl is None else render(html_tpl, html_src, context)
-        rendered: Rendered | None = None
-        if not (
-            isinstance(subject, RenderFailure)
-            or isinstance(text, RenderFailure)
-            or isinstance(html, RenderFailure)
-        ):
-            body = str(text)
-            rendered = Rendered(" ".join(str(subject).split()), body, None if html is None else str(html))
-            findings += rendered_findings(rendered, ledger.tier, enabled, locate)
-        elif t001:
-            for failure in (subject, text, html):
-                if isinstance(failure, RenderFailure):
-                    findings.append(
-                        get_rule("T001").finding(
-                            f"{failure.message} ({failure.location})",
-                            [Evidence(f"{failure.location}: {failure.message}")],
-                            path=failure.template.name,
-                            line=failure.line,
-                        )
-                    )
+        subject = render(templates.subject, subject_src, context)
+        text = render(templates.text, text_src, context)
+        html = None if html_src is None or templates.html is None else render(templates.html, html_src, context)
+        rendered = None
+        if isinstance(subject, RenderFailure) or isinstance(text, RenderFailure) or isinstance(html, RenderFailure):
+            failures = [part for part in (subject, text, html) if isinstance(part, RenderFailure)]
+            problems = [RenderProblem(f.template.name, f.line, f.location, f.message) for f in failures]
+            message = RenderedFacts(ledger.tier, None, None, None, problems, locate)
+            for check in checks.unrendered:
+                findings += check(message)
+        else:
+            rendered = Rendered(" ".join(subject.split()), text, html)
+            if checks.rendered:
+                message = RenderedFacts(ledger.tier, rendered.subject, text, html, (), locate)
+                for check in checks.rendered:
+                    findings += check(message)
         rows.append(_Row(recipient, ledger, findings, rendered))
+    return rows
 
-    # -- campaign rules
-    campaign_findings: list[Finding] = []
-    asks = template_asks(campaign.templates)
-    if asks and "T004" in enabled:
-        first = asks[0]
-        campaign_findings.append(
-            get_rule("T004").finding(
-                f'the template asks a favour: "{first.match.sentence}"',
-                [
-                    Evidence(f'{a.template.name}:{a.line}: "{a.match.sentence}"', sentence=a.match.sentence)
-                    for a in asks[:MAX_EVIDENCE]
-                ],
-                path=first.template.name,
-                line=first.line,
-            )
-        )
-    total = len(rows)
-    if asks and "M001" in enabled and total >= max(policy.mass_min_recipients, 1):
-        cold = []
-        for recipient, ledger, *_ in rows:
-            if ledger.tier not in COLD_TIERS:
-                continue
-            introduced = any(
-                e.matches(recipient.address) and {"R001", "R002"} & set(e.codes) for e in allow_entries
-            )
-            if not introduced:
-                cold.append((recipient.address, ledger.tier))
-        share = len(cold) / total
-        if cold and share >= policy.mass_share:
-            evidence = [
-                Evidence(
-                    f'the ask: "{asks[0].match.sentence}" ({asks[0].template.name}:{asks[0].line})',
-                    sentence=asks[0].match.sentence,
-                ),
-                Evidence(
-                    f"{len(cold)} of {total} recipients ({share:.0%}) are tier none or one-way "
-                    f"(threshold {policy.mass_share:.0%})"
-                ),
-            ]
-            evidence += [Evidence(f"{address}: tier {tier}") for address, tier in cold[:MAX_EVIDENCE]]
-            campaign_findings.append(
-                get_rule("M001").finding(
-                    f"mass favour ask: {len(cold)} of {total} recipients ({share:.0%}) "
-                    "never had a two-way exchange "
-                    "with us",
-                    evidence,
-                )
-            )
-    common = _most_common_body(rows, policy.identical_share)
-    near_identical = False
-    if common is not None:
-        body, count, bodies = common
-        near_identical = count / bodies >= policy.identical_share
-        if near_identical and "M002" in enabled:
-            sample = body.replace("\x00", "…")[:160]
-            campaign_findings.append(
-                get_rule("M002").finding(
-                    f"{count} of {bodies} messages are identical but for names and short fields",
-                    [
-                        Evidence(
-                            f"{count} of {bodies} rendered bodies are the same "
-                            "once CSV values are removed "
-                            f"(threshold {policy.identical_share:.0%})"
-                        ),
-                        Evidence(f'common body: "{sample}"'),
-                    ],
-                )
-            )
-    bulk = total > policy.bulk_recipients or (total > 1 and near_identical)
-    if bulk and "H001" in enabled and not campaign.unsubscribe.one_click:
-        why = f"{total} recipients" + (", near-identical bodies" if near_identical else "")
-        campaign_findings.append(
-            get_rule("H001").finding(
-                f"bulk campaign ({why}) without one-click unsubscribe (RFC 8058 List-Unsubscribe/-Post)",
-                [
-                    Evidence(
-                        'campaign.toml has no [unsubscribe] url = "https://…"'
-                        if not campaign.unsubscribe.url
-                        else f"[unsubscribe] url {campaign.unsubscribe.url} is not https"
-                    )
-                ],
-            )
-        )
-    campaign_findings, campaign_suppressed = _apply_suppressions(campaign_findings, "", inline, (), usage)
+
+def _campaign_findings(campaign: Campaign, policy: Policy, rows: Sequence[_Row], checks: _Checks) -> list[Finding]:
+    facts = CampaignFacts(
+        policy,
+        [
+            CampaignRow(r.recipient.address, r.recipient.row, r.ledger, None if r.rendered is None else r.rendered.text)
+            for r in rows
+        ],
+        campaign.templates,
+        Unsubscribing(campaign.unsubscribe.url, campaign.unsubscribe.one_click),
+        _allowed(campaign.allow),
+    )
+    return [finding for check in checks.campaign if (finding := check(facts)) is not None]
+
+
+def _reports(
+    campaign: Campaign, rows: Sequence[_Row], campaign_findings: list[Finding], usage: Usage
+) -> tuple[list[RecipientReport], list[Finding], dict[str, int]]:
+    """The verdicts: each recipient's findings with the campaign's, once suppressions applied."""
+    inline, allow = campaign.inline_suppressions, campaign.allow
+    campaign_findings, campaign_suppressed = apply_suppressions(campaign_findings, "", inline, (), usage)
     shared = [f for f in campaign_findings if f.severity != "info"]
-
-    # -- verdicts
+    shared_suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"]
     order = _finding_order()
     reports: list[RecipientReport] = []
     counts = {"READY": 0, "REVIEW": 0, "BLOCKED": 0}
-    suppressing = bool(inline or allow_entries)
-    shared_suppressed = [s for s in campaign_suppressed if s.finding.severity != "info"]
+    suppressing = bool(inline or allow)
     for recipient, ledger, findings, rendered in rows:
         suppressed: list[SuppressedFinding] = []
         if shared:
             findings = findings + shared
         if suppressing:
-            findings, suppressed = _apply_suppressions(
-                findings, recipient.address, inline, allow_entries, usage
-            )
+            findings, suppressed = apply_suppressions(findings, recipient.address, inline, allow, usage)
         if shared_suppressed:
             suppressed = shared_suppressed + suppressed
         verdict = _verdict(findings)
@@ -867,15 +247,43 @@ def evaluate_data(
                 suppressed=suppressed,
             )
         )
-    for sup in inline:
-        if sup.source not in usage.used:
-            warnings.append(f"{sup.source}: suppression of {', '.join(sup.codes)} matched nothing (unused)")
-    for entry in allow_entries:
-        if entry.source not in usage.used:
-            warnings.append(
-                f"{entry.source}: allow entry for {entry.address} ({', '.join(entry.codes)}) "
-                "matched nothing (unused)"
-            )
+    return reports, campaign_findings, counts
+
+
+def evaluate_data(
+    campaign: Campaign,
+    data: StoreData,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+    extra_warnings: Sequence[str] = (),
+) -> CampaignReport:
+    """Evaluate ``campaign`` against ledgers and lists already read from the store (pure).
+
+    With ``data.evidence_loader``, the ledgers are light (see :func:`load_ledgers_light`): the findings
+    that quote other evidence lines get a :class:`~outreach.lint.findings.DeferredEvidence` that reads
+    them when first shown.
+    """
+    policy = policy or campaign.policy
+    enabled, warnings = resolve_codes(policy.select, policy.ignore, "select/ignore")
+    warnings = list(extra_warnings) + list(campaign.warnings) + warnings
+    checks = _Checks(enabled)
+    moment = Moment(policy, now_or_given(now), data.suppressions)
+    reader: EvidenceReader | None = None
+    if data.evidence_loader is not None:
+        ledgers, sends = data.ledgers, data.sends
+
+        def full_findings(address: str) -> list[Finding]:
+            ledger = ledgers.get(address) or Ledger.unknown(address)
+            return checks.of_recipient(RecipientFacts(moment, address, ledger, sends.get(address, ())))
+
+        reader = EvidenceReader(data.evidence_loader, full_findings)
+    compiled(campaign)
+    rows = _recipient_rows(campaign, data, checks, moment, reader)
+    usage = Usage()
+    reports, campaign_findings, counts = _reports(
+        campaign, rows, _campaign_findings(campaign, policy, rows, checks), usage
+    )
+    warnings += unused_warnings(campaign.inline_suppressions, campaign.allow, usage)
     return CampaignReport(campaign, reports, campaign_findings, counts, warnings)
 
 
@@ -895,32 +303,22 @@ def evaluate(
     table does not. Call :meth:`CampaignReport.load_evidence` to read them all while the store is open.
     """
     with collector_paused():
-        return _evaluate(session, campaign, settings, select, ignore, now)
+        policy = effective_policy(campaign, settings, select, ignore)
+        return _evaluate(session, campaign, policy, ledger_policy(settings), now_or_given(now))
 
 
 def _evaluate(
-    session: Session,
-    campaign: Campaign,
-    settings: Settings | None,
-    select: Sequence[str],
-    ignore: Sequence[str],
-    now: datetime | None,
+    session: Session, campaign: Campaign, policy: Policy, judging: LedgerPolicy, now: datetime
 ) -> CampaignReport:
-    policy = effective_policy(campaign, settings, select, ignore)
-    now = _now(now)
     scope = TEAM_SCOPE if policy.scope == "team" else campaign.mailbox
     addresses = [r.address for r in campaign.recipients]
-    warnings: list[str] = []
-    if policy.scope == "mailbox":
-        from outreach.store.models import Mailbox
-
-        if session.scalar(sql_select(Mailbox.id).where(Mailbox.name == campaign.mailbox)) is None:
-            raise CampaignError(
-                f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store"
-            )
-    ledgers = load_ledgers_light(
-        session, addresses, scope, now - timedelta(days=policy.cooldown_days), ledger_policy(settings), now
-    )
+    if (
+        policy.scope == "mailbox"
+        and session.scalar(sql_select(Mailbox.id).where(Mailbox.name == campaign.mailbox)) is None
+    ):
+        raise CampaignError(f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store")
+    since = now - timedelta(days=policy.cooldown_days)
+    ledgers = load_ledgers_light(session, addresses, scope, since, judging, now)
 
     def read_evidence(needed: Mapping[str, Iterable[str]]) -> None:
         # later, maybe once the caller closed the session (it can be used again): a read transaction
@@ -938,7 +336,15 @@ def _evaluate(
         sends=load_sends(session, now - timedelta(days=policy.cooldown_days), campaign.name, addresses),
         evidence_loader=read_evidence,
     )
-    return evaluate_data(campaign, data, policy, now, warnings)
+    return evaluate_data(campaign, data, policy, now)
+
+
+def ledger_policy(settings: Settings | None) -> LedgerPolicy:
+    """The ``[ledger]`` table of the config: how ledgers are judged (half-lives, tiers)."""
+    if settings is None:
+        return LedgerPolicy()
+    where = f"{settings.config_path}: [ledger]" if settings.config_path else "[ledger]"
+    return LedgerPolicy.from_mapping(settings.section("ledger"), origin=where)
 
 
 def check_address(
@@ -953,39 +359,22 @@ def check_address(
     allow: Sequence[AllowEntry] | None = None,
     now: datetime | None = None,
 ) -> list[Finding]:
-    """The recipient rules (R001–R008) for one address, e.g. a last check right before sending.
+    """The recipient rules (R001–R009) for one address, e.g. a last check right before sending.
 
     With ``campaign``, its policy, allow entries and name (its own sends do not count for R006) apply.
     """
     policy = effective_policy(campaign, settings, select, ignore)
     enabled, _ = resolve_codes(policy.select, policy.ignore, "select/ignore")
-    now = _now(now)
+    moment = Moment(policy, now_or_given(now), load_suppressions(session))
     normal = address.strip().lower()
     if campaign is not None and policy.scope == "mailbox":
         scope = campaign.mailbox
-    ledger = load_ledgers(session, [normal], scope, ledger_policy(settings), now)[normal]
-    sends = load_sends(
-        session, now - timedelta(days=policy.cooldown_days), campaign.name if campaign else None, [normal]
-    ).get(normal, [])
-    findings = recipient_findings(normal, ledger, policy, enabled, load_suppressions(session), sends, now)
+    ledger = load_ledgers(session, [normal], scope, ledger_policy(settings), moment.now)[normal]
+    sends = load_sends(session, moment.since, campaign.name if campaign else None, [normal]).get(normal, [])
+    findings = _Checks(enabled).of_recipient(RecipientFacts(moment, normal, ledger, sends))
     entries = list(allow) if allow is not None else (campaign.allow if campaign else [])
-    kept, _ = _apply_suppressions(findings, normal, (), entries, _Usage())
+    kept, _ = apply_suppressions(findings, normal, (), entries, Usage())
     return kept
 
 
-__all__ = [
-    "Blocked",
-    "IMPLEMENTED",
-    "Send",
-    "StoreData",
-    "SuppressionList",
-    "check_address",
-    "effective_policy",
-    "evaluate",
-    "evaluate_data",
-    "load_sends",
-    "load_suppressions",
-    "RecipientRules",
-    "recipient_findings",
-    "template_asks",
-]
+__all__ = ["StoreData", "check_address", "effective_policy", "evaluate", "evaluate_data", "load_sends"]

@@ -1,10 +1,6 @@
-"""Linting a template on its own (``outreach lint``): the T-rules that need no recipient list.
-
-- T002 leftover placeholders in the template's literal text;
-- T003 familiarity phrases that a recipient of tier ``none`` would get (the template is rendered for
-  such a stranger with every other variable blank, so a phrase inside
-  ``{% if contact.tier == "warm" %}`` does not count);
-- T004 the asks it makes (info).
+"""Linting templates on their own (``outreach lint``): the rules that have a template check
+(:mod:`outreach.lint.rules`: T002 leftover placeholders, T003 familiarity a stranger would get, T004 the
+asks), run on each template without a recipient list.
 
 Syntax errors and template-injection attempts raise :class:`~outreach.errors.CampaignError` (exit 2).
 """
@@ -13,20 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 
-from outreach.campaign.evaluate import _apply_suppressions, _static_text, _Usage, template_asks
-from outreach.campaign.loader import display_path, inline_suppressions, load_campaign
-from outreach.campaign.model import InlineSuppression, TemplateSource
+from outreach.campaign.loader import display_path, load_campaign
 from outreach.campaign.render import CampaignSandbox, ContactFacts, check_safe, make_environment
 from outreach.errors import CampaignError
-from outreach.lint.findings import Evidence, Finding
-from outreach.lint.registry import get_rule, resolve_codes
-from outreach.lint.text import find_familiarity, find_placeholders, html_to_text, line_of
+from outreach.lint.facts import TemplateFacts
+from outreach.lint.findings import Finding
+from outreach.lint.registry import all_rules, get_rule, resolve_codes
+from outreach.lint.suppressions import InlineSuppression, Usage, apply_suppressions, inline_suppressions
+from outreach.lint.template import TemplateSource, static_text
 
 STRANGER = ContactFacts(tier="none", last_two_way=None, balance=0.0, strength=0, name=None)
 
@@ -43,8 +40,10 @@ def _kind(path: Path) -> Literal["text", "html"]:
     return "html" if any(s in (".html", ".htm") for s in path.suffixes) else "text"
 
 
-def _as_stranger(tpl: TemplateSource) -> str:
-    env = CampaignSandbox(  # the campaign's sandbox, with its bounds (a template can be hostile here too)
+def as_stranger(tpl: TemplateSource) -> str:
+    """The template rendered for a stranger (tier ``none``, every other variable blank), in the campaign's
+    sandbox with its bounds (a template can be hostile here too); its literal text if it cannot render."""
+    env = CampaignSandbox(
         undefined=ChainableUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -56,76 +55,35 @@ def _as_stranger(tpl: TemplateSource) -> str:
     except SecurityError as exc:
         raise CampaignError(f"{tpl.name}: unsafe template: {exc}") from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError):
-        return _static_text(tpl.source)
+        return static_text(tpl.source)
 
 
-def _locate(tpl: TemplateSource, snippet: str, fallback: int) -> int:
-    index = tpl.source.lower().find(snippet.lower())
-    return tpl.first_line + line_of(tpl.source, index) - 1 if index >= 0 else fallback
-
-
-def _lint_one(tpl: TemplateSource, enabled: frozenset[str]) -> list[Finding]:
-    findings: list[Finding] = []
-    static = _static_text(tpl.source)
-    if tpl.kind == "html":
-        static = html_to_text(static)
-    if "T002" in enabled:
-        for hit in find_placeholders(static):
-            line = _locate(tpl, hit.text, tpl.first_line + line_of(static, hit.start) - 1)
-            findings.append(
-                get_rule("T002").finding(
-                    f"leftover placeholder {hit.text!r}",
-                    [Evidence(f'"{hit.sentence}"', sentence=hit.sentence)],
-                    path=tpl.name,
-                    line=line,
-                )
-            )
-    if "T003" in enabled:
-        text = _as_stranger(tpl)
-        if tpl.kind == "html":
-            text = html_to_text(text)
-        for hit in find_familiarity(text):
-            findings.append(
-                get_rule("T003").finding(
-                    f'"{hit.text}" claims a relationship; it blocks recipients of tier none or one-way '
-                    '(put it inside {% if contact.tier in ("warm", "strong") %})',
-                    [Evidence(f'"{hit.sentence}"', sentence=hit.sentence)],
-                    path=tpl.name,
-                    line=_locate(tpl, hit.text, tpl.first_line),
-                )
-            )
-    if "T004" in enabled:
-        for ask in template_asks([tpl]):
-            findings.append(
-                get_rule("T004").finding(
-                    f'asks a favour: "{ask.match.sentence}"',
-                    [Evidence(f'"{ask.match.sentence}"', sentence=ask.match.sentence)],
-                    path=tpl.name,
-                    line=ask.line,
-                )
-            )
-    return findings
+def _reports_unused(code: str) -> bool:
+    """Whether a template's suppression of ``code`` that suppressed nothing here is unused: not when the
+    rule looks at recipients and its template check (if any) cannot see all they would get."""
+    rule = get_rule(code)
+    return rule.scope != "recipient" or rule.template_exhaustive
 
 
 def lint_templates(
     templates: Sequence[TemplateSource], select: Sequence[str] = (), ignore: Sequence[str] = ()
 ) -> TemplateLint:
     enabled, warnings = resolve_codes(select, ignore)
+    checks = [r.template for r in all_rules() if r.code in enabled and r.template is not None]
     result = TemplateLint(warnings=warnings)
     inline: list[InlineSuppression] = []
     for tpl in templates:
         env = make_environment({tpl.key: tpl.source}, autoescape=tpl.kind == "html")
         check_safe(env, tpl)
         inline += inline_suppressions(tpl, result.warnings)
-        result.findings += _lint_one(tpl, enabled)
-    usage = _Usage()
-    result.findings, _ = _apply_suppressions(result.findings, "", inline, (), usage)
+        facts = TemplateFacts(tpl, partial(as_stranger, tpl))
+        for check in checks:
+            result.findings += check(facts)
+    usage = Usage()
+    result.findings, _ = apply_suppressions(result.findings, "", inline, (), usage)
     for sup in inline:
-        recipient_dependent = any(get_rule(c).scope == "recipient" and c != "T002" for c in sup.codes)
-        if sup.source not in usage.used and not recipient_dependent:
-            result.warnings.append(
-                f"{sup.source}: suppression of {', '.join(sup.codes)} matched nothing (unused)"
-            )
+        if sup.source not in usage.used and all(_reports_unused(c) for c in sup.codes):
+            result.warnings.append(f"{sup.source}: suppression of {', '.join(sup.codes)} matched nothing (unused)")
     result.findings.sort(key=lambda f: (f.path or "", f.line or 0, f.code))
     return result
 
@@ -160,4 +118,4 @@ def lint_template(path: str | Path, select: Sequence[str] = (), ignore: Sequence
     return lint_path(path, select, ignore).findings
 
 
-__all__ = ["TemplateLint", "lint_path", "lint_source", "lint_template", "lint_templates"]
+__all__ = ["TemplateLint", "as_stranger", "lint_path", "lint_source", "lint_template", "lint_templates"]

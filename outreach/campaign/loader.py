@@ -20,6 +20,11 @@ campaign.toml::
     mailto = "unsubscribe@example.org"
     url = "https://example.org/unsubscribe?u={email}"
 
+    [smtp]                           # optional: how `outreach send` sends it (see SmtpTable); options and
+    host = "smtp.example.org"        # the config's [send.MAILBOX] and [send] fill in the rest
+    from = "alex@example.org"
+    rate_per_minute = 10
+
 Bad recipient rows are reported one by one (file and line) and left out; the good rows are kept.
 """
 
@@ -36,19 +41,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from outreach.campaign.model import (
-    AllowEntry,
-    Campaign,
-    InlineSuppression,
-    Policy,
-    Recipient,
-    RowError,
-    TemplateSource,
-    Unsubscribe,
-)
+from outreach.campaign.model import Campaign, Recipient, RowError, SmtpTable, Unsubscribe
+from outreach.campaign.render import compiled
 from outreach.csvsafe import FORMULA_START, formula_like
-from outreach.errors import CampaignError, UsageError
-from outreach.lint.registry import get_rule, split_codes
+from outreach.errors import CampaignError, ConfigError
+from outreach.lint.policy import Policy
+from outreach.lint.suppressions import AllowEntry, inline_suppressions, overridable, rule_codes
+from outreach.lint.template import TemplateSource
 
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -60,6 +59,7 @@ _TOP_KEYS = {
     "template",
     "policy",
     "unsubscribe",
+    "smtp",
     "subject",
     "text",
     "html",
@@ -68,10 +68,6 @@ _ADDRESS = re.compile(
     r"^[^@\s<>(),;:\"\[\]\\]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$", re.UNICODE
 )
 _FORMULA_FIRST = frozenset(FORMULA_START + (" ",))  # what a formula-like cell can start with
-_DIRECTIVE = re.compile(r"\{#-?\s*outreach:(?P<body>.*?)-?#\}", re.DOTALL)
-_DISABLE = re.compile(
-    r"""^\s*disable\s*=\s*(?P<codes>[A-Za-z0-9,\s]+?)\s*(?:reason\s*=\s*(?:"(?P<r1>[^"]*)"|'(?P<r2>[^']*)'))?\s*$"""
-)
 
 
 def valid_address(value: str) -> bool:
@@ -173,29 +169,6 @@ def text_line(data: bytes, offset: int) -> int:
 # ------------------------------------------------------------------------------------------ allow file
 
 
-def _codes(value: Any, where: str) -> tuple[str, ...]:
-    try:
-        codes = split_codes(value, where)
-        for code in codes:
-            get_rule(code.upper())
-    except UsageError as exc:
-        raise CampaignError(f"{where}: {exc}") from None
-    if not codes:
-        raise CampaignError(f"{where}: no rule codes to allow")
-    return tuple(c.upper() for c in codes)
-
-
-def _overridable(codes: Sequence[str], where: str, warnings: list[str]) -> tuple[str, ...]:
-    kept = []
-    for code in codes:
-        rule = get_rule(code)
-        if rule.overridable:
-            kept.append(code)
-        else:
-            warnings.append(f"{where}: {code} {rule.name} can never be suppressed; the attempt is ignored")
-    return tuple(kept)
-
-
 def _allow_entry(data: Mapping[str, Any], where: str, today: date, warnings: list[str]) -> AllowEntry | None:
     unknown = set(data) - {"address", "codes", "reason", "author", "expires"}
     if unknown:
@@ -203,7 +176,7 @@ def _allow_entry(data: Mapping[str, Any], where: str, today: date, warnings: lis
     address = str(data.get("address") or "").strip().lower()
     if not address or not (valid_address(address) or valid_address("x" + address)):
         raise CampaignError(f"{where}: 'address' must be an email address or @domain")
-    codes = _codes(data.get("codes"), where)
+    codes = rule_codes(data.get("codes"), where)
     reason = str(data.get("reason") or "").strip()
     if not reason:
         raise CampaignError(
@@ -222,7 +195,7 @@ def _allow_entry(data: Mapping[str, Any], where: str, today: date, warnings: lis
     if expires is not None and expires < today:
         warnings.append(f"{where}: allow entry for {address} expired on {expires.isoformat()}; ignored")
         return None
-    codes = _overridable(codes, where, warnings)
+    codes = overridable(codes, where, warnings)
     if not codes:
         return None
     author = str(data.get("author") or "").strip() or None
@@ -277,30 +250,6 @@ def read_allow(path: Path, today: date | None = None) -> tuple[list[AllowEntry],
 # ------------------------------------------------------------------------------------------ templates
 
 
-def inline_suppressions(tpl: TemplateSource, warnings: list[str]) -> list[InlineSuppression]:
-    """``{# outreach: disable=T003 reason="…" #}`` directives of a template."""
-    found = []
-    for match in _DIRECTIVE.finditer(tpl.source):
-        line = tpl.first_line + tpl.source.count("\n", 0, match.start())
-        where = f"{tpl.name}:{line}"
-        parsed = _DISABLE.match(match.group("body"))
-        if not parsed:
-            raise CampaignError(
-                f'{where}: malformed directive; write {{# outreach: disable=CODE reason="why" #}}'
-            )
-        codes = _codes(parsed.group("codes"), where)
-        reason = (parsed.group("r1") or parsed.group("r2") or "").strip()
-        if not reason:
-            raise CampaignError(
-                f"{where}: suppression of {', '.join(codes)} has no reason "
-                '(add reason="why" to the directive)'
-            )
-        kept = _overridable(codes, where, warnings)
-        if kept:
-            found.append(InlineSuppression(kept, reason, where))
-    return found
-
-
 def _find_template(base: Path, name: str, where: str) -> Path:
     candidate = Path(name)
     if candidate.is_absolute():
@@ -349,6 +298,41 @@ def _unsubscribe(data: Any, where: str) -> Unsubscribe:
     return Unsubscribe(mailto, url)
 
 
+def _smtp(data: Any, where: str) -> SmtpTable:
+    if data is None:
+        return SmtpTable()
+    if not isinstance(data, dict):
+        raise CampaignError(f"{where}: [smtp] must be a table")
+    try:
+        return SmtpTable.from_mapping(data, f"{where}: [smtp]")
+    except ConfigError as exc:
+        raise CampaignError(str(exc)) from None
+
+
+def _templates(
+    data: Mapping[str, Any], text: str, toml_path: Path, display: str
+) -> tuple[TemplateSource, TemplateSource, TemplateSource | None]:
+    """The subject (inside campaign.toml), the text body and the optional HTML body."""
+    base = toml_path.parent
+    template = data.get("template", {})
+    if not isinstance(template, dict) or set(template) - {"subject", "text", "html"}:
+        raise CampaignError(f"{display}: [template] takes subject, text and html")
+    template = {**{k: data[k] for k in ("subject", "text", "html") if k in data}, **template}
+    subject = template.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        raise CampaignError(f'{display}: a subject is required ([template] subject = "…")')
+    if "\n" in subject.strip():
+        raise CampaignError(f"{display}:{_key_line(text, 'subject')}: the subject must be one line")
+    if not isinstance(template.get("text"), str):
+        raise CampaignError(f'{display}: a text body file is required ([template] text = "body.txt.j2")')
+    subject_src = TemplateSource("subject", display, subject.strip(), toml_path, _key_line(text, "subject"))
+    text_src = _read_template("text", _find_template(base, template["text"], display))
+    html_src = None
+    if template.get("html"):
+        html_src = _read_template("html", _find_template(base, str(template["html"]), display))
+    return subject_src, text_src, html_src
+
+
 def load_campaign(path: str | Path) -> Campaign:
     """Load a campaign folder (or its campaign.toml); raises :class:`CampaignError` naming file and line."""
     given = Path(path)
@@ -376,27 +360,13 @@ def load_campaign(path: str | Path) -> Campaign:
         raise CampaignError(f"{display}: name must be a non-empty string")
     if not isinstance(mailbox, str) or not mailbox.strip():
         raise CampaignError(f"{display}: mailbox (the sending mailbox's name in the store) is required")
-    template = data.get("template", {})
-    if not isinstance(template, dict) or set(template) - {"subject", "text", "html"}:
-        raise CampaignError(f"{display}: [template] takes subject, text and html")
-    template = {**{k: data[k] for k in ("subject", "text", "html") if k in data}, **template}
-    subject = template.get("subject")
-    if not isinstance(subject, str) or not subject.strip():
-        raise CampaignError(f'{display}: a subject is required ([template] subject = "…")')
-    if "\n" in subject.strip():
-        raise CampaignError(f"{display}:{_key_line(text, 'subject')}: the subject must be one line")
-    if not isinstance(template.get("text"), str):
-        raise CampaignError(f'{display}: a text body file is required ([template] text = "body.txt.j2")')
-    subject_src = TemplateSource("subject", display, subject.strip(), toml_path, _key_line(text, "subject"))
-    text_src = _read_template("text", _find_template(base, template["text"], display))
-    html_src = None
-    if template.get("html"):
-        html_src = _read_template("html", _find_template(base, str(template["html"]), display))
+    subject_src, text_src, html_src = _templates(data, text, toml_path, display)
     policy_table = data.get("policy", {})
     if not isinstance(policy_table, dict):
         raise CampaignError(f"{display}: [policy] must be a table")
     policy = Policy().merged(policy_table, f"{display}: [policy]")
     unsubscribe = _unsubscribe(data.get("unsubscribe"), display)
+    smtp = _smtp(data.get("smtp"), display)
     recipients_path = base / str(data.get("recipients") or "recipients.csv")
     recipients, row_errors = read_recipients(recipients_path)
     warnings: list[str] = []
@@ -418,6 +388,7 @@ def load_campaign(path: str | Path) -> Campaign:
         policy=policy,
         policy_table=dict(policy_table),
         unsubscribe=unsubscribe,
+        smtp=smtp,
         allow=allow,
         recipients_path=recipients_path,
         allow_path=allow_path,
@@ -425,8 +396,6 @@ def load_campaign(path: str | Path) -> Campaign:
     )
     for tpl in campaign.templates:
         campaign.inline_suppressions += inline_suppressions(tpl, campaign.warnings)
-    from outreach.campaign.render import compiled
-
     compiled(campaign)  # syntax errors and unsafe templates fail the load
     return campaign
 
@@ -441,6 +410,7 @@ def campaign_from_strings(
     rows: Sequence[Mapping[str, str]] = (),
     policy: Mapping[str, Any] | None = None,
     unsubscribe: Mapping[str, str] | None = None,
+    smtp: Mapping[str, Any] | None = None,
     allow: Sequence[Mapping[str, Any]] = (),
     today: date | None = None,
 ) -> Campaign:
@@ -466,13 +436,12 @@ def campaign_from_strings(
         policy=Policy().merged(policy or {}, "<policy>"),
         policy_table=dict(policy or {}),
         unsubscribe=_unsubscribe(dict(unsubscribe) if unsubscribe else None, "<unsubscribe>"),
+        smtp=_smtp(dict(smtp) if smtp else None, "<smtp>"),
         allow=entries,
         warnings=warnings,
     )
     for tpl in campaign.templates:
         campaign.inline_suppressions += inline_suppressions(tpl, campaign.warnings)
-    from outreach.campaign.render import compiled
-
     compiled(campaign)
     return campaign
 

@@ -1,17 +1,25 @@
-"""The campaign's data: its definition (:class:`Campaign`) and its evaluation (:class:`CampaignReport`)."""
+"""The campaign's data: its definition (:class:`Campaign`) and its evaluation (:class:`CampaignReport`).
+
+:class:`Policy`, :class:`TemplateSource`, :class:`AllowEntry`, :class:`InlineSuppression` and
+:class:`SuppressedFinding` belong to the lint (:mod:`outreach.lint`), which reads them without a campaign
+too; they are named here as well.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from datetime import date
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from outreach.errors import CampaignError
+from outreach.config import SECURITY_MODES
+from outreach.errors import ConfigError
 from outreach.ledger import Ledger
 from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Finding
+from outreach.lint.policy import Policy
+from outreach.lint.suppressions import AllowEntry, InlineSuppression, SuppressedFinding
+from outreach.lint.template import TemplateSource
 
 Verdict = Literal["READY", "REVIEW", "BLOCKED"]
 VERDICTS: tuple[Verdict, ...] = ("READY", "REVIEW", "BLOCKED")
@@ -36,54 +44,6 @@ class RowError:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Rule selection and the windows and thresholds the rules read.
-
-    Precedence: command-line ``--select``/``--ignore`` > campaign ``[policy]`` > config ``[lint]`` > defaults
-    (``ignore`` lists add up).
-    """
-
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    stale_days: int = 365
-    cooldown_days: int = 30
-    deficit_margin: float = 2.0
-    mass_share: float = 0.3
-    mass_min_recipients: int = 2
-    identical_share: float = 0.8
-    bulk_recipients: int = 20
-    scope: Literal["team", "mailbox"] = "team"
-
-    def merged(self, data: Mapping[str, Any], where: str) -> Policy:
-        """This policy with the keys of a TOML table applied (validated, errors naming ``where``)."""
-        known = {f.name: f for f in fields(self)}
-        changes: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                raise CampaignError(f"{where}: unknown policy key {key!r} (known: {', '.join(known)})")
-            if key in ("select", "ignore"):
-                from outreach.lint.registry import split_codes
-
-                codes = tuple(split_codes(value, f"{where}: {key}"))
-                changes[key] = codes if key == "select" else tuple(dict.fromkeys(self.ignore + codes))
-            elif key == "scope":
-                if value not in ("team", "mailbox"):
-                    raise CampaignError(f'{where}: scope must be "team" or "mailbox"')
-                changes[key] = value
-            elif key in ("deficit_margin", "mass_share", "identical_share"):
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise CampaignError(f"{where}: {key} must be a non-negative number")
-                if key != "deficit_margin" and value > 1:
-                    raise CampaignError(f"{where}: {key} is a share between 0 and 1")
-                changes[key] = float(value)
-            else:
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise CampaignError(f"{where}: {key} must be a non-negative integer")
-                changes[key] = value
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,49 +76,69 @@ class Unsubscribe:
         return headers
 
 
-@dataclass(frozen=True, slots=True)
-class AllowEntry:
-    """A per-recipient suppression from the allow file ("introduced by X at event Y").
+_SMTP_KEYS = {
+    "host": str,
+    "port": int,
+    "username": str,
+    "security": str,
+    "from": str,
+    "from_name": str,
+    "helo": str,
+    "timeout": float,
+    "rate_per_minute": int,
+    "daily_cap": int,
+    "retries": int,
+    "retry_base_seconds": float,
+}
+_SMTP_MINIMUM = {"port": 1, "rate_per_minute": 1}  # the other numbers may be 0
 
-    ``address`` is an address or ``@domain``; ``source`` is ``file:line``.
+
+@dataclass(frozen=True, slots=True)
+class SmtpTable:
+    """Where and how to send, as one table says it: a campaign's ``[smtp]``, the config's ``[send]`` or
+    ``[send.MAILBOX]``, or the command-line options. Every key is optional (None: not said here); the
+    sender merges the tables (:func:`outreach.send.settings.resolve_smtp`). ``from`` is ``from_address``.
     """
 
-    address: str
-    codes: tuple[str, ...]
-    reason: str
-    source: str
-    author: str | None = None
-    expires: date | None = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    security: str | None = None
+    from_address: str | None = None
+    from_name: str | None = None
+    helo: str | None = None
+    timeout: float | None = None
+    rate_per_minute: int | None = None
+    daily_cap: int | None = None
+    retries: int | None = None
+    retry_base_seconds: float | None = None
 
-    def matches(self, address: str) -> bool:
-        if self.address.startswith("@"):
-            return address.endswith(self.address)
-        return address == self.address
-
-
-@dataclass(frozen=True, slots=True)
-class InlineSuppression:
-    """``{# outreach: disable=CODES reason="…" #}`` in a template: the codes are off for every recipient."""
-
-    codes: tuple[str, ...]
-    reason: str
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateSource:
-    """A template's text and where it came from (``name`` is what errors show: a path or ``file:line``)."""
-
-    kind: Literal["subject", "text", "html"]
-    name: str
-    source: str
-    path: Path | None = None
-    first_line: int = 1  # line of the source's first line in its file (the subject inside campaign.toml)
-
-    @property
-    def key(self) -> str:
-        """The template's unique name in the Jinja environment (and in its tracebacks)."""
-        return f"{self.kind}:{self.name}"
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str) -> SmtpTable:
+        """The table of ``data``, its keys and values checked; errors (:class:`ConfigError`) name ``where``.
+        An empty string is a key not given."""
+        unknown = set(data) - set(_SMTP_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for key, kind in _SMTP_KEYS.items():
+            value = data.get(key)
+            if value is None or value == "":
+                continue
+            if kind is str:
+                value = str(value)
+            elif kind is int:
+                minimum = _SMTP_MINIMUM.get(key, 0)
+                if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                    raise ConfigError(f"{where}: {key} must be an integer >= {minimum}")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{where}: {key} must be a number >= 0")
+            else:
+                value = float(value)
+            values["from_address" if key == "from" else key] = value
+        if values.get("security", "ssl") not in SECURITY_MODES:
+            raise ConfigError(f"{where}: security must be one of {', '.join(SECURITY_MODES)}")
+        return cls(**values)
 
 
 @dataclass
@@ -179,6 +159,7 @@ class Campaign:
     policy: Policy = field(default_factory=Policy)
     policy_table: dict[str, Any] = field(default_factory=dict)  # the raw [policy] table (merged over config)
     unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
+    smtp: SmtpTable = field(default_factory=SmtpTable)  # the [smtp] table: how the sender sends it
     allow: list[AllowEntry] = field(default_factory=list)
     inline_suppressions: list[InlineSuppression] = field(default_factory=list)
     recipients_path: Path | None = None
@@ -198,15 +179,6 @@ class Rendered:
     subject: str
     text: str
     html: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SuppressedFinding:
-    """A finding that an allow entry or an inline directive switched off, and which one did."""
-
-    finding: Finding
-    source: str
-    reason: str
 
 
 @dataclass(slots=True)
@@ -342,6 +314,7 @@ __all__ = [
     "RecipientReport",
     "Rendered",
     "RowError",
+    "SmtpTable",
     "SuppressedFinding",
     "TemplateSource",
     "Unsubscribe",

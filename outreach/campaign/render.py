@@ -68,9 +68,10 @@ from jinja2.sandbox import (
 from jinja2.utils import Cycler, Joiner, Namespace
 from markupsafe import Markup, soft_str
 
-from outreach.campaign.model import Campaign, TemplateSource
+from outreach.campaign.model import Campaign
 from outreach.errors import CampaignError
 from outreach.ledger import Ledger
+from outreach.lint.template import TemplateSource
 
 #: The largest size a template may ask for: items of ``range``, length of the result of ``*``, an int
 #: argument of a filter or a call, a width or precision in ``%`` / ``|format`` / ``str.format``.

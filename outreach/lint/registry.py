@@ -1,122 +1,60 @@
-"""The one registry of lint rules, read from the data files in ``outreach/lint/rules/*.toml``.
+"""The one registry of lint rules: every module of :mod:`outreach.lint.rules` that defines ``RULE``.
 
-A rule is data: a stable code, a name, a default severity, a scope (``recipient`` rules look at one
-recipient, ``campaign`` rules at the campaign as a whole), a one-paragraph doc and pass/fail cases. The
-Python checks that implement them live in :mod:`outreach.campaign.evaluate`; a test asserts that both
-sides name the same codes.
+Adding a rule is adding one file there (its code, name, severity, doc, pass/fail cases and checks, see
+:mod:`outreach.lint.rule`): the registry finds it, the campaign evaluation and ``outreach lint`` run its
+checks, ``outreach rules`` lists it and docs/rules.md documents it.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
-from importlib import resources
-from typing import Any, Literal, cast
 
 from outreach.errors import UsageError
-from outreach.lint.findings import SEVERITIES, DeferredEvidence, Evidence, Finding, Severity
+from outreach.lint import rules as rules_package
+from outreach.lint.findings import SEVERITIES
+from outreach.lint.rule import Case, Rule
 
-Scope = Literal["recipient", "campaign"]
 _CODE = re.compile(r"^[A-Z][0-9]{3}$")
+# The families of codes, in the order their campaign findings are reported: relationship, template,
+# mass mailing, headers (a new family letter comes after these).
+FAMILIES = ("R", "T", "M", "H")
 
 
-@dataclass(frozen=True, slots=True)
-class Case:
-    """One pass/fail example of a rule; the keys are described in :mod:`outreach.lint.cases`."""
-
-    expect: Literal["pass", "fail"]
-    description: str
-    data: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    code: str
-    name: str
-    severity: Severity
-    scope: Scope
-    doc: str
-    overridable: bool = True  # False: cannot be ignored or suppressed (R007, R008)
-    options: tuple[str, ...] = ()  # policy keys the rule reads
-    cases: tuple[Case, ...] = ()
-    data: Mapping[str, Any] = field(default_factory=dict)  # rule-specific data (patterns, phrases)
-    source: str = ""
-
-    def finding(
-        self,
-        message: str,
-        evidence: Iterable[Evidence] = (),
-        path: str | None = None,
-        line: int | None = None,
-    ) -> Finding:
-        quoted: Sequence[Evidence]
-        if type(evidence) is list or type(evidence) is tuple:  # the common case, before the ABC check
-            quoted = tuple(evidence)
-        elif isinstance(evidence, DeferredEvidence):
-            quoted = evidence
-        else:
-            quoted = tuple(evidence)
-        return Finding(self.code, self.name, self.severity, message, quoted, path, line)
-
-
-_RULE_KEYS = {"code", "name", "severity", "scope", "doc", "overridable", "options", "cases"}
-
-
-def _load_file(name: str, text: str) -> list[Rule]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the shipped files are tested
-        raise RuntimeError(f"outreach/lint/rules/{name}: {exc}") from exc
-    rules = []
-    for table in data.get("rule", []):
-        code = str(table["code"])
-        if not _CODE.match(code):  # pragma: no cover
-            raise RuntimeError(f"outreach/lint/rules/{name}: bad rule code {code!r}")
-        severity = str(table["severity"])
-        if severity not in SEVERITIES:  # pragma: no cover
-            raise RuntimeError(f"outreach/lint/rules/{name}: {code}: bad severity {severity!r}")
-        scope = str(table.get("scope", "recipient"))
-        if scope not in ("recipient", "campaign"):  # pragma: no cover
-            raise RuntimeError(f"outreach/lint/rules/{name}: {code}: bad scope {scope!r}")
-        cases = tuple(
-            Case(
-                expect=cast(Literal["pass", "fail"], str(c.get("expect"))),
-                description=str(c.get("description", "")),
-                data={k: v for k, v in c.items() if k not in ("expect", "description")},
-            )
-            for c in table.get("cases", [])
-        )
-        rules.append(
-            Rule(
-                code=code,
-                name=str(table["name"]),
-                severity=severity,
-                scope=cast(Scope, scope),
-                doc=" ".join(str(table.get("doc", "")).split()),
-                overridable=bool(table.get("overridable", True)),
-                options=tuple(str(o) for o in table.get("options", [])),
-                cases=cases,
-                data={k: v for k, v in table.items() if k not in _RULE_KEYS},
-                source=f"outreach/lint/rules/{name}",
-            )
-        )
-    return rules
+def _check(rule: Rule, where: str) -> Rule:
+    problems = []
+    if not _CODE.match(rule.code):
+        problems.append(f"bad rule code {rule.code!r}")
+    if rule.severity not in SEVERITIES:
+        problems.append(f"bad severity {rule.severity!r}")
+    if rule.scope not in ("recipient", "campaign"):
+        problems.append(f"bad scope {rule.scope!r}")
+    if not rule.checks:
+        problems.append("no check")
+    if rule.recipient is not None and rule.evidence is None:
+        problems.append("a recipient check without its evidence")
+    if problems:
+        raise RuntimeError(f"{where}: {rule.code}: {'; '.join(problems)}")
+    return replace(rule, doc=" ".join(rule.doc.split()), source=where)
 
 
 @cache
 def _registry() -> dict[str, Rule]:
+    """Every rule module's ``RULE``, by code (imported once, on first use)."""
     found: dict[str, Rule] = {}
-    folder = resources.files("outreach.lint") / "rules"
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".toml"):
-            continue
-        for rule in _load_file(entry.name, entry.read_text(encoding="utf-8")):
-            if rule.code in found:  # pragma: no cover
-                raise RuntimeError(f"{rule.source}: rule {rule.code} is defined twice")
-            found[rule.code] = rule
+    for module_info in sorted(pkgutil.iter_modules(rules_package.__path__), key=lambda m: m.name):
+        name = f"{rules_package.__name__}.{module_info.name}"
+        rule = getattr(importlib.import_module(name), "RULE", None)
+        if not isinstance(rule, Rule):
+            continue  # a helper module, not a rule
+        rule = _check(rule, name)
+        if rule.code in found:
+            raise RuntimeError(f"{name}: rule {rule.code} is defined twice (also in {found[rule.code].source})")
+        found[rule.code] = rule
     return dict(sorted(found.items()))
 
 
@@ -130,6 +68,12 @@ def get_rule(code: str) -> Rule:
         return _registry()[code]
     except KeyError:
         raise UsageError(f"unknown rule code {code!r}") from None
+
+
+def report_order(code: str) -> tuple[int, str]:
+    """Where a finding of ``code`` stands among a campaign's findings: by family (:data:`FAMILIES`), code."""
+    family = FAMILIES.index(code[0]) if code[0] in FAMILIES else len(FAMILIES)
+    return family, code
 
 
 def _matching(pattern: str, where: str) -> set[str]:
@@ -166,23 +110,13 @@ def resolve_codes(
     return frozenset(enabled), warnings
 
 
-def split_codes(value: object, where: str) -> list[str]:
-    """Codes from a TOML list or a string separated by commas, semicolons or spaces."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [p for p in re.split(r"[\s,;]+", value) if p]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [str(v).strip() for v in value if str(v).strip()]
-    raise UsageError(f"{where}: expected a list of rule codes")
-
-
 def rules_markdown() -> str:
     """docs/rules.md, generated from the registry."""
     out = [
         "# Lint rules",
         "",
-        "Generated from `outreach/lint/rules/*.toml` by `outreach rules --format markdown`; do not edit.",
+        "Generated from the rule files `outreach/lint/rules/*.py` by `outreach rules --format markdown`;",
+        "do not edit.",
         "",
         "A recipient's verdict is the worst severity among its findings: any `block` makes it BLOCKED,",
         "any `review` makes it REVIEW, otherwise READY (`info` findings only inform). Campaign rules apply",
@@ -217,4 +151,4 @@ def rules_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-__all__ = ["Case", "Rule", "all_rules", "get_rule", "resolve_codes", "rules_markdown", "split_codes"]
+__all__ = ["Case", "FAMILIES", "Rule", "all_rules", "get_rule", "report_order", "resolve_codes", "rules_markdown"]

@@ -1,20 +1,17 @@
-"""Text checks shared by the template lint and campaign evaluation: asks, placeholders, familiarity.
+"""Text checks shared by several rules: sentences, asks, matches with their sentence, line numbers.
 
-The ask detector of the signals pipeline (:mod:`outreach.signals`) is used when it can be imported;
-until then (or if it fails to load) a phrase rule stands in. :func:`find_asks` is the only door.
+The ask detector of the signals pipeline (:mod:`outreach.signals.ask`) is used when its model loads; if it
+does not (a half-built install), a phrase rule stands in. :func:`find_asks` is the only door.
 """
 
 from __future__ import annotations
 
-import html
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
-from outreach.lint.registry import get_rule
+from outreach.signals.ask import get_detector
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
@@ -55,23 +52,24 @@ def sentences(text: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group().strip()) for m in _SENTENCE.finditer(text) if m.group().strip()]
 
 
-def _sentence_at(text: str, start: int, end: int) -> str:
+def sentence_at(text: str, start: int, end: int) -> str:
+    """The sentence of ``text`` around ``text[start:end]``, its white space folded."""
     left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
     rights = [i for i in (text.find(c, end) for c in ".!?\n") if i >= 0]
     right = min(rights) + 1 if rights else len(text)
     return " ".join(text[left:right].split())
 
 
+def matches(pattern: re.Pattern[str], text: str) -> list[Match]:
+    """Every match of ``pattern`` in ``text``, with its sentence."""
+    return [Match(m.group(), sentence_at(text, m.start(), m.end()), m.start()) for m in pattern.finditer(text)]
+
+
 @cache
 def _signals_detector() -> Callable[[list[str]], list[bool]] | None:
-    """The signals pipeline's ask detector (``outreach.signals.ask``), or None while it cannot load.
-
-    Imported lazily: linting must work while the pipeline (or its trained model) is not there yet.
-    """
+    """The signals pipeline's ask detector, or None while its model cannot load."""
     try:
-        module: Any = importlib.import_module("outreach.signals.ask")
-        detector: Any = module.get_detector()
-        is_ask: Callable[[list[str]], Any] = detector.is_ask
+        is_ask = get_detector().is_ask
         probe = is_ask(["Could you share our report with your readers?"])
         if not isinstance(probe, list) or len(probe) != 1:
             return None
@@ -103,87 +101,16 @@ def find_asks(text: str) -> list[Match]:
                 for (start, sentence), flag in zip(parts, flags, strict=True)
                 if flag
             ]
-    matches = []
+    found = []
     for start, sentence in parts:
         hit = _ASK.search(sentence)
         if hit:
-            matches.append(Match(hit.group(), " ".join(sentence.split()), start + hit.start()))
-    return matches
-
-
-@cache
-def _placeholder_re() -> re.Pattern[str]:
-    patterns = get_rule("T002").data.get("patterns", [])
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
-
-
-@cache
-def _familiarity_re() -> re.Pattern[str]:
-    phrases = get_rule("T003").data.get("phrases", [])
-    alternatives = "|".join(r"\s+".join(re.escape(w) for w in str(p).split()) for p in phrases)
-    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
-
-
-def _matches(pattern: re.Pattern[str], text: str) -> list[Match]:
-    return [
-        Match(m.group(), _sentence_at(text, m.start(), m.end()), m.start()) for m in pattern.finditer(text)
-    ]
-
-
-_PLACEHOLDER_HINTS = ("[", "<", "{", "*|", "%", "XXX", "TODO", "TBD", "&lt;")
-
-
-def find_placeholders(text: str) -> list[Match]:
-    """Leftover placeholders (``[Name]``, ``<FIRST NAME>``, ``{{…}}``, ``XXX`` …) in a rendered text."""
-    for hint in _PLACEHOLDER_HINTS:
-        if hint in text:
-            return _matches(_placeholder_re(), text)
-    return []  # the common case, without the regex
-
-
-@cache
-def _familiarity_phrases() -> tuple[str, ...]:
-    return tuple(" ".join(str(p).lower().split()) for p in get_rule("T003").data.get("phrases", []))
-
-
-@cache
-def _familiarity_keywords() -> tuple[str, ...]:
-    """The longest word of each phrase: a text that has none of them has none of the phrases."""
-    return tuple(dict.fromkeys(max(p.split(), key=len) if p else "" for p in _familiarity_phrases()))
-
-
-def find_familiarity(text: str) -> list[Match]:
-    """Phrases that claim a prior relationship ("as we discussed", "thanks again for" …)."""
-    lowered = text.lower()
-    for word in _familiarity_keywords():  # pre-filters: a word of a phrase, the phrase, then the regex
-        if word in lowered:
-            flat = " ".join(lowered.split())
-            for phrase in _familiarity_phrases():
-                if phrase in flat:
-                    return _matches(_familiarity_re(), text)
-            return []
-    return []
-
-
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
-
-
-def html_to_text(markup: str) -> str:
-    """The visible text of an HTML body, for the text rules (tags dropped, entities decoded)."""
-    return html.unescape(_TAG.sub(" ", markup))
+            found.append(Match(hit.group(), " ".join(sentence.split()), start + hit.start()))
+    return found
 
 
 def line_of(source: str, offset: int) -> int:
     return source.count("\n", 0, max(offset, 0)) + 1
 
 
-__all__ = [
-    "Match",
-    "ask_detector_name",
-    "find_asks",
-    "find_familiarity",
-    "find_placeholders",
-    "html_to_text",
-    "line_of",
-    "sentences",
-]
+__all__ = ["Match", "ask_detector_name", "find_asks", "line_of", "matches", "sentence_at", "sentences"]

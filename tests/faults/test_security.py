@@ -833,8 +833,9 @@ def test_password_in_the_config_file_is_refused_without_echoing_it(tmp_path: Pat
 
 def _ready_store(url: str, addresses: list[str]) -> None:
     """A store in which ``addresses`` are warm contacts (ledgers written directly, dated from now)."""
+    from lint.cases import make_ledger
+
     from outreach.ledger import ledger_row_values
-    from outreach.lint.cases import make_ledger
     from outreach.store import open_store, session_factory
     from outreach.store.models import Contact, ContactLedger
 

@@ -5,9 +5,9 @@ The fault suite for sending, as one list (tests elsewhere are not repeated here)
 - 4xx retried with backoff, then delivered; a persistent 4xx deferred and sent by the next run; 5xx
   recorded as failed and not retried unless asked; an unreachable server stopping the run without losing
   anyone; a wrong SMTP password stopping at once; STARTTLS required when asked; another run claiming a
-  recipient first: ``tests/test_send.py``.
+  recipient first: ``tests/send/test_send.py``.
 - ``kill -9`` in the rate-limit gap, and right after the server accepted a message (the UNCONFIRMED
-  window), on the Enron campaign: ``tests/test_e2e_campaign.py``.
+  window), on the Enron campaign: ``tests/send/test_e2e_campaign.py``.
 - TLS verification and password hygiene of the SMTP connection: ``tests/faults/test_security.py``.
 - Here: the server disappears after N messages and comes back (rerun: each READY recipient gets exactly
   one message, the failure recorded with its reason), and ``kill -9`` at four points of one campaign —
@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lint.cases import make_ledger
 from sqlalchemy import create_engine, select
 
 from outreach.ledger import ledger_row_values
-from outreach.lint.cases import make_ledger
 from outreach.store import open_store, session_factory
 from outreach.store.models import Contact, ContactLedger, SendLog
 

@@ -1,0 +1,147 @@
+"""Commands for the people: ``contacts``, ``contact``, ``suppress …``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from outreach.cli.app import AppContext, pass_app
+from outreach.cli.output import ROWS, emit_json, emit_rows, format_option
+from outreach.errors import UsageError
+
+
+@click.command()
+@click.option("--mailbox", "mailbox_name", help="Only this team member's mail (default: the whole team).")
+@click.option("--sort", "sort_field", default="last_received", show_default=True,
+              help="A column: address, domain, first/last sent/received, sent, received, two_way_threads, "
+                   "tier, strength, balance, last_two_way.")
+@click.option("--asc", is_flag=True, help="Ascending order (default: descending).")
+@click.option("--by-domain", is_flag=True, help="One row per domain: contacts, best tier, strongest contact.")
+@format_option(*ROWS)
+@click.option("--limit", type=int, default=0, help="At most N rows (0: all).")
+@pass_app
+def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bool, by_domain: bool, fmt: str,
+             limit: int) -> None:
+    """List contacts with their history and ledger: tier, strength, balance, last two-way exchange."""
+    from outreach.ledger import TEAM_SCOPE, TIERS, domain_rollup, stored_ledger_columns
+    from outreach.ledger.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
+
+    scope = mailbox_name or TEAM_SCOPE
+    with app.sessions(create=False)() as session:
+        mailbox_id = mailbox_id_for(session, mailbox_name)
+        if by_domain:
+            domains = [d.to_json() for d in domain_rollup(session, scope, app.ledger_policy())]
+            emit_rows(app, domains[:limit] if limit else domains, fmt,
+                  ["domain", "contacts", "best_tier", "strongest_contact", "strongest_strength",
+                   "last_two_way", "two_way_threads"], title="Domains")
+            return
+        ledger_columns = ("tier", "strength", "balance", "last_two_way")
+        if sort_field not in SORT_FIELDS and sort_field not in ledger_columns:
+            raise UsageError(f"cannot sort by {sort_field!r}; choose one of "
+                             f"{', '.join((*SORT_FIELDS, *ledger_columns))}")
+        items = histories(session, mailbox_id=mailbox_id)
+        columns = stored_ledger_columns(session, scope, app.ledger_policy())
+    if sort_field in SORT_FIELDS:
+        items = sort_histories(items, sort_field, not asc)
+    rows = []
+    for hist in items:
+        row = hist.summary()
+        row.update(columns.get(hist.contact_id, {"tier": None, "strength": None, "balance": None,
+                                                 "last_two_way": None}))
+        rows.append(row)
+    if sort_field in ledger_columns:
+        rank = {tier: n for n, tier in enumerate(TIERS)}
+
+        def key(row: dict[str, Any]) -> tuple[int, Any]:
+            value = row.get(sort_field)
+            if value is None:
+                return (0, "")
+            return (1, rank.get(value, -1) if sort_field == "tier" else value)
+
+        rows.sort(key=key, reverse=not asc)
+    rows = rows[:limit] if limit else rows
+    everything = ["address", "name", "tier", "strength", "balance", "last_two_way", "first_sent", "last_sent",
+                  "first_received", "last_received", "sent", "received", "two_way_threads"]
+    # the table keeps to what fits a terminal; json and csv carry every column
+    compact = ["address", "name", "tier", "strength", "balance", "last_two_way", "last_sent", "last_received",
+               "sent", "received", "two_way_threads"]
+    emit_rows(app, rows, fmt, compact if fmt == "table" else everything, title="Contacts")
+
+
+@click.command()
+@click.argument("address")
+@click.option("--mailbox", "mailbox_name", help="Only this team member's mail (default: the whole team).")
+@format_option("text", "json")
+@pass_app
+def contact(app: AppContext, address: str, mailbox_name: str | None, fmt: str) -> None:
+    """One contact's ledger: every figure with the dated messages (and sentences) behind it."""
+    from outreach.ledger import TEAM_SCOPE, format_ledger, ledger_for
+    from outreach.ledger.history import mailbox_id_for
+
+    with app.sessions(create=False)() as session:
+        mailbox_id_for(session, mailbox_name)  # an unknown mailbox is a usage error
+        ledger = ledger_for(session, address, mailbox_name or TEAM_SCOPE, app.ledger_policy())
+    if ledger is None:
+        raise UsageError(f"{address}: no such contact in the store")
+    if fmt == "json":
+        emit_json(ledger.to_json())
+        return
+
+    for line in format_ledger(ledger):
+        click.echo(line)
+
+
+@click.group()
+def suppress() -> None:
+    """The suppression list: addresses and domains that never get a campaign."""
+
+
+@suppress.command("add")
+@click.argument("values", metavar="ADDRESS_OR_DOMAIN...", nargs=-1, required=True)
+@click.option("--reason", default="", help="Why (kept with the entry).")
+@click.option("--by", "added_by", default=None, help="Who added it.")
+@pass_app
+def suppress_add(app: AppContext, values: tuple[str, ...], reason: str, added_by: str | None) -> None:
+    """Add addresses or domains (example.com or @example.com; a domain covers its subdomains) to the list."""
+    from outreach.suppression import add_suppression
+
+    with app.sessions()() as session:
+        for value in values:
+            added, entry = add_suppression(session, value, reason, added_by)
+            click.echo(f"{'added' if added else 'already suppressed'}: {entry.kind} {entry.value}"
+                       + (f" ({entry.reason})" if entry.reason else ""))
+
+
+@suppress.command("remove")
+@click.argument("values", metavar="ADDRESS_OR_DOMAIN...", nargs=-1, required=True)
+@click.pass_context
+def suppress_remove(ctx: click.Context, values: tuple[str, ...]) -> None:
+    """Remove addresses or domains from the suppression list (exit 1 if one was not on it)."""
+    from outreach.suppression import remove_suppression
+
+    app: AppContext = ctx.obj
+    missing = 0
+    with app.sessions()() as session:
+        for value in values:
+            if remove_suppression(session, value):
+                click.echo(f"removed: {value.strip().lower()}")
+            else:
+                missing += 1
+                click.echo(f"not on the suppression list: {value}", err=True)
+    ctx.exit(1 if missing else 0)
+
+
+@suppress.command("list")
+@format_option(*ROWS)
+@pass_app
+def suppress_list(app: AppContext, fmt: str) -> None:
+    """List the suppression list."""
+    from outreach.suppression import list_suppressions
+
+    with app.sessions(create=False)() as session:
+        rows = [e.to_json() for e in list_suppressions(session)]
+    emit_rows(app, rows, fmt, ["kind", "value", "reason", "added_by", "added_at"], title="Suppressed")
+
+
+__all__ = ["contact", "contacts", "suppress"]
