@@ -185,4 +185,4 @@ def test_lines_as_json_text_left_out_only_when_all_dated_earlier() -> None:
 
 
 def test_deferred_codes_are_those_quoting_unread_lines() -> None:
-    assert sorted(deferred_figures()) == ["R002", "R003", "R004"]
+    assert sorted(deferred_figures()) == ["R002", "R003", "R004", "R009"]

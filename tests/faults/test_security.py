@@ -58,9 +58,16 @@ from servers import DovecotServer, free_port
 
 from outreach.cli import main
 from outreach.csvsafe import formula_like, safe_cell
+from outreach.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 OWNER = "alex@brightlane.example"
+
+
+@pytest.fixture(autouse=True)
+def _store(tmp_path: Path) -> None:
+    """The store the tests preview against: the commands that only read never create one."""
+    open_store(f"sqlite:///{tmp_path / 'store.db'}").dispose()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120, **kwargs: Any) -> Any:
@@ -294,6 +301,7 @@ def dos_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str
         folder = (write_campaign(tmp_path / f"c{i}", text=body) if kind == "text" else
                   write_campaign(tmp_path / f"c{i}", text="Hi {{ first_name }},\n", html=f"<p>\n{payload}</p>\n"))
         jobs.append((str(folder), f"sqlite:///{tmp_path / f'store{i}.db'}"))
+        open_store(jobs[-1][1]).dispose()  # preview reads a store, it never creates one
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (DOS_MEMORY, DOS_MEMORY))
@@ -813,7 +821,7 @@ def test_database_url_password_is_hidden(tmp_path: Path, postgres: Any) -> None:
         bad_port = run_cli("--database-url", url.replace(str(postgres.port), "port"), "contacts")
         bad_scheme = run_cli("--database-url", url.replace("postgresql+psycopg", "postgres!ql"), "contacts")
         for bad in (bad_port, bad_scheme):
-            assert bad.returncode == 1 and bad.stderr.startswith("error: invalid database URL"), bad.stderr
+            assert bad.returncode == 2 and bad.stderr.startswith("error: invalid database URL"), bad.stderr  # bad input
             assert ":***@" in bad.stderr and "Traceback" not in bad.stderr
         for done in (current, refused, contacts, bad_port, bad_scheme):
             _assert_absent([password.encode()], done.stdout, done.stderr, where="the output")
