@@ -413,9 +413,7 @@ def format_confusion(cm: list[list[int]]) -> str:
     return "\n".join(lines)
 
 
-def cross_validate(
-    data: Data, seeds: Sequence[int], schemes: Sequence[str], cache: Path, keep: bool
-) -> dict[str, Any]:
+def cross_validate(data: Data, seeds: Sequence[int], schemes: Sequence[str], cache: Path, keep: bool) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for scheme in schemes:
         per_seed = []
@@ -434,7 +432,11 @@ def cross_validate(
                 for c in sorted(set(data.custodian)):
                     sel = np.array(data.custodian) == c
                     entry["by_custodian"][c] = {
-                        v: dict(zip(("P", "R", "F1"), [round(x, 3) for x in prf(preds[v][sel], data.y[sel], 0)]))
+                        v: dict(
+                            zip(
+                                ("P", "R", "F1"), [round(x, 3) for x in prf(preds[v][sel], data.y[sel], 0)], strict=True
+                            )
+                        )
                         for v in ("fp32", "int8", "cascade")
                     }
             per_seed.append(entry)
@@ -680,10 +682,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="directory for fold results / ONNX files (default: a temp dir)")
     parser.add_argument("--keep-onnx", action="store_true", help="keep each fold's ONNX files in --cache")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model directory to write")
+    parser.add_argument("--refresh-cv", action="store_true", help="copy --out/cv.json's summary into meta.json")
     parser.add_argument("--bench", type=Path, metavar="MAILDIR", help="real-mail gate share, throughput, RSS")
     parser.add_argument("--compare", type=Path, nargs="*", default=[], help="--bench: other .onnx files to time")
     args = parser.parse_args(argv)
 
+    if args.refresh_cv:
+        meta_path = args.out / "meta.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta["cv"] = cv_summary(json.loads((args.out / "cv.json").read_text(encoding="utf-8")))
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        print(f"updated {meta_path}")
+        return 0
     if args.bench:
         report = bench(args.bench, args.out, args.compare)
         print(json.dumps(report, indent=1))

@@ -158,10 +158,7 @@ def decide(probabilities: npt.NDArray[np.floating[Any]], thresholds: dict[str, f
     rest = p.copy()
     rest[:, _FAVOUR] = -1.0
     best_rest = rest.argmax(axis=1)
-    if t is None:
-        chosen = p.argmax(axis=1)
-    else:
-        chosen = np.where(p[:, _FAVOUR] >= t, _FAVOUR, best_rest)
+    chosen = p.argmax(axis=1) if t is None else np.where(p[:, _FAVOUR] >= t, _FAVOUR, best_rest)
     return [LABELS[int(j)] for j in chosen]
 
 
@@ -290,9 +287,7 @@ FAST_LABEL = "other"
 """The label of every sentence for which :func:`needs_encoder` is False."""
 
 
-def classify_cascade(
-    sentences: Sequence[str], model: FavourModel | None = None, gate: Gate | None = None
-) -> list[str]:
+def classify_cascade(sentences: Sequence[str], model: FavourModel | None = None, gate: Gate | None = None) -> list[str]:
     """Like :meth:`FavourModel.classify`, but only the sentences that :func:`needs_encoder` passes
     reach the encoder; the others are :data:`FAST_LABEL`. The model is loaded only if needed."""
     g = gate if gate is not None else _load_gate()
