@@ -71,7 +71,7 @@ TARGET_PRECISION = 0.82  # on the calibration part; the product's target is 0.80
 GATE_RECALL = 0.98  # share of held-out favour asks the gate must still pass to the encoder
 GATE_L2 = 3.0
 OUTER_K = 5
-TORCH_THREADS = 2
+TORCH_THREADS = int(os.environ.get("FAVOUR_TORCH_THREADS", "1"))  # 1: no OpenMP barriers on a shared CPU
 
 
 def sha256_file(path: Path) -> str:
@@ -236,7 +236,10 @@ def quantise(src: Path, dst: Path) -> None:
 
 
 def onnx_model(path: Path, tokenizer_json: str) -> FavourModel:
-    return FavourModel(path.read_bytes(), tokenizer_json, {"labels": list(LABELS), "max_len": MAX_LEN})
+    precision = "int8" if path.name.endswith(".int8.onnx") else "fp32"
+    return FavourModel(
+        path.read_bytes(), tokenizer_json, {"labels": list(LABELS), "max_len": MAX_LEN, "precision": precision}
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,9 +316,9 @@ class Run:
 
 def training_run(data: Data, rows: np.ndarray, seed: int, workdir: Path, log: str = "") -> Run:
     y = data.y[rows]
-    cal_pos = stratified_split(y, int(round(1 / CAL_FRACTION)), seed + 7)[0]
     is_cal = np.zeros(len(rows), dtype=bool)
-    is_cal[cal_pos] = True
+    if CAL_FRACTION > 0:
+        is_cal[stratified_split(y, int(round(1 / CAL_FRACTION)), seed + 7)[0]] = True
     fit_rows, cal_rows = rows[~is_cal], rows[is_cal]
     model = fine_tune([data.texts[i] for i in fit_rows], data.y[fit_rows], seed, log)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -327,8 +330,8 @@ def training_run(data: Data, rows: np.ndarray, seed: int, workdir: Path, log: st
     cal_texts = [data.texts[i] for i in cal_rows]
     cal_y = data.y[cal_rows]
     report: dict[str, Any] = {"n_fit": int(len(fit_rows)), "n_cal": int(len(cal_rows))}
-    thresholds = {}
-    for name, path in (("fp32", fp32), ("int8", int8)):
+    thresholds: dict[str, dict[str, float]] = {"fp32": {}, "int8": {}}  # {}: argmax, no threshold
+    for name, path in (("fp32", fp32), ("int8", int8)) if CAL_FRACTION > 0 else ():
         probs = onnx_model(path, tok_json).probabilities(cal_texts)
         t = fit_threshold(probs, cal_y)
         thresholds[name] = {"favour_ask": t}
@@ -354,12 +357,14 @@ def cv_predictions(data: Data, scheme: str, seed: int, cache: Path, keep: bool) 
     n = len(data.texts)
     out = {k: np.full(n, -1, dtype=np.int64) for k in ("fp32", "int8", "cascade", "cascade_fp32", "gate")}
     tok_json = (weights_dir() / "tokenizer.json").read_text(encoding="utf-8")
+    variant = "" if CAL_FRACTION == 0.2 else f"-cal{round(CAL_FRACTION * 100)}"
     for name, test in cv_folds(data, scheme, seed):
-        f = cache / f"{scheme}-s{seed}-{name}.npz"
+        key = f"{scheme}-s{seed}{variant}-{name}"
+        f = cache / f"{key}.npz"
         if not f.exists():
             train = np.setdiff1d(np.arange(n), test)
             t0 = time.perf_counter()
-            run = training_run(data, train, seed, cache / f"{scheme}-s{seed}-{name}", log=f"{scheme} s{seed} {name} ")
+            run = training_run(data, train, seed, cache / key, log=f"{key} ")
             texts = [data.texts[i] for i in test]
             p32 = onnx_model(run.fp32, tok_json).probabilities(texts)
             p8 = onnx_model(run.int8, tok_json).probabilities(texts)
@@ -368,8 +373,8 @@ def cv_predictions(data: Data, scheme: str, seed: int, cache: Path, keep: bool) 
                 test=test,
                 p32=p32,
                 p8=p8,
-                t32=run.thresholds_fp32["favour_ask"],
-                t8=run.thresholds_int8["favour_ask"],
+                t32=run.thresholds_fp32.get("favour_ask", np.nan),
+                t8=run.thresholds_int8.get("favour_ask", np.nan),
                 gate_t=run.gate.threshold,
                 cal=json.dumps(run.cal_report),
             )
@@ -379,8 +384,9 @@ def cv_predictions(data: Data, scheme: str, seed: int, cache: Path, keep: bool) 
             print(f"  {scheme} s{seed} {name}: {time.perf_counter() - t0:.0f} s, cal {run.cal_report}", flush=True)
         z = np.load(f)
         test = z["test"]
-        l32 = labels_of(z["p32"], {"favour_ask": float(z["t32"])})
-        l8 = labels_of(z["p8"], {"favour_ask": float(z["t8"])})
+        t32, t8 = float(z["t32"]), float(z["t8"])
+        l32 = labels_of(z["p32"], {} if np.isnan(t32) else {"favour_ask": t32})
+        l8 = labels_of(z["p8"], {} if np.isnan(t8) else {"favour_ask": t8})
         other = LABELS.index("other")
         out["fp32"][test] = l32
         out["int8"][test] = l8
@@ -525,6 +531,7 @@ def build(data: Data, data_path: Path, out: Path, seed: int, precision: str, wor
             "target_precision_cal": TARGET_PRECISION,
             "gate_recall": GATE_RECALL,
             "seed": seed,
+            "torch_threads": TORCH_THREADS,
         },
         "calibration": run.cal_report,
         "versions": versions(),
@@ -672,15 +679,22 @@ def bench(maildir: Path, model_dir: Path, compare: Sequence[Path]) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CAL_FRACTION
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="favour-train.jsonl")
     parser.add_argument("--cv", action="store_true", help="nested CV + leave-one-mailbox-out report")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="CV seeds (default 0)")
     parser.add_argument("--schemes", nargs="+", default=["kfold", "lomo"], choices=["kfold", "lomo"])
     parser.add_argument("--seed", type=int, default=0, help="seed of the shipped model")
+    parser.add_argument(
+        "--cal-fraction",
+        type=float,
+        default=CAL_FRACTION,
+        help=f"share held out to fit the favour_ask threshold (default {CAL_FRACTION}); 0: train on all, argmax",
+    )
     parser.add_argument("--precision", choices=["int8", "fp32"], default="int8", help="shipped weights")
     parser.add_argument("--cache", type=Path, help="directory for fold results / ONNX files (default: a temp dir)")
-    parser.add_argument("--keep-onnx", action="store_true", help="keep each fold's ONNX files in --cache")
+    parser.add_argument("--drop-onnx", action="store_true", help="delete each fold's ONNX files after scoring")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model directory to write")
     parser.add_argument("--refresh-cv", action="store_true", help="copy --out/cv.json's summary into meta.json")
     parser.add_argument("--bench", type=Path, metavar="MAILDIR", help="real-mail gate share, throughput, RSS")
@@ -701,13 +715,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import tempfile
 
+    CAL_FRACTION = args.cal_fraction
+
     data = load_data(args.data)
     print(f"{args.data.name}: {len(data.texts)} sentences, sha256 ok; weights sha256 ok ({weights_dir().name})")
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp)
         cache.mkdir(parents=True, exist_ok=True)
         if args.cv:
-            report = cross_validate(data, args.seeds, args.schemes, cache, args.keep_onnx)
+            report = cross_validate(data, args.seeds, args.schemes, cache, not args.drop_onnx)
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "cv.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
             print(f"wrote {args.out / 'cv.json'}")

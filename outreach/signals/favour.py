@@ -100,6 +100,9 @@ class FavourModel:
         if labels != LABELS:
             raise ValueError(f"model labels {labels} differ from {LABELS}")
         self.thresholds: dict[str, float] = {k: float(v) for k, v in meta.get("thresholds", {}).items()}
+        # int8 dynamic quantisation scales activations per call, so a sentence batched with others
+        # would score slightly differently than alone: an int8 model scores one sentence per call
+        self.batch_size = 1 if meta.get("precision") == "int8" else BATCH_SIZE
 
     @classmethod
     def load(cls) -> FavourModel:
@@ -127,8 +130,8 @@ class FavourModel:
         ids = [e.ids for e in encodings]
         # sorted by length so that each batch pads little; stable, so results do not depend on order
         order = sorted(range(n), key=lambda i: len(ids[i]))
-        for start in range(0, n, BATCH_SIZE):
-            chunk = order[start : start + BATCH_SIZE]
+        for start in range(0, n, self.batch_size):
+            chunk = order[start : start + self.batch_size]
             width = max(len(ids[i]) for i in chunk)
             input_ids = np.zeros((len(chunk), width), dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
