@@ -381,6 +381,7 @@ def cv_predictions(data: Data, scheme: str, seed: int, cache: Path, keep: bool) 
     """Out-of-fold labels for every sentence: fp32, int8, cascade (gate + int8), gate pass."""
     n = len(data.texts)
     out = {k: np.full(n, -1, dtype=np.int64) for k in ("fp32", "int8", "cascade", "cascade_fp32", "gate")}
+    out["p8"] = np.zeros((n, len(LABELS)))  # int8 probabilities, for the ensemble over seeds
     tok_json = (weights_dir() / "tokenizer.json").read_text(encoding="utf-8")
     variant = "" if CAL_FRACTION == 0.2 else f"-cal{round(CAL_FRACTION * 100)}"  # 0.2: the first runs' names
     for name, test in cv_folds(data, scheme, seed):
@@ -415,6 +416,7 @@ def cv_predictions(data: Data, scheme: str, seed: int, cache: Path, keep: bool) 
         other = LABELS.index("other")
         out["fp32"][test] = l32
         out["int8"][test] = l8
+        out["p8"][test] = z["p8"]
         # the gate is cheap: fitted here on the fold's training split, so it can change without retraining
         train = np.setdiff1d(np.arange(n), test)
         gate_model = fit_gate([data.texts[i] for i in train], data.y[train], seed)
@@ -448,8 +450,10 @@ def cross_validate(data: Data, seeds: Sequence[int], schemes: Sequence[str], cac
     report: dict[str, Any] = {}
     for scheme in schemes:
         per_seed = []
+        members: list[dict[str, np.ndarray]] = []
         for seed in seeds:
             preds = cv_predictions(data, scheme, seed, cache, keep)
+            members.append(preds)
             entry: dict[str, Any] = {"seed": seed}
             for variant in ("fp32", "int8", "cascade", "cascade_fp32"):
                 entry[variant] = summarise(preds[variant], data.y)
@@ -482,6 +486,21 @@ def cross_validate(data: Data, seeds: Sequence[int], schemes: Sequence[str], cac
                 for lab in LABELS
             }
         report[scheme] = {"seeds": list(seeds), "mean": mean, "per_seed": per_seed}
+        if len(members) > 1:
+            # the shipped ensemble: each sentence scored by one model per seed (each trained without it,
+            # on its seed's folds), probabilities averaged, argmax; the cascade with the first seed's gate
+            averaged = np.mean([m["p8"] for m in members], axis=0)
+            ensemble = labels_of(averaged, {})
+            cascade = np.where(members[0]["gate"] == 1, ensemble, LABELS.index("other"))
+            report[scheme]["ensemble"] = {
+                "int8": summarise(ensemble, data.y),
+                "cascade": summarise(cascade, data.y),
+            }
+            fa = report[scheme]["ensemble"]["int8"]["per_label"]["favour_ask"]
+            fc = report[scheme]["ensemble"]["cascade"]["per_label"]["favour_ask"]
+            print(f"  ensemble int8 {fa['P']:.3f} / {fa['R']:.3f} / {fa['F1']:.3f}; cascade "
+                  f"{fc['P']:.3f} / {fc['R']:.3f} / {fc['F1']:.3f}")
+            print(format_confusion(report[scheme]["ensemble"]["int8"]["confusion"]))
         print(f"\n== {scheme}: mean over seeds {list(seeds)} (favour_ask P / R / F1; offer, thanks, bulk_cta F1)")
         for variant in ("fp32", "int8", "cascade", "cascade_fp32"):
             m = mean[variant]
@@ -517,13 +536,21 @@ def versions() -> dict[str, str]:
     return {n: version(n) for n in names} | {"python": platform.python_version()}
 
 
-def build(data: Data, data_path: Path, out: Path, seed: int, precision: str, workdir: Path) -> None:
+def build(data: Data, data_path: Path, out: Path, seeds: Sequence[int], precision: str, workdir: Path) -> None:
+    """The shipped model: one member per seed, each fine-tuned on every sentence (their probabilities are
+    averaged at run time); the gate and the thresholds are the first member's."""
     import shutil
 
-    run = training_run(data, np.arange(len(data.texts)), seed, workdir, log="build ")
     out.mkdir(parents=True, exist_ok=True)
-    src = run.int8 if precision == "int8" else run.fp32
-    shutil.copyfile(src, out / "model.onnx")
+    files = []
+    runs = []
+    for n, member_seed in enumerate(seeds):
+        run = training_run(data, np.arange(len(data.texts)), member_seed, workdir / f"s{member_seed}", log="build ")
+        name = "model.onnx" if n == 0 else f"model-seed{member_seed}.onnx"
+        shutil.copyfile(run.int8 if precision == "int8" else run.fp32, out / name)
+        files.append(name)
+        runs.append(run)
+    run, seed = runs[0], seeds[0]
     shutil.copyfile(weights_dir() / "tokenizer.json", out / "tokenizer.json")
     (out / "gate.json").write_text(run.gate.to_json() + "\n", encoding="utf-8")
     cv_path = out / "cv.json"
@@ -541,7 +568,10 @@ def build(data: Data, data_path: Path, out: Path, seed: int, precision: str, wor
             else "argmax (no threshold: trained on all sentences, none held out)"
         ),
         "gate": {"threshold": run.gate.threshold, "n_weights": len(run.gate.weights), "fast_label": "other"},
+        "members": files,
+        "member_seeds": list(seeds),
         "model_sha256": sha256_file(out / "model.onnx"),
+        "members_sha256": {name: sha256_file(out / name) for name in files},
         "tokenizer_sha256": sha256_file(out / "tokenizer.json"),
         "inputs": {
             "data": {"file": data_path.name, "sha256": DATA_SHA256, "n": len(data.texts)},
@@ -576,6 +606,10 @@ def cv_summary(cv: dict[str, Any]) -> dict[str, Any]:
     for scheme in ("kfold", "lomo"):
         if scheme in cv:
             keep[scheme] = {"seeds": cv[scheme]["seeds"], "mean": cv[scheme]["mean"]}
+            if "ensemble" in cv[scheme]:
+                keep[scheme]["ensemble"] = {
+                    v: cv[scheme]["ensemble"][v]["per_label"] for v in ("int8", "cascade")
+                }
     return keep
 
 
@@ -717,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv", action="store_true", help="nested CV + leave-one-mailbox-out report")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="CV seeds (default 0)")
     parser.add_argument("--schemes", nargs="+", default=["kfold", "lomo"], choices=["kfold", "lomo"])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the shipped model")
+    parser.add_argument("--seed", type=int, nargs="+", default=[0, 1], help="seeds of the shipped members")
     parser.add_argument(
         "--cal-fraction",
         type=float,

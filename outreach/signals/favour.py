@@ -106,9 +106,10 @@ def _softmax(logits: npt.NDArray[np.floating[Any]]) -> FloatArray:
 
 
 class FavourModel:
-    """The fine-tuned encoder + its decision thresholds. Use :meth:`load` for the shipped model."""
+    """The fine-tuned encoder (one or more members, whose probabilities are averaged) + its decision
+    thresholds. Use :meth:`load` for the shipped model."""
 
-    def __init__(self, model_bytes: bytes, tokenizer_json: str, meta: dict[str, Any]) -> None:
+    def __init__(self, model_bytes: bytes | Sequence[bytes], tokenizer_json: str, meta: dict[str, Any]) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -116,7 +117,8 @@ class FavourModel:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        members = [model_bytes] if isinstance(model_bytes, bytes) else list(model_bytes)
+        self._sessions = [ort.InferenceSession(m, options, providers=["CPUExecutionProvider"]) for m in members]
         self._tokenizer = Tokenizer.from_str(tokenizer_json)
         self.max_len = int(meta.get("max_len", MAX_LEN))
         self._tokenizer.enable_truncation(self.max_len)
@@ -140,7 +142,8 @@ class FavourModel:
         """A model directory as written by ``scripts/train_favour_model.py`` (not cached)."""
         d = Path(directory)
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
-        return cls((d / "model.onnx").read_bytes(), (d / "tokenizer.json").read_text(encoding="utf-8"), meta)
+        members = [(d / name).read_bytes() for name in meta.get("members", ["model.onnx"])]
+        return cls(members, (d / "tokenizer.json").read_text(encoding="utf-8"), meta)
 
     @property
     def version(self) -> str:
@@ -165,8 +168,9 @@ class FavourModel:
                 seq = ids[i]
                 input_ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1
-            (logits,) = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": mask})
-            out[chunk] = _softmax(np.asarray(logits))
+            feed = {"input_ids": input_ids, "attention_mask": mask}
+            probs = [_softmax(np.asarray(s.run(["logits"], feed)[0])) for s in self._sessions]
+            out[chunk] = np.mean(probs, axis=0) if len(probs) > 1 else probs[0]
         return out
 
     def decide(self, probabilities: npt.NDArray[np.floating[Any]]) -> list[str]:
@@ -203,11 +207,16 @@ def _shipped_meta() -> dict[str, Any]:
 
 @functools.cache
 def _load_shipped() -> FavourModel:
-    return FavourModel(_read_resource("model.onnx"), _read_resource("tokenizer.json").decode("utf-8"), _shipped_meta())
+    meta = _shipped_meta()
+    members = [_read_resource(name) for name in meta.get("members", ["model.onnx"])]
+    return FavourModel(members, _read_resource("tokenizer.json").decode("utf-8"), meta)
 
 
 def _version_of(meta: dict[str, Any]) -> str:
-    return f"favour-{meta.get('format', 1)}-{str(meta.get('model_sha256', 'unknown'))[:12]}"
+    digest = "-".join(str(s)[:8] for s in meta.get("members_sha256", {}).values()) or str(
+        meta.get("model_sha256", "unknown")
+    )[:12]
+    return f"favour-{meta.get('format', 1)}-{digest}"
 
 
 def model_version() -> str:
