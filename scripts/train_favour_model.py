@@ -72,7 +72,7 @@ import numpy as np  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from outreach.signals import ask, favour  # noqa: E402
+from outreach.signals import ask_training, favour  # noqa: E402
 from outreach.signals.favour import LABELS, FavourModel, Gate  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "asks" / "favour-train.jsonl"
@@ -313,14 +313,14 @@ def fit_gate(texts: Sequence[str], y: np.ndarray, seed: int) -> Gate:
     for fold in stratified_split(y, 5, seed + 1):
         test = set(fold.tolist())
         tr = [i for i in range(len(texts)) if i not in test]
-        w, b = ask._fit_weights([feats[i] for i in tr], [target[i] for i in tr], GATE_L2)
+        w, b = ask_training.fit_weights([feats[i] for i in tr], [target[i] for i in tr], GATE_L2)
         g = Gate(w, b, 0.0)
         for i in fold:
             oof[i] = g.score(texts[i])
     fa = np.sort(oof[y == 0])
     k = int(np.floor((1.0 - GATE_RECALL) * len(fa)))  # asks allowed under the threshold
     threshold = float(np.floor(fa[k] * 1000) / 1000)  # rounded down: at least GATE_RECALL pass
-    w, b = ask._fit_weights(feats, target, GATE_L2)
+    w, b = ask_training.fit_weights(feats, target, GATE_L2)
     return Gate(w, b, threshold)
 
 

@@ -74,6 +74,7 @@ report ``cv.json`` instead, ``--refresh-cv`` copies its summary into ``meta.json
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import re
@@ -213,22 +214,15 @@ def _load_shipped() -> FavourModel:
 
 
 def _version_of(meta: dict[str, Any]) -> str:
-    digest = "-".join(str(s)[:8] for s in meta.get("members_sha256", {}).values()) or str(
-        meta.get("model_sha256", "unknown")
-    )[:12]
-    return f"favour-{meta.get('format', 1)}-{digest}"
+    shas = [str(s) for s in meta.get("members_sha256", {}).values()] or [str(meta.get("model_sha256", "unknown"))]
+    digest = shas[0] if len(shas) == 1 else hashlib.sha256("".join(shas).encode()).hexdigest()
+    return f"favour-{meta.get('format', 1)}-{digest[:8]}"
 
 
 def model_version() -> str:
-    """Version of the shipped model, e.g. ``favour-1-3fa2c9d01b7e`` (format + sha256 of model.onnx)."""
+    """Version of the shipped model, e.g. ``favour-1-3fa2c9d0`` (format + sha256 of model.onnx, or of the
+    members' sha256s for an ensemble)."""
     return _version_of(_shipped_meta())
-
-
-def __getattr__(name: str) -> str:
-    # MODEL_VERSION is read from meta.json on first access, not at import
-    if name == "MODEL_VERSION":
-        return model_version()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------
