@@ -103,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             rest = "  ".join(f"{lab} {per[lab]['F1']:.3f}" for lab in ("offer", "thanks", "bulk_cta", "commitment"))
             print(f"  {variant:<8} favour_ask P {fa['P']:.3f} R {fa['R']:.3f} F1 {fa['F1']:.3f}   F1: {rest}")
         print(tf.format_confusion(figures[scheme]["final"]["confusion"]))
+        if scheme == "lomo":
+            figures[scheme]["final_by_mailbox"] = {}
+            for mailbox in sorted(set(data.custodian)):
+                rows = np.array(data.custodian) == mailbox
+                p, r, f = tf.prf(preds["final"][rows], data.y[rows], LABELS.index("favour_ask"))
+                figures[scheme]["final_by_mailbox"][mailbox] = {"P": round(p, 3), "R": round(r, 3), "F1": round(f, 3)}
+                print(f"  held-out {mailbox}: favour_ask P {p:.3f} R {r:.3f} F1 {f:.3f}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0

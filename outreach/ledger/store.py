@@ -59,9 +59,9 @@ def refresh_ledgers(
     session: Session, contact_ids: Iterable[int] | None = None, policy: LedgerPolicy | None = None
 ) -> RefreshSummary:
     """Recompute and store the ledgers of ``contact_ids`` (after a sync: the contacts it touched), or of
-    every contact when None.  Does not commit.  Both ways give the same rows for the same store and
-    ``policy.as_of``.  Decay is computed as of the refresh: contacts no sync touches keep the strength and
-    balance of their last refresh until a full one (``outreach ledger rebuild``, e.g. nightly).
+    every contact when None.  Does not commit.  Both ways give the same rows for the same store.  A stored
+    ledger counts all the mail and is judged as of its own latest message (``policy.as_of`` is ignored
+    here): readers judge it as of their date (see :mod:`outreach.ledger.read`).
 
     Either way the contacts are computed CONTACT_CHUNK at a time (their rows replaced, then the next
     chunk), from facts loaded for several chunks at once (see :class:`FactsLoader`): memory stays bounded."""

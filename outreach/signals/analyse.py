@@ -18,7 +18,7 @@ from outreach.signals.sentences import MAX_CHARS, bounded, detect_language, norm
 from outreach.signals.zoning import split_zones
 
 #: The shipped favour classifier (:func:`outreach.signals.favour.model_version`; a test keeps them equal).
-FAVOUR_VERSION = "favour-1-4a19045c"
+FAVOUR_VERSION = "favour-1-24691380"
 #: Stored with every signal and on every analysed message; bump when the patterns or the logic change
 #: (the models' versions are part of it).  ``outreach signals rebuild`` recomputes older ones.
 PIPELINE_VERSION = f"sig-3+{MODEL_VERSION}+{FAVOUR_VERSION}"

@@ -110,7 +110,9 @@ class FavourModel:
     """The fine-tuned encoder (one or more members, whose probabilities are averaged) + its decision
     thresholds. Use :meth:`load` for the shipped model."""
 
-    def __init__(self, model_bytes: bytes | Sequence[bytes], tokenizer_json: str, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, members: bytes | Path | Sequence[bytes | Path], tokenizer_json: str, meta: dict[str, Any]
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -118,8 +120,12 @@ class FavourModel:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        members = [model_bytes] if isinstance(model_bytes, bytes) else list(model_bytes)
-        self._sessions = [ort.InferenceSession(m, options, providers=["CPUExecutionProvider"]) for m in members]
+        # a member is the model's bytes or, lighter (onnxruntime then keeps no copy of the bytes), its file
+        listed = [members] if isinstance(members, bytes | Path) else list(members)
+        self._sessions = [
+            ort.InferenceSession(m if isinstance(m, bytes) else str(m), options, providers=["CPUExecutionProvider"])
+            for m in listed
+        ]
         self._tokenizer = Tokenizer.from_str(tokenizer_json)
         self.max_len = int(meta.get("max_len", MAX_LEN))
         self._tokenizer.enable_truncation(self.max_len)
@@ -143,7 +149,7 @@ class FavourModel:
         """A model directory as written by ``scripts/train_favour_model.py`` (not cached)."""
         d = Path(directory)
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
-        members = [(d / name).read_bytes() for name in meta.get("members", ["model.onnx"])]
+        members = [d / name for name in meta.get("members", ["model.onnx"])]
         return cls(members, (d / "tokenizer.json").read_text(encoding="utf-8"), meta)
 
     @property
@@ -209,7 +215,12 @@ def _shipped_meta() -> dict[str, Any]:
 @functools.cache
 def _load_shipped() -> FavourModel:
     meta = _shipped_meta()
-    members = [_read_resource(name) for name in meta.get("members", ["model.onnx"])]
+    root = resources.files(_MODEL_PACKAGE)
+    members: list[bytes | Path] = []
+    for name in meta.get("members", ["model.onnx"]):
+        found = root.joinpath(name)
+        # installed as files (the usual case): onnxruntime reads the file itself and keeps no copy of it
+        members.append(found if isinstance(found, Path) else found.read_bytes())
     return FavourModel(members, _read_resource("tokenizer.json").decode("utf-8"), meta)
 
 
