@@ -225,8 +225,9 @@ def plain_fetch(port: int, batch: int = 500, folders: Sequence[str] = ("INBOX",)
 # ------------------------------------------------------------------------------------------- ours
 
 
-def sync_command(port: int, database_url: str, signals: bool) -> list[str]:
-    """``outreach sync`` of the bench mailbox, as a user runs it (``--no-signals`` unless ``signals``)."""
+def sync_command(port: int, database_url: str, signals: bool, refine: bool = False) -> list[str]:
+    """``outreach sync`` of the bench mailbox (``--no-signals`` unless ``signals``; with signals, the fast
+    signals only — ``--no-refine`` — unless ``refine``: the refinement is measured on its own)."""
     return [
         sys.executable,
         "-m",
@@ -247,7 +248,7 @@ def sync_command(port: int, database_url: str, signals: bool) -> list[str]:
         "--name",
         MAILBOX_NAME,
         "--quiet",
-    ] + ([] if signals else ["--no-signals"])
+    ] + ((["--no-refine"] if not refine else []) if signals else ["--no-signals"])
 
 
 def sync_env() -> dict[str, str]:

@@ -189,8 +189,8 @@ def signals_refine(app: AppContext, quiet: bool) -> None:
 
     with app.sessions(create=False)() as session, make_progress(app.err, quiet) as progress:
         summary = refine(session, policy=app.ledger_policy(), progress=progress)
-    click.echo(f"signals refined: {summary.messages} message(s) in {summary.seconds:.1f}s; "
-               f"ledgers: {summary.contacts} contact(s)")
+    click.echo(f"signals refined: {summary.messages} message(s) in {summary.seconds:.1f}s "
+               f"({summary.sentences} sentence(s) through the classifier); ledgers: {summary.contacts} contact(s)")
 
 
 @click.group()

@@ -37,6 +37,7 @@ _NOT_ASKS = frozenset(("offer", "thanks", "commitment"))
 
 _labels: dict[str, tuple[str, float]] = {}  # sentence -> the encoder's label and its probability
 _gated: dict[str, bool] = {}  # sentence -> whether it needs the encoder
+_classified = [0]  # sentences the encoder has scored in this process (a cached sentence counts once)
 
 
 class Decided(NamedTuple):
@@ -72,8 +73,14 @@ def _classify(sentences: Sequence[str]) -> None:
         _labels.clear()
     model = FavourModel.load()
     probabilities = model.probabilities(todo)
+    _classified[0] += len(todo)
     for sentence, label, p in zip(todo, model.decide(probabilities), probabilities, strict=True):
         _labels[sentence] = (label, round(float(p[LABELS.index(label)]), 4))
+
+
+def classified() -> int:
+    """How many sentences the encoder has scored in this process (the refinement's work: its rate)."""
+    return _classified[0]
 
 
 def decide(
@@ -150,4 +157,4 @@ def _ask(label: str, p: float, sentence: str, start: int, end: int, fast: Signal
     return SignalHit("ask", subtype if personal else "other", personal, sentence, start, end, p)
 
 
-__all__ = ["CACHE_SIZE", "Decided", "decide"]
+__all__ = ["CACHE_SIZE", "Decided", "classified", "decide"]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from outreach.ledger import LedgerPolicy, refresh_ledgers, touched_contacts
 from outreach.signals.analyse import PENDING_VERSION, PIPELINE_VERSION, MessageSignals, analyse_texts
+from outreach.signals.favours import classified
 from outreach.store import bulk_insert_rows, lock_store_for_writing
 from outreach.store.models import Contact, Message, Participant, Signal
 
@@ -169,6 +170,7 @@ def rebuild(
 @dataclass
 class RefineSummary:
     messages: int = 0  # whose pending sentences were decided
+    sentences: int = 0  # that the sentence classifier scored (each distinct sentence once)
     contacts: int = 0  # whose ledgers were refreshed
     seconds: float = 0.0
 
@@ -222,13 +224,13 @@ def refine(
     progress: RebuildProgress | None = None,
 ) -> RefineSummary:
     """:func:`refine_signals`, then refresh the ledgers of the contacts of the refined messages."""
-    started = time.perf_counter()
+    started, scored = time.perf_counter(), classified()
     refined, contacts = refine_signals(session, message_ids, progress)
     if contacts:
         lock_store_for_writing(session)
         refresh_ledgers(session, contacts, policy)
         session.commit()
-    return RefineSummary(refined, len(contacts), time.perf_counter() - started)
+    return RefineSummary(refined, classified() - scored, len(contacts), time.perf_counter() - started)
 
 
 def refine_for(session: Session, addresses: Sequence[str], policy: LedgerPolicy | None = None) -> RefineSummary:
