@@ -16,7 +16,7 @@ It goes through:
   ``sync_run`` row; peak RSS (spaCy included) under :data:`RSS_LIMIT_MB` and not growing with the corpus;
 - ``outreach sync`` from a real Dovecot, after APPENDing a subset of every kind to the test account.
 
-Bugs this found (fixed in outreach/mail/parsing.py, cases added to tests/test_parsing.py): quadratic regexes in
+Bugs this found (fixed in outreach/mail/parsing.py, cases added to tests/mail/test_parsing.py): quadratic regexes in
 the address-list scanner (a megabyte of ``<`` in From hung the import) and in the HTML-to-text converter
 (unclosed ``<script``/``<!--``/``<a`` runs), an unbounded 50,000-address To: header, a ``<blockquote>``
 bomb turning 400 KB into gigabytes of "> " prefixes, charsets such as ``utf-8\\x00``/``undefined``/

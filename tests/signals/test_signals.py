@@ -18,7 +18,7 @@ from outreach.signals.rules import load_rules
 from outreach.signals.sentences import sentence_bounds
 from outreach.signals.storage import rebuild, store_signals
 
-DATA = Path(__file__).parent / "data" / "signals"
+DATA = Path(__file__).parents[1] / "data" / "signals"
 
 
 def _cases(kind: str) -> list[Any]:

@@ -21,7 +21,7 @@ from outreach.signals import favour
 from outreach.signals.analyse import FAVOUR_VERSION
 from outreach.signals.favour import LABELS, FavourModel, classify_cascade, needs_encoder
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAIN_DATA = REPO_ROOT / ".." / "shared" / "data" / "asks" / "favour-train.jsonl"
 
 ASKS = [
