@@ -14,8 +14,9 @@ the encoder.  Per sentence, then:
   stands; where they found none, the classifier's label is added (a thanks only with words beyond the
   "Thanks!": a bare sign-off is not gratitude).
 
-A sentence with an opt-out ("Please remove me from your list") is an opt-out, not also an ask; a
-sentence the gate passes as clear has no ask either.  Fulfilments, opt-outs and mass asks are the rules'
+A sentence with an opt-out ("Please remove me from your list") is an opt-out, not also an ask; nor is a
+presentational directive ("Please see attached", :data:`PRESENTATIONAL`) or a sentence the gate passes as
+clear.  Fulfilments, opt-outs and mass asks are the rules'
 alone.  The encoder costs milliseconds a sentence, so a sync does not wait for it: with
 ``refine=False`` the sentences that need it keep the fast detector's reading and the message is marked
 *pending*; the end of a sync (``outreach signals refine`` after ``--no-refine``, and ``preview`` and
@@ -24,15 +25,20 @@ alone.  The encoder costs milliseconds a sentence, so a sync does not wait for i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from outreach.signals.hits import SignalHit
+from outreach.signals.hits import KINDS, SignalHit
 from outreach.signals.sentences import bounded, normalise, sentence_bounds
 
 CACHE_SIZE = 50_000
 _ONE_LABEL = frozenset(("ask", "offer", "thanks", "commitment"))
 _ASKS = frozenset(("favour_ask", "bulk_cta"))
+#: Presentational directives ("Please see attached", "Please note", "Please be advised", "Please find
+#: below"): never an ask, whatever the classifier says (favour-train labels 27 of the 30 sentences this
+#: matches "other"; it keeps the classifier's rare confident misreadings of them out of the ledger).
+PRESENTATIONAL = re.compile(r"^\W*(?:please\s+)?(?:see|note|be\s+advised|find|refer\s+to)\b", re.IGNORECASE)
 _NOT_ASKS = frozenset(("offer", "thanks", "commitment"))
 
 _labels: dict[str, tuple[str, float]] = {}  # sentence -> the encoder's label and its probability
@@ -127,7 +133,7 @@ def _merge(hits: list[SignalHit], hard: list[tuple[int, int, str]], refine: bool
     for a, (label, p) in decided.items():
         b, sentence = by_start[a]
         if label in _ASKS:
-            if a not in opt_outs:
+            if a not in opt_outs and not PRESENTATIONAL.search(sentence):
                 kept.append(_ask(label, p, sentence, a, b, fast_asks.get(a)))
         elif _adds(label, sentence) and not any(h.start == a and h.kind in _NOT_ASKS for h in kept):
             kept.append(SignalHit(label, "help" if label == "offer" else None, True, sentence, a, b, p))
@@ -135,7 +141,7 @@ def _merge(hits: list[SignalHit], hard: list[tuple[int, int, str]], refine: bool
     return Decided(kept, len(decided) < len(by_start))
 
 
-_ORDER = {"ask": 0, "offer": 1, "thanks": 2, "fulfilment": 3, "commitment": 4, "opt_out": 5, "mass_ask": 6}
+_ORDER = {kind: n for n, kind in enumerate(KINDS)}  # the order hits of one sentence are reported in
 
 
 def _adds(label: str, sentence: str) -> bool:
@@ -157,4 +163,4 @@ def _ask(label: str, p: float, sentence: str, start: int, end: int, fast: Signal
     return SignalHit("ask", subtype if personal else "other", personal, sentence, start, end, p)
 
 
-__all__ = ["CACHE_SIZE", "Decided", "classified", "decide"]
+__all__ = ["CACHE_SIZE", "PRESENTATIONAL", "Decided", "classified", "decide"]
