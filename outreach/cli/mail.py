@@ -10,14 +10,14 @@ from typing import Any
 
 import click
 
-from outreach.cli.app import AppContext, pass_app
+from outreach.cli.app import AppContext, HelpGroup, pass_app
 from outreach.cli.output import ROWS, emit_json, emit_rows, format_option
 from outreach.cli.progress import make_progress
 from outreach.config import MailboxConfig
 from outreach.errors import UsageError
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def db() -> None:
     """Manage the store's schema."""
 
@@ -138,7 +138,7 @@ def import_(
                    [(f.name, f.status) for f in result.folders])
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def signals() -> None:
     """Signals found in the mail: asks, offers, thanks, fulfilments, commitments, opt-outs."""
 
@@ -169,7 +169,7 @@ def signals_rebuild(
             click.echo(f"ledgers: {done.contacts} contact(s), {done.rows} row(s) in {done.seconds:.1f}s")
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def ledger() -> None:
     """The relationship ledgers of the contacts."""
 
@@ -190,7 +190,7 @@ def ledger_rebuild(app: AppContext) -> None:
 __all__ = ["db", "import_", "ledger", "signals", "sync"]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def mailbox() -> None:
     """The team's mailboxes: whose addresses they hold, and where each address came from."""
 
