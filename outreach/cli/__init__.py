@@ -23,7 +23,7 @@ from rich.console import Console
 from outreach import __version__
 from outreach.cli import campaign, contacts, mail
 from outreach.cli.app import AppContext, HelpGroup, pass_app
-from outreach.config import load_settings
+from outreach.config import default_config_path, load_settings
 from outreach.errors import OutreachError, UsageError
 
 EPILOG = """\b
@@ -58,7 +58,8 @@ class OutreachGroup(HelpGroup):
 @click.version_option(__version__, "--version", "-V", prog_name="outreach")
 @click.option("--database-url", envvar=None, help="Store URL (default: SQLite in the user data dir; "
               "env OUTREACH_DATABASE_URL).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (env OUTREACH_CONFIG).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help=f"Config file (default: {default_config_path()}; env OUTREACH_CONFIG).")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="Compute ledgers and lint as if today were DATE (YYYY-MM-DD[THH:MM]): to see how a preview "
                    "will look next week, or to reproduce one. Not allowed when really sending.")
@@ -86,6 +87,7 @@ for _command in (
     mail.db,
     mail.sync,
     mail.import_,
+    mail.login,
     mail.signals,
     mail.ledger,
     mail.mailbox,

@@ -89,7 +89,7 @@ def sync(
         configs = [replace(c, timeout=timeout) for c in configs]
     credentials = app.credentials()
     for config in configs:
-        password = credentials.imap_password(config)
+        password = credentials.imap_login(config)
         started = time.perf_counter()  # the store's opening (a new one's creation) is part of the sync
         with make_progress(app.err, quiet) as progress:
             summary = sync_mailbox(app.sessions(), config, password, progress=progress,
@@ -112,6 +112,26 @@ def _print_summary(
         click.echo(f"    {problem}")
     if retries:
         click.echo(f"  reconnected {retries} time(s) after a dropped connection")
+
+
+@click.command()
+@click.option("--mailbox", "mailbox_name", required=True, help="The configured mailbox to sign in to.")
+@click.option("--no-browser", is_flag=True, help="Google: print the address to open instead of opening a browser.")
+@pass_app
+def login(app: AppContext, mailbox_name: str, no_browser: bool) -> None:
+    """Sign in to a mailbox with OAuth2 (Gmail, Google Workspace, Microsoft 365) and keep its refresh token in
+    the system keyring.
+
+    The mailbox needs auth = "oauth2", oauth2_provider and oauth2_client_id in the config (Google: also
+    oauth2_client_secret). Google opens a browser (the answer comes back to this machine); Microsoft shows
+    a code to enter at its device-login page, on any device. Needs `pip install 'outreach[oauth]'`.
+    """
+    from outreach.auth import KEYRING_SERVICE, sign_in
+
+    config = app.settings.mailbox(mailbox_name)
+    key = sign_in(config, click.echo, browser=not no_browser)
+    click.echo(f"signed in {config.username} (mailbox {config.name}); the refresh token is in the system keyring "
+               f"(service {KEYRING_SERVICE}, key {key}): `outreach sync --mailbox {config.name}` uses it")
 
 
 @click.command("import")
@@ -187,7 +207,7 @@ def ledger_rebuild(app: AppContext) -> None:
     click.echo(f"ledgers: {done.contacts} contact(s), {done.rows} row(s) in {done.seconds:.1f}s")
 
 
-__all__ = ["db", "import_", "ledger", "signals", "sync"]
+__all__ = ["db", "import_", "ledger", "login", "mailbox", "signals", "sync"]
 
 
 @click.group(cls=HelpGroup)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -108,13 +108,6 @@ class Clock:
 
     def tick(self, seconds: float = 0.01) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def smtp_for(server: Any) -> SmtpSettings:
