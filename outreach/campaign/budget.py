@@ -12,7 +12,8 @@ loops over ``range(100000)`` for ten billion steps. So every render runs under a
 
 Going over either is a :class:`BudgetExceeded`, which the evaluation turns into one line naming the
 recipient and the template line. The memory limit needs Linux (or another system that enforces
-``RLIMIT_AS``); the timer needs the main thread. Where either is missing, that part is not enforced.
+``RLIMIT_AS``); the timer needs the main thread and ``setitimer`` (not on Windows). Where either is
+missing, that part is not enforced.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def render_budget(memory: int = MEMORY_BUDGET, seconds: float = TIME_BUDGET) -> 
         if soft == resource.RLIM_INFINITY or soft > wanted:
             resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
             limit_set = (soft, hard)
-    main = threading.current_thread() is threading.main_thread()
+    main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
     previous = signal.signal(signal.SIGALRM, _on_alarm) if main else None
     _state.seconds = seconds if main else None
     _state.memory = memory

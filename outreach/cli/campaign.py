@@ -187,6 +187,10 @@ def send(
     The campaign is linted again right before sending: BLOCKED recipients are never sent, REVIEW ones only
     with --accept-review or an allow entry.  Sending is idempotent (a send log per campaign and recipient);
     a run stopped in the middle resumes with exactly the rest.
+
+    Exit 0 when every message it meant to send was sent (or, in a dry run, would be): recipients skipped
+    for their verdict are reported, not failures; 1 when a message failed, was deferred or is unconfirmed,
+    or the run stopped (daily cap, the server refused us); 2 on bad input.
     """
     from outreach.campaign import load_campaign
     from outreach.lint.codes import split_codes

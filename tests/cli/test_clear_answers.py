@@ -41,6 +41,8 @@ def test_help_lists_every_command_whole_with_exit_codes_and_completion() -> None
     assert "..." not in done.stdout.split("Commands:")[1]  # no command's help cut off
     assert "Exit codes:" in done.stdout and "2 bad usage or input" in flat
     assert '_OUTREACH_COMPLETE=bash_source outreach' in done.stdout
+    send_help = CliRunner().invoke(main, ["send", "--help"], terminal_width=100).output
+    assert "Exit 0 when every message it meant to send was sent" in " ".join(send_help.split())
     command = str(Path(sys.executable).parent / "outreach")  # the installed command, as a shell runs it
     script = subprocess.run([command], capture_output=True, text=True, timeout=60,
                             env={"_OUTREACH_COMPLETE": "bash_source", "PATH": "/usr/bin:/bin"})  # fmt: skip
