@@ -32,6 +32,7 @@ class Recipient:
     address: str
     row: Mapping[str, str]
     line: int
+    cells: tuple[str, ...] = ()  # the row's cells as written, in the file's column order
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,8 @@ class Campaign:
     recipients_path: Path | None = None
     allow_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    columns: tuple[str, ...] = ()  # the recipients CSV's header as written
+    delimiter: str = ","  # the recipients CSV's
     _compiled: Any = field(default=None, repr=False, compare=False)
 
     @property

@@ -39,10 +39,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.auth import Credentials
+from outreach.auth import Credentials, Secret
 from outreach.campaign.evaluate import evaluate
 from outreach.campaign.model import Campaign, CampaignReport, RecipientReport
-from outreach.config import Settings
+from outreach.config import MailboxConfig, Settings
 from outreach.errors import ConfigError, UsageError
 from outreach.mail.imap import append_to_sent
 from outreach.send.results import (
@@ -127,7 +127,8 @@ def send_campaign(
         raise UsageError("no From address: set [smtp] from in the campaign, [send] from, or --from")
     if smtp.security == "plain" and not is_loopback(smtp.host):
         result.warnings.append(f"{smtp.host}: sending WITHOUT encryption (--smtp-security plain)")
-    transport = transport or _transport(smtp, password, credentials)
+    mailbox = settings.mailboxes.get(campaign.mailbox) if settings is not None else None
+    transport = transport or _transport(smtp, password, credentials, mailbox)
     if options.append_sent and append_sent is None:
         append_sent = _imap_appender(settings, campaign.mailbox, credentials)
     sender = Sender(
@@ -220,12 +221,21 @@ def _from_verdict(base: Outcome, rec: RecipientReport, options: SendOptions) -> 
     return None
 
 
-def _transport(smtp: SmtpSettings, password: str | None, credentials: Credentials) -> Transport:
+def _transport(
+    smtp: SmtpSettings, password: str | None, credentials: Credentials, mailbox: MailboxConfig | None
+) -> Transport:
+    """The SMTP transport. The login: ``password`` if given; OAuth2 when the sending mailbox has
+    ``auth = "oauth2"`` and SMTP logs in as its user (Gmail, Microsoft 365: one token for both); else
+    the SMTP password from the environment, the keyring or a prompt."""
     if not smtp.host:
         raise UsageError("no SMTP host: set [smtp] host in the campaign, [send] host in the config, or --smtp-host")
-    if smtp.username and password is None:
-        password = credentials.smtp_password(smtp.username, smtp.host)
-    return SmtpTransport(smtp, password)
+    secret: Secret | None = password
+    if smtp.username and secret is None:
+        if mailbox is not None and mailbox.auth == "oauth2" and mailbox.username == smtp.username:
+            secret = credentials.oauth2_login(mailbox)
+        else:
+            secret = credentials.smtp_password(smtp.username, smtp.host)
+    return SmtpTransport(smtp, secret)
 
 
 def _send_log(session: Session, campaign: str, addresses: Iterable[str]) -> dict[str, SendLog]:
@@ -245,7 +255,7 @@ def _imap_appender(settings: Settings | None, mailbox_name: str, credentials: Cr
     config = settings.mailbox(mailbox_name)
     if not config.host:
         raise ConfigError(f"[mailboxes.{mailbox_name}]: no IMAP host, cannot --append-sent")
-    password = credentials.imap_password(config)
+    password = credentials.imap_login(config)
 
     def append(raw: bytes) -> None:
         append_to_sent(config, password, raw)

@@ -15,6 +15,7 @@ from outreach import csvsafe
 from outreach.campaign.model import VERDICTS, CampaignReport, RecipientReport
 from outreach.errors import UsageError
 from outreach.lint.findings import Finding
+from outreach.texttable import cut
 
 COLUMNS = ("address", "tier", "last_two_way", "balance", "verdict", "codes", "reason")
 _COLORS = {
@@ -42,7 +43,7 @@ def _row(r: RecipientReport) -> dict[str, str]:
 def _finding_lines(findings: Sequence[Finding], indent: str = "  ", evidence: bool = True) -> list[str]:
     lines = []
     for f in findings:
-        where = f" ({f.location})" if f.location and f.code.startswith("T") else ""
+        where = f" ({f.location})" if f.location and f.code.startswith("T") and f.location not in f.message else ""
         lines.append(
             f"{indent}{click.style(f.severity.upper(), fg=_COLORS[f.severity])} {f.code} {f.name}: "
             f"{f.message}{where}"
@@ -52,11 +53,16 @@ def _finding_lines(findings: Sequence[Finding], indent: str = "  ", evidence: bo
     return lines
 
 
-def table_text(report: CampaignReport, color: bool = True) -> str:
+def table_text(report: CampaignReport, color: bool = True, width: int | None = None) -> str:
+    """The preview's table: addresses whole; with ``width`` (a terminal's), reasons cut with … to fit it
+    (piped, ``width`` is None: every line whole)."""
     rows = [_row(r) for r in report.recipients]
     headers = {c: c.replace("_", " ") for c in COLUMNS}
     widths = {c: max([len(headers[c])] + [len(row[c]) for row in rows]) for c in COLUMNS[:-1]}
-    widths["address"] = min(widths["address"], 48)
+    if width is not None:
+        room = max(width - sum(widths.values()) - 2 * (len(COLUMNS) - 1), 20)
+        for row in rows:
+            row["reason"] = cut(row["reason"], room)
     out = []
     # each cell cut and padded to its column's width ("{tier:<12.12}"); the verdict cell, which may be
     # styled, is made once for each verdict
