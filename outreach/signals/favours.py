@@ -32,7 +32,9 @@ from typing import NamedTuple
 from outreach.signals.hits import KINDS, SignalHit
 from outreach.signals.sentences import bounded, normalise, sentence_bounds
 
-CACHE_SIZE = 50_000
+#: Sentences kept per cache: repeated lines (sign-offs, boilerplate) are decided once; the bound keeps memory
+#: flat over a long sync.
+CACHE_SIZE = 10_000
 _ONE_LABEL = frozenset(("ask", "offer", "thanks", "commitment"))
 _ASKS = frozenset(("favour_ask", "bulk_cta"))
 #: Presentational directives ("Please see attached", "Please note", "Please be advised", "Please find
