@@ -52,11 +52,12 @@ def test_the_wheel_carries_the_migrations_and_the_data(wheel: Path) -> None:
     migrations = {n for n in names if n.startswith("outreach/store/migrations/versions/") and n.endswith(".py")}
     in_repo = {f"outreach/store/migrations/versions/{p.name}" for p in (REPO / "migrations" / "versions").glob("*.py")}
     assert migrations == in_repo
+    favour = "outreach/signals/model/favour"
     for needed in ("outreach/store/migrations/env.py", "outreach/store/migrations/script.py.mako",
                    "outreach/py.typed", "outreach/data/sample-mailbox/INBOX.mbox",
                    "outreach/campaign/report/report.html.j2", "outreach/signals/model/ask/model.json",
-                   "outreach/signals/model/favour/model.onnx", "outreach/signals/model/favour/model-seed1.onnx",
-                   "outreach/signals/model/favour/tokenizer.json", "outreach/signals/model/favour/meta.json"):  # fmt: skip
+                   f"{favour}/model.onnx", f"{favour}/model-seed1.onnx", f"{favour}/tokenizer.json",
+                   f"{favour}/meta.json"):  # fmt: skip
         assert needed in names, needed
 
 
