@@ -68,7 +68,7 @@ from jinja2.sandbox import (
 from jinja2.utils import Cycler, Joiner, Namespace, missing
 from markupsafe import Markup, soft_str
 
-from outreach.campaign.budget import BudgetExceeded, RenderTimeout, over_budget, timed
+from outreach.campaign.budget import BudgetExceeded, RenderTimeout, over_budget, render_ended, render_started
 from outreach.campaign.model import Campaign
 from outreach.errors import CampaignError
 from outreach.ledger import Ledger
@@ -481,8 +481,11 @@ def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> 
             # context_for), and that set only matters to ``{% import %}`` of a template whose globals
             # differ from the environment's, which no campaign template has.
             ctx = env.context_class(env, context, template.name, template.blocks)
-            with timed():
+            render_started()
+            try:
                 return env.concat(template.root_render_func(ctx))
+            finally:
+                render_ended()
         except Exception:
             env.handle_exception()
     except (RenderTimeout, MemoryError) as exc:  # over the render budget (outreach.campaign.budget)
