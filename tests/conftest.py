@@ -11,6 +11,9 @@ Server fixtures:
 - ``make_flaky_proxy`` (function): factory for :class:`~servers.FlakyProxy` in front of any server.
 - ``chromium`` (session): path of the Chromium binary; run it with :func:`run_chromium`, or load a test
   harness page and read the JSON it reports with :func:`chromium_harness_result`.
+- ``team_store`` (module, parametrized ``sqlite`` / ``postgresql``): three teammates' mailboxes written
+  into Dovecot and synced into one store (the scenario of tests/team.py); ``fresh_team_store`` (function)
+  the same for tests that change it (send).
 - ``synthetic_mail`` (session): the generator module of benchmarks/ (``generate_messages(n, seed)``).
 - ``enron_dir`` (session): the Enron Maildir sample (``../shared/data/enron-maildir`` or
   ``$OUTREACH_ENRON_DIR``).
@@ -60,6 +63,7 @@ from servers import (  # noqa: E402
     in_ci,
     unavailable,
 )
+from team import TeamStore, team_store_at  # noqa: E402
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -244,6 +248,55 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 # ------------------------------------------------------------------------------------------------
+# A team store (tests/team.py)
+# ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _team(request: pytest.FixtureRequest, dovecot: DovecotServer, backend: str, folder: Path) -> Iterator[TeamStore]:
+    database = None
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'team.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        database = _unique_name(request, "team", 63)
+        url = server.create_database(database)
+
+    def account() -> ImapAccount:
+        user = _unique_name(request, "team", 48)
+        dovecot.add_user(user, f"pw-{user}")
+        return ImapAccount(dovecot, user, f"pw-{user}")
+
+    try:
+        with team_store_at(url, account) as store:
+            yield store
+    finally:
+        if database is not None:
+            with contextlib.suppress(Exception):
+                server.drop_database(database)
+
+
+_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(scope="module", params=_BACKENDS)
+def team_store(
+    request: pytest.FixtureRequest, dovecot: DovecotServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TeamStore]:
+    """The team scenario (tests/team.py) synced from Dovecot, once per module and backend: for tests that
+    only read the store."""
+    with _team(request, dovecot, request.param, tmp_path_factory.mktemp("team")) as store:
+        yield store
+
+
+@pytest.fixture(params=_BACKENDS)
+def fresh_team_store(request: pytest.FixtureRequest, dovecot: DovecotServer, tmp_path: Path) -> Iterator[TeamStore]:
+    """The same, synced for each test: for tests that change the store (sending)."""
+    with _team(request, dovecot, request.param, tmp_path) as store:
+        yield store
+
+
+# ------------------------------------------------------------------------------------------------
 # SMTP and the flaky proxy
 # ------------------------------------------------------------------------------------------------
 
@@ -253,7 +306,7 @@ def make_smtp_server() -> Iterator[Callable[..., SmtpServer]]:
     """Factory: ``make_smtp_server(auth=("user", "pw"))`` starts an SMTP server, stopped after the test."""
     started: list[SmtpServer] = []
 
-    def make(*, auth: tuple[str, str] | None = None) -> SmtpServer:
+    def make(*, auth: tuple[str, str] | dict[str, str] | None = None) -> SmtpServer:
         try:
             server = SmtpServer(auth=auth).start()
         except ServerUnavailable as exc:

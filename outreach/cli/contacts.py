@@ -1,4 +1,4 @@
-"""Commands for the people: ``contacts``, ``contact``, ``suppress …``."""
+"""Commands for the people: ``contacts``, ``contact``, ``who-knows``, ``suppress …``."""
 
 from __future__ import annotations
 
@@ -92,6 +92,40 @@ def contact(app: AppContext, address: str, mailbox_name: str | None, fmt: str) -
         click.echo(line)
 
 
+@click.command("who-knows")
+@click.argument("target", metavar="ADDRESS|DOMAIN")
+@format_option(*ROWS)
+@pass_app
+def who_knows(app: AppContext, target: str, fmt: str) -> None:
+    """Who on the team knows ADDRESS (or anyone at its outlet), or anyone at DOMAIN: every teammate's
+    mailbox with a relationship, strongest first, with the messages behind it.
+
+    Personal-mail domains (gmail.com, outlook.com ...) are nobody's outlet.
+    """
+    from outreach.ledger import EvidenceLine
+    from outreach.ledger.read import who_knows as read_who_knows
+    from outreach.ledger.text import message_ref
+
+    with app.sessions(create=False)() as session:
+        found = read_who_knows(session, target, app.ledger_policy())
+    rows = found.rows()
+    if fmt == "json":
+        emit_json({"target": found.target, "outlet": found.outlet, "relationships": rows})
+        return
+    for row in rows:
+        row["messages"] = "; ".join(message_ref(EvidenceLine.from_json(line)) for line in row["messages"])
+    columns = ["mailbox", "relation", "contact", "tier", "strength", "last_two_way", "balance", "messages"]
+    if fmt == "csv":
+        emit_rows(app, rows, fmt, columns)
+        return
+    title = f"Who knows {found.target}" + (f" (outlet {found.outlet})" if found.outlet else "")
+    if rows:
+        emit_rows(app, rows, fmt, columns, title=title)
+    else:
+        where = f" or anyone at {found.outlet}" if found.outlet and "@" in found.target else ""
+        click.echo(f"nobody on the team has exchanged personal mail with {found.target}{where}")
+
+
 @click.group()
 def suppress() -> None:
     """The suppression list: addresses and domains that never get a campaign."""
@@ -144,4 +178,4 @@ def suppress_list(app: AppContext, fmt: str) -> None:
     emit_rows(app, rows, fmt, ["kind", "value", "reason", "added_by", "added_at"], title="Suppressed")
 
 
-__all__ = ["contact", "contacts", "suppress"]
+__all__ = ["contact", "contacts", "suppress", "who_knows"]
