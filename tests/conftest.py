@@ -9,8 +9,9 @@ Server fixtures:
 - ``smtp_server`` (function): a started :class:`~servers.SmtpServer`; ``make_smtp_server(auth=...)``
   is a factory for one with AUTH.
 - ``make_flaky_proxy`` (function): factory for :class:`~servers.FlakyProxy` in front of any server.
-- ``chromium`` (session): path of the Chromium binary; run it with :func:`run_chromium`, or load a test
-  harness page and read the JSON it reports with :func:`chromium_harness_result`.
+- ``chromium`` (session): path of the Chromium binary; run it with :func:`run_chromium`, load a test
+  harness page and read the JSON it reports with :func:`chromium_harness_result`, or read what a page
+  said on its console with :func:`chromium_console`.
 - ``team_store`` (module, parametrized ``sqlite`` / ``postgresql``): three teammates' mailboxes written
   into Dovecot and synced into one store (the scenario of tests/team.py); ``fresh_team_store`` (function)
   the same for tests that change it (send).
@@ -73,6 +74,7 @@ __all__ = [
     "LedgerSnapshot",
     "assert_ledgers_equal_a_rebuild",
     "assert_same_ledgers",
+    "chromium_console",
     "chromium_harness_result",
     "in_ci",
     "ledger_snapshot",
@@ -371,6 +373,17 @@ def run_chromium(chromium: str, workdir: Path, *args: str, timeout: float = 120)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def chromium_console(chromium: str, workdir: Path, page: Path, *, budget_ms: int = 5000) -> list[str]:
+    """Load ``page`` in headless Chromium and return what its console said: errors, warnings, uncaught
+    exceptions, Content-Security-Policy violations and ``console.*`` calls (Chromium logs them as
+    ``CONSOLE`` lines when logging goes to stderr)."""
+    cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'profile'}", "--enable-logging=stderr", "--v=0",
+           f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [line.split("] ", 1)[-1] for line in done.stderr.splitlines() if ":CONSOLE" in line]
 
 
 def chromium_harness_result(chromium: str, workdir: Path, harness: Path, *, budget_ms: int = 8000) -> Any:

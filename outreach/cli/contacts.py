@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,15 +19,24 @@ from outreach.errors import UsageError
                    "tier, strength, balance, last_two_way.")
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending).")
 @click.option("--by-domain", is_flag=True, help="One row per domain: contacts, best tier, strongest contact.")
-@format_option(*ROWS)
+@format_option(*ROWS, "html")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (html: the team's relationship map as one self-contained page).")
 @click.option("--limit", type=int, default=0, help="At most N rows (0: all).")
 @pass_app
 def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bool, by_domain: bool, fmt: str,
-             limit: int) -> None:
-    """List contacts with their history and ledger: tier, strength, balance, last two-way exchange."""
+             output: Path | None, limit: int) -> None:
+    """List contacts with their history and ledger: tier, strength, balance, last two-way exchange.
+
+    --format html is the team's relationship map: by outlet, who on the team holds each relationship,
+    its tier and strength, with the messages behind it.
+    """
     from outreach.ledger import TEAM_SCOPE, TIERS, domain_rollup, stored_ledger_columns
     from outreach.ledger.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
 
+    if fmt == "html":
+        _relationship_map(app, output)
+        return
     scope = mailbox_name or TEAM_SCOPE
     with app.sessions(create=False)() as session:
         mailbox_id = mailbox_id_for(session, mailbox_name)
@@ -67,6 +77,23 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
     compact = ["address", "name", "tier", "strength", "balance", "last_two_way", "last_sent", "last_received",
                "sent", "received", "two_way_threads"]
     emit_rows(app, rows, fmt, compact if fmt == "table" else everything, title="Contacts")
+
+
+def _relationship_map(app: AppContext, output: Path | None) -> None:
+    """``contacts --format html``: the team's relationship map, to ``output`` or stdout."""
+    from outreach.campaign.report.html import render_map
+    from outreach.ledger.read import team_map
+
+    policy = app.ledger_policy()
+    with app.sessions(create=False)() as session:
+        outlets, lines = team_map(session, policy)
+    page = render_map(outlets, lambda r: lines.get(r.key, []), policy.now())
+    if output is None:
+        click.echo(page, nl=False)
+    else:
+        output.write_text(page, encoding="utf-8")
+        people = len({r.address for o in outlets for r in o.relationships})
+        click.echo(f"wrote {output} ({len(outlets)} outlet(s) and groups, {people} people)")
 
 
 @click.command()

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from outreach.ledger.model import TIERS, EvidenceLine
+from outreach.ledger.outlets import outlet_of
 
 #: Tiers of a relationship where personal mail went both ways: someone who "knows" the contact.
 TWO_WAY_TIERS = ("acquaintance", "warm", "strong")
@@ -197,6 +198,42 @@ class BestPath:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class OutletMap:
+    """One outlet of the team's relationship map: every teammate's relationship with someone there,
+    strongest first. ``outlet`` None: the people with personal-mail addresses (nobody's outlet)."""
+
+    outlet: str | None
+    relationships: tuple[Relationship, ...]
+
+    @property
+    def best(self) -> Relationship:
+        return self.relationships[0]
+
+    @property
+    def people(self) -> int:
+        return len({r.address for r in self.relationships})
+
+    @property
+    def teammates(self) -> list[str]:
+        """The teammates holding a relationship there, the one with the strongest first."""
+        return list(dict.fromkeys(r.mailbox for r in self.relationships))
+
+    @property
+    def last_two_way(self) -> datetime | None:
+        return max((r.last_two_way for r in self.relationships if r.last_two_way is not None), default=None)
+
+
+def by_outlet(relationships: Iterable[Relationship]) -> list[OutletMap]:
+    """The relationships (tier other than ``none``) grouped by the outlet of the person, the outlets with
+    the strongest relationship first; personal-mail addresses last, as one group."""
+    groups: dict[str | None, list[Relationship]] = {}
+    for r in ranked(relationships):
+        groups.setdefault(outlet_of(r.address), []).append(r)
+    maps = [OutletMap(outlet, tuple(found)) for outlet, found in groups.items()]
+    return sorted(maps, key=lambda o: (o.outlet is None, rank_key(o.best)))
+
+
 def choose_sender(path: BestPath | None, senders: Collection[str], default: str) -> str:
     """The mailbox to judge and send from: the one among ``senders`` with the strongest relationship with
     the recipient, else ``default``."""
@@ -212,9 +249,11 @@ __all__ = [
     "Lines",
     "MAX_LINES",
     "MAX_VIA",
+    "OutletMap",
     "Relationship",
     "TWO_WAY_TIERS",
     "best_per_teammate",
+    "by_outlet",
     "choose_sender",
     "day",
     "evidence_figures",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from outreach.errors import UsageError
@@ -44,8 +44,10 @@ from outreach.ledger.paths import (
     MAX_LINES,
     TWO_WAY_TIERS,
     BestPath,
+    OutletMap,
     Relationship,
     best_per_teammate,
+    by_outlet,
     evidence_figures,
     ranked,
 )
@@ -501,13 +503,15 @@ def relationships(
     *,
     addresses: Sequence[str] = (),
     domains: Sequence[str] = (),
+    everyone: bool = False,
     two_way_only: bool = False,
     policy: LedgerPolicy | None = None,
     when: datetime | None = None,
 ) -> list[Relationship]:
     """Every teammate's relationship (the ledgers of mailbox scopes, not the team's) with ``addresses``
-    and with the people at ``domains``, judged as of ``when``; with ``two_way_only``, only those where
-    personal mail went both ways. Unordered (see :func:`~outreach.ledger.paths.ranked`).
+    and with the people at ``domains`` (with ``everyone``, with anyone), judged as of ``when``; with
+    ``two_way_only``, only those where personal mail went both ways. Unordered (see
+    :func:`~outreach.ledger.paths.ranked`).
 
     One query per :data:`_CHUNK` addresses or domains, reading the figures that judging needs. A stored
     two-way tier stays two-way at any later date (its counts do not decay), so ``two_way_only`` filters
@@ -519,25 +523,27 @@ def relationships(
     column = ContactLedger.data if part is None else part
     found: list[Relationship] = []
     late: dict[int, tuple[str, str | None]] = {}
+    wheres: list[ColumnElement[bool]] = [true()] if everyone else []
     for key, wanted in ((Contact.address, list(addresses)), (Contact.domain, list(domains))):
-        for start in range(0, len(wanted), _CHUNK):
-            query = (
-                select(Contact.address, Contact.display_name, Contact.id, ContactLedger.scope, column)
-                .join(ContactLedger, ContactLedger.contact_id == Contact.id)
-                .where(key.in_(wanted[start : start + _CHUNK]), ContactLedger.scope != TEAM_SCOPE)
-            )
-            if two_way_only:
-                query = query.where(ContactLedger.tier.in_(TWO_WAY_TIERS))
-            for address, name, cid, scope, values in session.connection().execute(query).all():
-                if part is None:
-                    values = [(values or {}).get(n) for n in _STANDING]
-                elif isinstance(values, str):
-                    values = json.loads(values)
-                judged_one = _relationship(address, name, scope, values, policy, when)
-                if judged_one is None:
-                    late[cid] = (address, name)
-                else:
-                    found.append(judged_one)
+        wheres += [key.in_(wanted[start : start + _CHUNK]) for start in range(0, len(wanted), _CHUNK)]
+    for where in wheres:
+        query = (
+            select(Contact.address, Contact.display_name, Contact.id, ContactLedger.scope, column)
+            .join(ContactLedger, ContactLedger.contact_id == Contact.id)
+            .where(where, ContactLedger.scope != TEAM_SCOPE)
+        )
+        if two_way_only:
+            query = query.where(ContactLedger.tier.in_(TWO_WAY_TIERS))
+        for address, name, cid, scope, values in session.connection().execute(query).all():
+            if part is None:
+                values = [(values or {}).get(n) for n in _STANDING]
+            elif isinstance(values, str):
+                values = json.loads(values)
+            judged_one = _relationship(address, name, scope, values, policy, when)
+            if judged_one is None:
+                late[cid] = (address, name)
+            else:
+                found.append(judged_one)
     if late:
         for cid, ledgers in compute_ledgers(session, list(late), replace(policy, as_of=when)).items():
             address, name = late[cid]
@@ -628,6 +634,15 @@ def paths_for(
     }
 
 
+def team_map(
+    session: Session, policy: LedgerPolicy | None = None, when: datetime | None = None
+) -> tuple[list[OutletMap], dict[tuple[str, str], list[EvidenceLine]]]:
+    """The team's relationship map as of ``when``: every teammate's relationships by outlet (see
+    :func:`~outreach.ledger.paths.by_outlet`), and the messages behind each."""
+    outlets = by_outlet(relationships(session, everyone=True, policy=policy, when=when))
+    return outlets, relationship_lines(session, [r for outlet in outlets for r in outlet.relationships])
+
+
 @dataclass(frozen=True, slots=True)
 class WhoKnows:
     """``outreach who-knows``: the teammates with a relationship with an address (``direct``) or with
@@ -689,5 +704,6 @@ __all__ = [
     "relationships",
     "scope_ledgers",
     "stored_ledger_columns",
+    "team_map",
     "who_knows",
 ]
