@@ -19,7 +19,7 @@ from outreach.campaign.report import render_html
 from .data import DATA, add_ledgers
 from .test_evaluate import mixed_store, store  # noqa: F401 - fixtures
 
-WIDTHS = {"desktop": (1440, 900), "laptop": (1280, 800)}
+WIDTHS = {"desktop": (1440, 900), "laptop": (1280, 800), "small-laptop": (1024, 768)}
 COLLEAGUE = "colleague@example.com"  # jordan is warm with her: an outlet path to the strangers at example.com
 
 HARNESS = """<!DOCTYPE html>

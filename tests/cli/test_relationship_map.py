@@ -84,6 +84,6 @@ def test_the_map_in_chromium(chromium: str, team_store: TeamStore, tmp_path: Pat
     assert sorted(result["sam"]) == ["dailyherald.example", "wiredweekly.example"]  # sam's outlets
     assert result["shown"] == "2" and result["maya"] == ["techdaily.example"]
     assert chromium_console(chromium, tmp_path, page) == []
-    for width in (1440, 1280):
+    for width in (1440, 1280, 1024):
         found = layout_problems(chromium, tmp_path, page, width)
         assert found["overlaps"] == [] and found["overflowing"] == [] and not found["sideways"], found
