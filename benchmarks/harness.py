@@ -225,8 +225,9 @@ def plain_fetch(port: int, batch: int = 500, folders: Sequence[str] = ("INBOX",)
 # ------------------------------------------------------------------------------------------- ours
 
 
-def sync_command(port: int, database_url: str, signals: bool) -> list[str]:
-    """``outreach sync`` of the bench mailbox, as a user runs it (``--no-signals`` unless ``signals``)."""
+def sync_command(port: int, database_url: str, signals: bool, refine: bool = False) -> list[str]:
+    """``outreach sync`` of the bench mailbox (``--no-signals`` unless ``signals``; with signals, the fast
+    signals only — ``--no-refine`` — unless ``refine``: the refinement is measured on its own)."""
     return [
         sys.executable,
         "-m",
@@ -247,7 +248,7 @@ def sync_command(port: int, database_url: str, signals: bool) -> list[str]:
         "--name",
         MAILBOX_NAME,
         "--quiet",
-    ] + ([] if signals else ["--no-signals"])
+    ] + ((["--no-refine"] if not refine else []) if signals else ["--no-signals"])
 
 
 def sync_env() -> dict[str, str]:
@@ -278,7 +279,9 @@ class SyncResult:
 NOOP_ANALYSIS = Path(__file__).resolve().parent / "noop_analysis"
 
 
-def our_sync(port: int, database_url: str, signals: bool, noop_signals: float | None = None) -> SyncResult:
+def our_sync(
+    port: int, database_url: str, signals: bool, noop_signals: float | None = None, refine: bool = False
+) -> SyncResult:
     """Run ``outreach sync`` in a child process (so that its memory is its own) and measure it.
 
     ``noop_signals``: replace the signals analysis by a no-op that gives every message this many signals
@@ -287,7 +290,7 @@ def our_sync(port: int, database_url: str, signals: bool, noop_signals: float | 
     if noop_signals is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NOOP_ANALYSIS), env.get("PYTHONPATH")]))
         env["OUTREACH_BENCH_NOOP_SIGNALS"] = repr(noop_signals)
-    run = run_measured(sync_command(port, database_url, signals), env=env)
+    run = run_measured(sync_command(port, database_url, signals, refine), env=env)
     if run.returncode != 0:
         raise RuntimeError(f"outreach sync failed ({run.returncode}): {run.stderr or run.stdout}")
     line = run.stdout.splitlines()[0]

@@ -7,21 +7,23 @@ ratio compares two measurements of the same run:
 
   1. plain imapclient batch ``FETCH BODY.PEEK[]`` of both folders (the baseline), then
      ``outreach sync --no-signals`` into a fresh SQLite store;
-  2. the baseline again, then ``outreach sync`` as a user runs it (signals and ledgers) into a fresh store;
-     then the baseline again and the same sync with the analysis replaced by a no-op that gives every
-     message as many signals as the real one found on average (``noop_analysis/``): the ceiling of the
-     signals sync's rate, whatever the analysis costs;
+  2. the baseline again, then ``outreach sync --no-refine`` (fast signals and ledgers) into a fresh store,
+     then ``outreach signals refine`` on it (the sentence classifier on the pending sentences, then the
+     ledgers: what the end of a default sync does), timed apart; then the baseline again and the same sync
+     with the analysis replaced by a no-op that gives every message as many signals as the real one found
+     on average (``noop_analysis/``): the ceiling of the signals sync's rate, whatever the analysis costs;
   3. on that store: the no-change resync (in-process, median of RESYNC_RUNS), the same as a whole command,
-     and, after APPENDing 100 new messages, the resync that fetches them (whole command; they are expunged
-     again afterwards so that every run sees the same mailbox);
+     and, after APPENDing 100 new messages, the resync that fetches them (whole command, refinement included:
+     what a user waits for; they are expunged again afterwards so that every run sees the same mailbox);
   4. the baseline again, then the same sync into a fresh PostgreSQL database (a server of tests/servers.py).
 
-Then, once per size: the signals analysis (zoning + signals) over the stored bodies of the last store,
-in-process (words/s and messages/s), and ``outreach preview`` of a 10,000-recipient campaign (a) over that
-synced store, (b) over bench_preview.py's store (as many messages, 10,000 contacts with ledgers) and (c)
-over bench_preview.py's team store (as many messages in 3 mailboxes, each contact with ledgers in one to
-three of them): every preview computes each recipient's best path, (c) is where the paths have the most
-to read.
+Before the sizes: the four shared Enron mailboxes imported with fast signals, then refined (the refinement's
+rate on real mail: messages/s and sentences/s).  Then, once per size: the signals analysis (zoning +
+signals) over the stored bodies of the last store, in-process (words/s and messages/s), and ``outreach
+preview`` of a 10,000-recipient campaign (a) over that synced store, (b) over bench_preview.py's store (as
+many messages, 10,000 contacts with ledgers) and (c) over bench_preview.py's team store (as many messages
+in 3 mailboxes, each contact with ledgers in one to three of them): every preview computes each
+recipient's best path, (c) is where the paths have the most to read.
 
 Every measured command runs in its own child process, sampled every 50 ms for its memory: peak RSS and
 peak PSS summed over its process tree (the sync and its parse worker).  The table shows medians (of the
@@ -38,6 +40,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -219,6 +222,45 @@ def signals_per_message(url: str) -> float:
     return float(signals / messages) if messages else 0.0
 
 
+_REFINED = re.compile(r"signals refined: (\d+) message\(s\) in ([\d.]+)s \((\d+) sentence")
+
+
+def refine_figures(url: str) -> dict[str, Any]:
+    """``outreach signals refine`` on the store at ``url``, in a child process: messages and sentences per
+    second of its own reported time, and its memory."""
+    run = run_measured([sys.executable, "-m", "outreach", "--database-url", url, "signals", "refine", "--quiet"])
+    if run.returncode != 0:
+        raise RuntimeError(f"outreach signals refine failed ({run.returncode}): {run.stderr[-3000:]}")
+    found = _REFINED.search(run.stdout)
+    if found is None:
+        raise RuntimeError(f"outreach signals refine: unexpected output {run.stdout!r}")
+    messages, seconds, sentences = int(found[1]), float(found[2]), int(found[3])
+    seconds = max(seconds, 0.05)  # the summary's 0.1 s resolution
+    return {"messages": messages, "sentences": sentences, "reported_seconds": seconds,
+            "rate": messages / seconds, "sentence_rate": sentences / seconds, **run.figures()}
+
+
+ENRON_MAILBOXES = ("beck-s", "germany-c", "kaminski-v", "mann-k")
+
+
+def enron_refinement(tmp: Path) -> dict[str, Any] | None:
+    """The shared Enron mailboxes imported with fast signals (``--no-refine``), then refined."""
+    root = Path(os.environ.get("OUTREACH_ENRON_DIR") or REPO.parent / "shared" / "data" / "enron-maildir")
+    if not all((root / name).is_dir() for name in ENRON_MAILBOXES):
+        log(f"no Enron mailboxes at {root}: the refinement on real mail is skipped")
+        return None
+    url = f"sqlite:///{tmp / 'enron.db'}"
+    imported, import_s = 0, 0.0
+    for name in ENRON_MAILBOXES:
+        run = run_measured([sys.executable, "-m", "outreach", "--database-url", url, "import", str(root / name),
+                            "--mailbox", name, "--no-refine", "--quiet"])
+        if run.returncode != 0:
+            raise RuntimeError(f"import of {name} failed ({run.returncode}): {run.stderr[-3000:]}")
+        imported += int(run.stdout.split("new ")[1].split(",")[0])
+        import_s += run.seconds
+    return {"messages": imported, "import_seconds": round(import_s, 2), "refine": refine_figures(url)}
+
+
 def sync_figures(result: Any) -> dict[str, Any]:
     return {
         "fetched": result.fetched,
@@ -254,6 +296,8 @@ def measure_size(
                 run["fetch_before_signals"] = fetch_figures(port, folders)
                 store_url = f"sqlite:///{tmp / f'store-{size}-{r}.db'}"  # the last one is read below
                 run["sync"] = sync_figures(our_sync(port, store_url, signals=True))
+            with phases(f"{label}: run {r + 1} refinement"):
+                run["refine"] = refine_figures(store_url)
             with phases(f"{label}: run {r + 1} sync, analysis a no-op"):
                 # the same sync with the analysis made free (as many signals per message as it found):
                 # the ceiling of the signals sync's rate, whatever the analysis costs
@@ -271,7 +315,7 @@ def measure_size(
                 run["resync_no_change_command"] = sync_figures(cli)
                 new = list(generate_messages(NEW_MESSAGES, seed=10_000 + 100 * size + r))
                 uids = append_messages(port, new)
-                after = our_sync(port, store_url, signals=True)
+                after = our_sync(port, store_url, signals=True, refine=True)  # as a user gets it
                 expunge_uids(port, uids)
                 if after.fetched != NEW_MESSAGES:
                     raise RuntimeError(f"resync after {NEW_MESSAGES} new messages fetched {after.fetched}")
@@ -375,6 +419,15 @@ def summarise(out: dict[str, Any]) -> dict[str, float | None]:
         "pg_rate": median(each("sync_postgres", "rate")),
         "pg_ratio": median([r["ratio_postgres"] for r in ratios if "ratio_postgres" in r]),
         "pg_command_ratio": median([r["command_ratio_postgres"] for r in ratios if "ratio_postgres" in r]),
+        "refine_rate": median(each("refine", "rate")),
+        "refine_sentence_rate": median(each("refine", "sentence_rate")),
+        "refine_share": median([run["refine"]["messages"] / out["messages"] for run in runs if "refine" in run]),
+        "sync_refined_ratio": median([
+            out["messages"] / (run["sync"]["reported_seconds"] + run["refine"]["reported_seconds"])
+            / run["fetch_before_signals"]["rate"]
+            for run in runs if "refine" in run
+        ]),
+        "mem_refine_rss": median(each("refine", "peak_rss_mb")),
         "mem_sync_rss": median(each("sync", "peak_rss_mb")),
         "mem_sync_pss": median(each("sync", "peak_pss_mb")),
         "mem_nosig_rss": median(each("sync_no_signals", "peak_rss_mb")),
@@ -397,7 +450,7 @@ MB = 150.0
 #: (label, summary key, format, target text, check) — the rows of the table, in order.
 ROWS: list[tuple[str, str, str, str, Check]] = [
     ("plain imapclient FETCH BODY.PEEK[] (msg/s)", "fetch_rate", "{:,.0f}", "baseline", None),
-    ("full sync, signals on (msg/s)", "sync_rate", "{:,.0f}", "", None),
+    ("full sync, fast signals (msg/s)", "sync_rate", "{:,.0f}", "", None),
     ("  ratio to plain fetch", "sync_ratio", "{:.2f}x", ">= 0.5x", lambda v: v >= 0.5),
     ("  ratio, whole command", "sync_command_ratio", "{:.2f}x", "", None),
     ("  signals per message", "signals_per_message", "{:.1f}", "", None),
@@ -409,6 +462,10 @@ ROWS: list[tuple[str, str, str, str, Check]] = [
     ("sync into PostgreSQL, signals on (msg/s)", "pg_rate", "{:,.0f}", "", None),
     ("  ratio to plain fetch", "pg_ratio", "{:.2f}x", ">= 0.5x", lambda v: v >= 0.5),
     ("  ratio, whole command", "pg_command_ratio", "{:.2f}x", "", None),
+    ("refinement: sentence classifier (msg/s)", "refine_rate", "{:,.1f}", "", None),
+    ("  distinct sentences through the classifier (/s)", "refine_sentence_rate", "{:,.1f}", "", None),
+    ("  messages refined (share of the mailbox)", "refine_share", "{:.0%}", "", None),
+    ("sync + refinement: ratio to plain fetch", "sync_refined_ratio", "{:.3f}x", "", None),
     ("no-change resync (s, in-process)", "resync_s", "{:.3f}", "<= 0.3 s", lambda v: v <= 0.3),
     ("no-change resync, whole command (s)", "resync_command_s", "{:.2f}", "", None),
     (f"resync after {NEW_MESSAGES} new, whole command (s)", "resync_new_s", "{:.2f}", "", None),
@@ -429,6 +486,7 @@ ROWS: list[tuple[str, str, str, str, Check]] = [
     ("peak RSS: no-change resync (MB)", "mem_resync_rss", "{:.0f}", "<= 150 MB", lambda v: v <= MB),
     (f"peak RSS: resync after {NEW_MESSAGES} new (MB)", "mem_resync_new_rss", "{:.0f}", "<= 150 MB",
      lambda v: v <= MB),
+    ("peak RSS: refinement (MB)", "mem_refine_rss", "{:.0f}", "<= 300 MB", lambda v: v <= 300.0),
     ("peak RSS: zoning + signals (MB)", "mem_signals_rss", "{:.0f}", "<= 150 MB", lambda v: v <= MB),
     ("peak RSS: preview (MB)", "mem_preview_rss", "{:.0f}", "<= 150 MB", lambda v: v <= MB),
 ]
@@ -570,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"no PostgreSQL here, its rows are skipped: {exc}")
                 results["postgres_skipped"] = str(exc)
         stack.callback(cleanup, phases, pg)
+        with phases("Enron mailboxes: import with fast signals, then refine"):
+            results["enron"] = enron_refinement(tmp)
         for size in sizes:
             results["sizes"][str(size)] = measure_size(size, args, pg, tmp, phases, size_label(size))
             results["phases_s"] = {k: round(v, 1) for k, v in phases.seconds.items()}
@@ -586,6 +646,14 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {m['load_average_at_start'][0]} at start, {m['load_average_at_end'][0]} at end; "
           f"medians of {args.runs} run(s)")
     print(results["table"])
+    enron = results.get("enron")
+    if enron:
+        ref = enron["refine"]
+        print(f"\nEnron mailboxes ({len(ENRON_MAILBOXES)}, {enron['messages']:,} messages): import with fast signals "
+              f"{enron['messages'] / enron['import_seconds']:,.0f} msg/s (whole commands); refinement: "
+              f"{ref['messages']:,} messages ({ref['messages'] / enron['messages']:.0%}), {ref['sentences']:,} "
+              f"sentences through the classifier in {ref['reported_seconds']:.1f}s: {ref['rate']:,.1f} msg/s, "
+              f"{ref['sentence_rate']:,.1f} sentences/s; peak RSS {ref['peak_rss_mb']:.0f} MB")
     busiest = max(m["load_average_at_start"][0], m["load_average_at_end"][0])
     if busiest > 0.5 * (m.get("cpu_count") or 1):
         print(f"\nnote: load average up to {busiest} on {m.get('cpu_count')} CPUs: the machine was busy. Ratios hold "

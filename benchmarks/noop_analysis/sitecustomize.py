@@ -20,7 +20,9 @@ if _MEAN is not None:
     _KINDS = ("ask", "thanks", "ask", "fulfilment", "ask", "commitment", "ask", "offer", "ask")
     _owed = [0.0]
 
-    def _noop(texts: Sequence[str | None], batch_size: int = 256) -> list[_analyse.MessageSignals]:
+    def _noop(
+        texts: Sequence[str | None], batch_size: int = 256, *, refine: bool = True
+    ) -> list[_analyse.MessageSignals]:
         found = []
         for text in texts:
             body = (text or "")[:80]

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import select as sql_select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from outreach.campaign.evidence import POSITIVE, EvidenceReader
@@ -49,6 +50,7 @@ from outreach.lint.registry import all_rules, report_order, resolve_codes
 from outreach.lint.rule import CampaignCheck, RecipientCheck, RecipientEvidence, RenderedCheck
 from outreach.lint.suppressions import AllowEntry, SuppressedFinding, Usage, apply_suppressions, unused_warnings
 from outreach.lint.template import locator
+from outreach.signals.storage import refine_for
 from outreach.store.models import Mailbox, SendLog
 from outreach.suppression import SuppressionList, load_suppressions
 
@@ -355,6 +357,7 @@ def _evaluate(
         sql_select(Mailbox.id).where(Mailbox.name == campaign.mailbox)
     ) is None:
         raise CampaignError(f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store")
+    warnings = _refine_recipients(session, addresses, judging)
     since = now - timedelta(days=policy.cooldown_days)
     found = read_judging(session, campaign, policy.scope == "team", settings, since, judging, now)
 
@@ -377,7 +380,20 @@ def _evaluate(
         path_lines=PathLines(session, found.paths),
         senders=found.senders,
     )
-    return evaluate_data(campaign, data, policy, now)
+    return evaluate_data(campaign, data, policy, now, warnings)
+
+
+def _refine_recipients(session: Session, addresses: Sequence[str], judging: LedgerPolicy) -> list[str]:
+    """Decide the recipients' sentences a sync left to the sentence classifier (``--no-refine``), so that
+    every verdict reads final signals; a store we may not write to keeps the fast ones, with a warning."""
+    try:
+        refine_for(session, addresses, judging)
+    except DBAPIError as error:
+        session.rollback()
+        return [f"the recipients' mail has signals the sentence classifier has not decided yet and the store "
+                f"could not be written ({str(error.orig).strip()}): their verdicts use the fast signals; "
+                f"run `outreach signals refine`"]
+    return []
 
 
 def ledger_policy(settings: Settings | None) -> LedgerPolicy:

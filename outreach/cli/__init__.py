@@ -18,11 +18,11 @@ from typing import Any
 import click
 from rich.console import Console
 
-from outreach import __version__
 from outreach.cli import campaign, contacts, mail
 from outreach.cli.app import AppContext, pass_app
 from outreach.config import load_settings
 from outreach.errors import OutreachError, UsageError
+from outreach.version import __version__
 
 
 class OutreachGroup(click.Group):

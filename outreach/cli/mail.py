@@ -63,12 +63,15 @@ def db_current(app: AppContext) -> None:
               "instead of exiting.")
 @click.option("--no-signals", is_flag=True,
               help="Store the mail only; analyse it later with `outreach signals rebuild --stale-only`.")
+@click.option("--no-refine", is_flag=True,
+              help="Keep the fast signals; let `outreach signals refine` (or preview/send, for their "
+                   "recipients) run the sentence classifier later.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output, only the summary.")
 @pass_app
 def sync(
     app: AppContext, mailbox_names: tuple[str, ...], host: str | None, port: int | None, username: str | None,
     security: str, addresses: tuple[str, ...], folders: tuple[str, ...], name: str | None, batch_size: int,
-    timeout: float | None, wait: bool, no_signals: bool, quiet: bool,
+    timeout: float | None, wait: bool, no_signals: bool, no_refine: bool, quiet: bool,
 ) -> None:
     """Fetch new mail over IMAP (read-only, incremental, resumable) into the store."""
     from outreach.mail.runs import sync_mailbox
@@ -93,13 +96,15 @@ def sync(
         started = time.perf_counter()  # the store's opening (a new one's creation) is part of the sync
         with make_progress(app.err, quiet) as progress:
             summary = sync_mailbox(app.sessions(), config, password, progress=progress,
-                                   signals=not no_signals, ledger_policy=app.ledger_policy(), wait=wait)
+                                   signals=not no_signals, ledger_policy=app.ledger_policy(), wait=wait,
+                                   refine=not no_refine)
         _print_summary(app, f"{config.name} ({config.host})", summary.totals, time.perf_counter() - started,
-                       [(f.name, f.status) for f in summary.folders], summary.retries)
+                       [(f.name, f.status) for f in summary.folders], summary.retries, summary.refined)
 
 
 def _print_summary(
-    app: AppContext, title: str, totals: Any, seconds: float, folders: list[tuple[str, str]], retries: int = 0
+    app: AppContext, title: str, totals: Any, seconds: float, folders: list[tuple[str, str]], retries: int = 0,
+    refined: int = 0,
 ) -> None:
     rate = totals.fetched / seconds if seconds > 0 else 0.0
     click.echo(f"{title}: fetched {totals.fetched}, new {totals.new}, duplicates {totals.duplicates}, "
@@ -112,6 +117,8 @@ def _print_summary(
         click.echo(f"    {problem}")
     if retries:
         click.echo(f"  reconnected {retries} time(s) after a dropped connection")
+    if refined:
+        click.echo(f"  sentence classifier: {refined} message(s) refined")
 
 
 @click.command("import")
@@ -121,21 +128,25 @@ def _print_summary(
               help="The owner's own address (repeat for aliases; default: guessed from the Sent folder).")
 @click.option("--no-signals", is_flag=True,
               help="Store the mail only; analyse it later with `outreach signals rebuild --stale-only`.")
+@click.option("--no-refine", is_flag=True,
+              help="Keep the fast signals; let `outreach signals refine` (or preview/send, for their "
+                   "recipients) run the sentence classifier later.")
 @click.option("--wait", is_flag=True, help="If a sync or import of the mailbox is running, wait for it.")
 @click.option("--quiet", "-q", is_flag=True)
 @pass_app
 def import_(
-    app: AppContext, path: Path, mailbox_name: str, addresses: tuple[str, ...], no_signals: bool, wait: bool,
-    quiet: bool,
+    app: AppContext, path: Path, mailbox_name: str, addresses: tuple[str, ...], no_signals: bool,
+    no_refine: bool, wait: bool, quiet: bool,
 ) -> None:
     """Import an mbox file (e.g. Gmail Takeout) or a Maildir tree through the sync pipeline."""
     from outreach.mail.runs import import_path
 
     with make_progress(app.err, quiet) as progress:
         result = import_path(app.sessions(), path, mailbox_name, list(addresses), progress=progress,
-                             signals=not no_signals, ledger_policy=app.ledger_policy(), wait=wait)
+                             signals=not no_signals, ledger_policy=app.ledger_policy(), wait=wait,
+                             refine=not no_refine)
     _print_summary(app, f"{mailbox_name} ({path})", result.totals, result.seconds,
-                   [(f.name, f.status) for f in result.folders])
+                   [(f.name, f.status) for f in result.folders], refined=result.refined)
 
 
 @click.group()
@@ -167,6 +178,19 @@ def signals_rebuild(
             done = refresh_ledgers(session, policy=policy)
             session.commit()
             click.echo(f"ledgers: {done.contacts} contact(s), {done.rows} row(s) in {done.seconds:.1f}s")
+
+
+@signals.command("refine")
+@click.option("--quiet", "-q", is_flag=True)
+@pass_app
+def signals_refine(app: AppContext, quiet: bool) -> None:
+    """Run the sentence classifier on the sentences a sync left pending (--no-refine), then the ledgers."""
+    from outreach.signals.storage import refine
+
+    with app.sessions(create=False)() as session, make_progress(app.err, quiet) as progress:
+        summary = refine(session, policy=app.ledger_policy(), progress=progress)
+    click.echo(f"signals refined: {summary.messages} message(s) in {summary.seconds:.1f}s "
+               f"({summary.sentences} sentence(s) through the classifier); ledgers: {summary.contacts} contact(s)")
 
 
 @click.group()

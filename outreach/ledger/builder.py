@@ -247,8 +247,16 @@ class LedgerBuilder:
         }
 
     def _signals(self, sent: list[Event], personal: list[Event], received: list[Event]) -> None:
+        """The figures the signals give (refusals, offers, thanks, asks each way and their fulfilment) and
+        the balance they add up to."""
+        balance = self._refusals_offers_thanks(sent, personal, received)
+        balance += self._their_asks(sent, personal)
+        balance += self._our_asks(sent)
+        self.ledger.balance = round(balance, 2)
+
+    def _refusals_offers_thanks(self, sent: list[Event], personal: list[Event], received: list[Event]) -> float:
+        """Opt-outs and declines, offers and thanks each way; the balance our offers add."""
         led, policy = self.ledger, self.policy
-        half = policy.balance_half_life_days
         balance = 0.0
         for e in received:
             msg = e.msg
@@ -274,15 +282,20 @@ class LedgerBuilder:
                 led.offers_by_us += 1
                 self.add("offers_by_us", e, msg.offer)
                 if not msg.noisy:  # a broadcast offer is no favour
-                    weight = policy.offer_weight * self.decay(msg.date, half)
-                    balance += weight
+                    balance += policy.offer_weight * self.decay(msg.date, policy.balance_half_life_days)
                     self.add("balance", e, msg.offer)
         for e in sent:
             if e.msg.thanks is not None:
                 led.thanks_given += 1
                 self.add("thanks_given", e, e.msg.thanks)
+        return balance
 
-        # Their asks, and whether a later message of ours in the thread delivered.
+    def _their_asks(self, sent: list[Event], personal: list[Event]) -> float:
+        """Their asks and whether a later message of ours in the thread delivered; our unprompted help.
+        The balance both add."""
+        led, policy = self.ledger, self.policy
+        half = policy.balance_half_life_days
+        balance = 0.0
         used_as_fulfilment: set[int] = set()
         for e in personal:
             ask = e.msg.ask
@@ -304,8 +317,12 @@ class LedgerBuilder:
             if help_given is not None and msg.id not in used_as_fulfilment and not msg.noisy:
                 balance += policy.help_weight * self.decay(msg.date, half)
                 self.add("balance", e, help_given)
+        return balance
 
-        # Our asks: each one costs, and did they deliver?
+    def _our_asks(self, sent: list[Event]) -> float:
+        """Our asks: each one costs (the balance it takes), and did they deliver?"""
+        led, policy = self.ledger, self.policy
+        balance = 0.0
         last_ask: tuple[Event, str] | None = None
         for e in sent:
             msg = e.msg
@@ -320,7 +337,7 @@ class LedgerBuilder:
             # a generic call to action, or any ask in a broadcast (bulk) message of ours, costs less
             personal_weight = personal_ask is not None and not msg.noisy
             weight = policy.ask_weight if personal_weight else policy.generic_ask_weight
-            balance -= weight * self.decay(msg.date, half)
+            balance -= weight * self.decay(msg.date, policy.balance_half_life_days)
             self.add("balance", e, shown)
             done = self._fulfilled_by(e, "in")
             if done is not None:
@@ -335,7 +352,7 @@ class LedgerBuilder:
             led.last_ask_by_us = LastAsk(
                 EvidenceLine(e.msg.id, e.msg.date, e.direction, e.msg.subject, shown), e.later_in
             )
-        led.balance = round(balance, 2)
+        return balance
 
     def _fulfilled_by(self, ask: Event, side: str) -> tuple[Event, str | None] | None:
         """The first later message of ``side`` in the ask's thread that delivered, with its sentence."""

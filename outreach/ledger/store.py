@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -59,14 +59,16 @@ def refresh_ledgers(
     session: Session, contact_ids: Iterable[int] | None = None, policy: LedgerPolicy | None = None
 ) -> RefreshSummary:
     """Recompute and store the ledgers of ``contact_ids`` (after a sync: the contacts it touched), or of
-    every contact when None.  Does not commit.  Both ways give the same rows for the same store and
-    ``policy.as_of``.  Decay is computed as of the refresh: contacts no sync touches keep the strength and
-    balance of their last refresh until a full one (``outreach ledger rebuild``, e.g. nightly).
+    every contact when None.  Does not commit.  Both ways give the same rows for the same store.  A stored
+    ledger counts all the mail and is judged as of its own latest message (``policy.as_of`` is ignored
+    here): readers judge it as of their date (see :mod:`outreach.ledger.read`).
 
     Either way the contacts are computed CONTACT_CHUNK at a time (their rows replaced, then the next
     chunk), from facts loaded for several chunks at once (see :class:`FactsLoader`): memory stays bounded."""
     started = time.perf_counter()
-    policy = policy or LedgerPolicy()
+    # a stored ledger counts all the mail and is judged as of its own latest message: readers judge it as of
+    # their date (an --as-of given to a command that writes applies to what it reads, not to what it stores)
+    policy = replace(policy, as_of=None) if policy is not None else LedgerPolicy()
     summary = RefreshSummary()
     conn = session.connection()
     own_contacts = select(Contact.id).where(Contact.address.in_(select(MailboxAddress.address)))

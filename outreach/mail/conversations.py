@@ -45,6 +45,9 @@ class Threader:
         # a thread merged away -> where it went (the key keeps it alive: no id() can be reused)
         self.survivor: dict[ThreadInfo, ThreadInfo] = {}
         self.gone: list[ThreadInfo] = []  # stored threads merged away in this batch
+        # their ids: a message of the batch may still reach one (by reference, or as the thread of a stored
+        # reply), which the store keeps until the batch's merges are written
+        self.gone_ids: dict[int, ThreadInfo] = {}
 
     def assign(self, session: Session, messages: Sequence[ParsedMessage]) -> tuple[list[int | None], list[int]]:
         """The thread id of each message (same order), and the ids of stored messages whose thread changed
@@ -139,6 +142,7 @@ class Threader:
             self.survivor[other] = survivor
             if other.id is not None:
                 self.gone.append(other)
+                self.gone_ids[other.id] = other
         return self._settle(session, survivor) if survivor.subject_key else survivor
 
     def _resolve(self, info: ThreadInfo) -> ThreadInfo:
@@ -166,6 +170,9 @@ class Threader:
         return found
 
     def _thread_by_id(self, session: Session, tid: int) -> ThreadInfo:
+        merged = self.gone_ids.get(tid)
+        if merged is not None:
+            return self._resolve(merged)
         info = self.index.get(tid)
         if info is None:
             row = session.execute(
@@ -210,6 +217,7 @@ class Threader:
             session.execute(delete(Thread).where(Thread.id == gone.id))
             survivor.dirty = True
         self.gone.clear()
+        self.gone_ids.clear()
         self.survivor.clear()
         return moved
 

@@ -156,6 +156,7 @@ class RunSummary:
     source: str  # the host, or the imported path
     folders: list[FolderSummary] = field(default_factory=list)
     seconds: float = 0.0
+    refined: int = 0  # messages whose sentences the sentence classifier decided after the ingest
 
     @property
     def totals(self) -> IngestStats:

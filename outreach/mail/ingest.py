@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from outreach.mail.conversations import Threader
 from outreach.mail.owners import SENT_FOLDER, add_addresses, mailbox_addresses, turn_outbound
 from outreach.mail.parsing import ParsedMessage, parse_message
 from outreach.mail.worker import Prepared
-from outreach.signals.storage import PIPELINE_VERSION, SIGNAL_COLUMNS, MessageSignals, quoted_columns, signal_rows
+from outreach.signals.storage import SIGNAL_COLUMNS, MessageSignals, message_version, quoted_columns, signal_rows
 from outreach.store import bulk_insert, bulk_insert_rows, chunked, lock_store_for_writing
 from outreach.store.models import (
     Contact,
@@ -185,12 +185,7 @@ class Ingestor:
         keys = list({msg.message_key for _, msg in items})
         existing: dict[str, int] = {}
         for chunk in chunked(keys):
-            existing.update(
-                (key, mid)
-                for key, mid in conn.execute(
-                    _IDS_BY_KEY, {"keys": chunk}
-                )
-            )
+            existing.update((key, mid) for key, mid in conn.execute(_IDS_BY_KEY, {"keys": chunk}))
         # Split into messages we already have (new location at most) and new ones (first copy wins).
         new_items: dict[str, tuple[RawMessage, ParsedMessage]] = {}
         seen_again: list[tuple[RawMessage, ParsedMessage]] = []
@@ -200,66 +195,67 @@ class Ingestor:
             else:
                 new_items[msg.message_key] = (raw, msg)
         new_list = list(new_items.values())
-        contact_ids = self._contacts([msg for _, msg in new_list])
-        thread_ids, moved = self.threader.assign(self.session, [msg for _, msg in new_list])
-        stats.rethreaded += moved
-        message_rows = []
-        for (_, msg), tid in zip(new_list, thread_ids, strict=True):
-            message_rows.append(
-                {
-                    "message_key": msg.message_key,
-                    "message_id_header": msg.message_id_header,
-                    "date": msg.date,
-                    "subject": msg.subject,
-                    "from_address": msg.sender.address if msg.sender else None,
-                    "size": msg.size,
-                    "thread_id": tid,
-                    "in_reply_to": msg.in_reply_to,
-                    "references": " ".join(msg.references) or None,
-                    "recipient_count": msg.recipient_count,
-                    "is_bulk": msg.is_bulk,
-                    "is_list": msg.is_list,
-                    "is_automated": msg.is_automated,
-                    "noise_reason": ", ".join(msg.noise_reasons)[:200] or None,
-                    "body_text": msg.body_text,
-                    "text_truncated": msg.text_truncated,
-                    "parse_error": msg.parse_error,
-                    **_analysis_columns(signals.get(msg.message_key)),
-                }
-            )
-        new_ids: dict[str, int] = {}
-        if message_rows:
-            bulk_insert(conn, Message, message_rows)
-            new_keys = [row["message_key"] for row in message_rows]
-            for chunk in chunked(new_keys):
-                new_ids.update(
-                    (key, mid)
-                    for key, mid in conn.execute(_IDS_BY_KEY, {"keys": chunk})
-                )
-        participant_rows = []
-        for _, msg in new_list:
-            mid = new_ids[msg.message_key]
-            for role, addr in msg.participants():
-                participant_rows.append(
-                    {
-                        "message_id": mid,
-                        "contact_id": contact_ids[addr.address],
-                        "role": role,
-                        "display_name": addr.name,
-                    }
-                )
-        bulk_insert(conn, Participant, participant_rows)
+        new_ids = self._insert_messages(conn, [msg for _, msg in new_list], signals, stats)
         if signals:
             rows: list[tuple[Any, ...]] = []
-            for key, mid in new_ids.items():
-                found = signals.get(key)
+            for _, msg in new_list:
+                found = signals.get(msg.message_key)
                 if found is not None:
-                    rows += signal_rows(mid, found)
+                    mid = new_ids[msg.message_key]
+                    rows += signal_rows(mid, found, message_version(found, _noisy(msg)))
             bulk_insert_rows(conn, Signal, SIGNAL_COLUMNS, rows)
         stats.new = len(new_list)
         stats.new_message_ids = list(new_ids.values())
         all_ids = {**existing, **new_ids}
         self._locations(folder, new_list + seen_again, all_ids, stats)
+
+    def _insert_messages(
+        self, conn: Connection, messages: list[ParsedMessage], signals: dict[str, MessageSignals], stats: IngestStats
+    ) -> dict[str, int]:
+        """Insert the new messages (their contacts, thread and participants too); their ids by key."""
+        contact_ids = self._contacts(messages)
+        thread_ids, moved = self.threader.assign(self.session, messages)
+        stats.rethreaded += moved
+        message_rows = [
+            {
+                "message_key": msg.message_key,
+                "message_id_header": msg.message_id_header,
+                "date": msg.date,
+                "subject": msg.subject,
+                "from_address": msg.sender.address if msg.sender else None,
+                "size": msg.size,
+                "thread_id": tid,
+                "in_reply_to": msg.in_reply_to,
+                "references": " ".join(msg.references) or None,
+                "recipient_count": msg.recipient_count,
+                "is_bulk": msg.is_bulk,
+                "is_list": msg.is_list,
+                "is_automated": msg.is_automated,
+                "noise_reason": ", ".join(msg.noise_reasons)[:200] or None,
+                "body_text": msg.body_text,
+                "text_truncated": msg.text_truncated,
+                "parse_error": msg.parse_error,
+                **_analysis_columns(signals.get(msg.message_key), _noisy(msg)),
+            }
+            for msg, tid in zip(messages, thread_ids, strict=True)
+        ]
+        new_ids: dict[str, int] = {}
+        if message_rows:
+            bulk_insert(conn, Message, message_rows)
+            for chunk in chunked([row["message_key"] for row in message_rows]):
+                new_ids.update((key, mid) for key, mid in conn.execute(_IDS_BY_KEY, {"keys": chunk}))
+        participant_rows = [
+            {
+                "message_id": new_ids[msg.message_key],
+                "contact_id": contact_ids[addr.address],
+                "role": role,
+                "display_name": addr.name,
+            }
+            for msg in messages
+            for role, addr in msg.participants()
+        ]
+        bulk_insert(conn, Participant, participant_rows)
+        return new_ids
 
     def _locations(
         self,
@@ -389,13 +385,17 @@ class Ingestor:
         return ids
 
 
-def _analysis_columns(found: MessageSignals | None) -> dict[str, Any]:
+def _noisy(msg: ParsedMessage) -> bool:
+    return msg.is_bulk or msg.is_list or msg.is_automated
+
+
+def _analysis_columns(found: MessageSignals | None, noisy: bool) -> dict[str, Any]:
     """The message columns the signals analysis sets: whether (and by which pipeline) its signals were
     computed, and the author of the message it quotes."""
     if found is None:
         return {"language": None, "signals_version": None, "quoted_name": None, "quoted_address": None,
                 "quoted_date": None}
-    return {"language": found.language, "signals_version": PIPELINE_VERSION, **quoted_columns(found)}
+    return {"language": found.language, "signals_version": message_version(found, noisy), **quoted_columns(found)}
 
 
 def finish_run(run: SyncRun, totals: IngestStats) -> None:

@@ -38,6 +38,7 @@ def sync_mailbox(
     ledger_policy: LedgerPolicy | None = None,
     wait: bool = False,
     *,
+    refine: bool = True,
     after_batch: AfterBatch | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncSummary:
@@ -48,13 +49,14 @@ def sync_mailbox(
     :class:`~outreach.errors.MailboxBusyError` is raised, or with ``wait`` the sync waits for it."""
     with _mailbox_lock(sessions, config.name, wait, progress):
         started = time.perf_counter()
-        hook = SignalsHook(sessions, config.name, ledger_policy, after_batch) if signals else None
+        hook = SignalsHook(sessions, config.name, ledger_policy, after_batch, refine=refine) if signals else None
         summary = ImapSync(
             sessions, config, password, progress=progress, after_batch=hook or after_batch, sleep=sleep, analyse=signals
         ).run()
         _note_learned(progress, summary.totals.learned)
         if hook is not None:
-            hook.finish(summary.totals.rethreaded)
+            hook.finish(summary.totals.rethreaded, progress)
+            summary.refined = hook.refined
     summary.seconds = time.perf_counter() - started  # the ledger refresh is part of the sync's time
     return summary
 
@@ -79,13 +81,15 @@ def import_path(
     signals: bool = True,
     ledger_policy: LedgerPolicy | None = None,
     wait: bool = False,
+    *,
+    refine: bool = True,
 ) -> ImportSummary:
     """Import a Maildir tree or an mbox file for ``mailbox_name`` through the sync pipeline; with
     ``signals``, new messages are analysed and the touched contacts' ledgers refreshed.  Like a sync, it
     holds the mailbox (see :func:`sync_mailbox`)."""
     with _mailbox_lock(sessions, mailbox_name, wait, progress):
         return _import_path(
-            sessions, path, mailbox_name, addresses, progress, batch_size, after_batch, signals, ledger_policy
+            sessions, path, mailbox_name, addresses, progress, batch_size, after_batch, signals, ledger_policy, refine
         )
 
 
@@ -99,9 +103,10 @@ def _import_path(
     after_batch: AfterBatch | None,
     signals: bool,
     ledger_policy: LedgerPolicy | None,
+    refine: bool,
 ) -> ImportSummary:
     progress = progress or SilentProgress()
-    hook = SignalsHook(sessions, mailbox_name, ledger_policy, after_batch) if signals else None
+    hook = SignalsHook(sessions, mailbox_name, ledger_policy, after_batch, refine=refine) if signals else None
     if hook is not None:
         after_batch = hook
     started = time.perf_counter()
@@ -128,7 +133,8 @@ def _import_path(
         session.commit()
     _note_learned(progress, summary.totals.learned)
     if hook is not None:
-        hook.finish(summary.totals.rethreaded)
+        hook.finish(summary.totals.rethreaded, progress)
+        summary.refined = hook.refined
     summary.seconds = time.perf_counter() - started
     return summary
 

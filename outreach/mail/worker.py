@@ -45,7 +45,7 @@ def prepare_batch(items: list[tuple[bytes | None, datetime | None]], analyse: bo
         return [(p, None) for p in parsed]
     from outreach.signals.analyse import analyse_texts
 
-    return list(zip(parsed, analyse_texts(analysed_texts(parsed)), strict=True))
+    return list(zip(parsed, analyse_texts(analysed_texts(parsed), refine=False), strict=True))
 
 
 # --------------------------------------------------------------------------- the worker process
@@ -224,7 +224,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             from outreach.signals.analyse import analyse_texts
 
             analyse = True
-            _write_frame(stdout, analyse_texts(job))
+            _write_frame(stdout, analyse_texts(job, refine=False))
         else:
             items, analyse = job
             _write_frame(stdout, prepare_batch(items, analyse))

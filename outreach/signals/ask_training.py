@@ -29,6 +29,7 @@ __all__ = [
     "calibrate_threshold",
     "cross_validate",
     "file_sha256",
+    "fit_weights",
     "load_jsonl",
     "stratified_folds",
     "train_model",
@@ -141,7 +142,7 @@ def stratified_folds(labels: Sequence[bool], k: int, seed: int) -> list[list[int
     return [sorted(f) for f in folds]
 
 
-def _fit_weights(
+def fit_weights(
     feature_sets: Sequence[set[str]], labels: Sequence[bool], l2: float
 ) -> tuple[dict[str, float], float]:
     vocab_list = sorted({f for fs in feature_sets for f in fs})
@@ -195,7 +196,7 @@ def _oof_scores(
     for fold in stratified_folds(labels, k, seed):
         test = set(fold)
         train = [i for i in range(len(texts)) if i not in test]
-        weights, bias = _fit_weights([feature_sets[i] for i in train], [labels[i] for i in train], l2)
+        weights, bias = fit_weights([feature_sets[i] for i in train], [labels[i] for i in train], l2)
         det = AskDetector(AskModel(weights, bias, 0.5))
         for i, p in zip(fold, det.score([texts[i] for i in fold]), strict=True):
             scores[i] = p
@@ -216,7 +217,7 @@ def train_model(
     feature_sets = [featurize(t) for t in texts]
     oof = _oof_scores(texts, feature_sets, labels, inner_k, seed, l2)
     threshold = calibrate_threshold(oof, labels, target_precision)
-    weights, bias = _fit_weights(feature_sets, labels, l2)
+    weights, bias = fit_weights(feature_sets, labels, l2)
     info: dict[str, Any] = {
         "n_train": len(texts),
         "n_asks": int(sum(bool(v) for v in labels)),

@@ -3,7 +3,8 @@
 Sync, import and send all store mail through :class:`~outreach.mail.ingest.Ingestor`; its ``after_batch``
 hook is a :class:`SignalsHook`.  Each batch's new messages get their signals before the batch commits
 (unless the sync's worker process computed them already); the ledgers of the contacts they touch are
-refreshed once the run is done (sync, import) or in the batch's own transaction (``refresh_each_batch``:
+refreshed once the run is done (sync, import: after the sentences the run left to the sentence classifier
+are decided, see :mod:`outreach.signals.favours`) or in the batch's own transaction (``refresh_each_batch``:
 a send, so that the next lint sees the message at once).
 """
 
@@ -15,22 +16,23 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.ledger import LedgerPolicy, refresh_ledgers, touched_contacts
-from outreach.signals.storage import store_signals
+from outreach.signals.storage import RebuildProgress, refine_signals, store_signals
 from outreach.store import chunked, lock_store_for_writing
 from outreach.store.models import Contact, Folder, Mailbox, MailboxAddress, Message, MessageLocation, SyncRun
 
 AfterBatch = Callable[[Session, list[int]], None]
 
 
-def analyse_new(session: Session, message_ids: Sequence[int]) -> None:
-    """Store the signals of those of ``message_ids`` that have none yet.  Does not commit."""
+def analyse_new(session: Session, message_ids: Sequence[int], refine: bool = False) -> None:
+    """Store the signals of those of ``message_ids`` that have none yet (``refine``: with the sentence
+    classifier, else the fast reading, left pending).  Does not commit."""
     missing: list[int] = []
     for chunk in chunked(list(message_ids)):
         missing += session.scalars(
             select(Message.id).where(Message.id.in_(chunk), Message.signals_version.is_(None))
         ).all()
     if missing:
-        store_signals(session, missing)
+        store_signals(session, missing, refine=refine)
 
 
 class SignalsHook:
@@ -50,12 +52,15 @@ class SignalsHook:
         then: AfterBatch | None = None,
         *,
         refresh_each_batch: bool = False,
+        refine: bool = True,
     ) -> None:
         self.sessions = sessions
         self.mailbox_name = mailbox_name
         self.policy = policy
         self.then = then
         self.refresh_each_batch = refresh_each_batch
+        self.refine = refine
+        self.refined = 0  # messages whose pending sentences finish() decided
         self.watermark = 0
         self.address_watermark = 0
         self.crashed_runs: list[int] = []
@@ -78,18 +83,23 @@ class SignalsHook:
         return cls(None, mailbox_name, policy, refresh_each_batch=True)
 
     def __call__(self, session: Session, new_message_ids: list[int]) -> None:
-        analyse_new(session, new_message_ids)
+        # a sent message is judged at once, classifier included (the next lint reads our ask in it)
+        analyse_new(session, new_message_ids, refine=self.refresh_each_batch)
         if self.refresh_each_batch:
             refresh_ledgers(session, touched_contacts(session, new_message_ids), self.policy)
         if self.then is not None:
             self.then(session, new_message_ids)
 
-    def finish(self, rethreaded: Iterable[int] = ()) -> int:
-        """Refresh the ledgers the run changed (``rethreaded``: stored messages whose thread changed because
-        threads merged); the number of contacts refreshed (-1: all of them)."""
+    def finish(self, rethreaded: Iterable[int] = (), progress: RebuildProgress | None = None) -> int:
+        """Decide the sentences the run left to the sentence classifier (every pending message of the
+        store, unless ``refine`` is off), then refresh the ledgers the run changed (``rethreaded``: stored
+        messages whose thread changed because threads merged); the number of contacts refreshed (-1: all)."""
         if self.sessions is None or self.refresh_each_batch:
             return 0
         with self.sessions() as session:
+            refined_contacts: set[int] = set()
+            if self.refine:
+                self.refined, refined_contacts = refine_signals(session, progress=progress)
             lock_store_for_writing(session)  # a teammate's sync may be refreshing the same contacts
             if self.full_refresh:
                 # All contacts, but in chunks: refresh_ledgers(None) would hold the whole store's facts.
@@ -107,7 +117,7 @@ class SignalsHook:
             # an owner address learned in the run turned the mailbox's mail from it outbound
             learned = select(MailboxAddress.address).where(MailboxAddress.id > self.address_watermark)
             turned = session.scalars(select(Message.id).where(Message.from_address.in_(learned))).all()
-            contacts = touched_contacts(session, [*gained, *turned, *rethreaded])
+            contacts = touched_contacts(session, [*gained, *turned, *rethreaded]) | refined_contacts
             if contacts:
                 refresh_ledgers(session, contacts, self.policy)
             session.commit()

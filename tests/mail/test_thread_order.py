@@ -170,3 +170,28 @@ def test_replies_before_their_original_end_in_its_thread(tmp_path: Path, order: 
     expected = frozenset({frozenset({"p1@b", "r1@t", "r2@t"}), frozenset({"a1@t", "b1@t", "c1@b"})})
     assert results["base"] == expected
     assert results[order] == expected
+
+
+def test_a_reply_to_a_thread_merged_away_in_its_batch_joins_the_survivor(tmp_path: Path) -> None:
+    """Two stored threads under one subject; in the next batch a message of ours to both correspondents
+    merges them, and a later message of the same batch answers a message of the thread merged away: it
+    joins the survivor (the store deletes the thread merged away when the batch's merges are written, so
+    a reply put there would reference no thread)."""
+    t0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    me, maya, dev = "alex@brightlane.example", "maya@techdaily.example", "dev@techdaily.example"
+    first = [
+        ("Sent", True, RawMessage(_message("s1@b", me, maya, "Spring report", t0 - timedelta(days=30)))),
+        ("INBOX", False, RawMessage(_message("a1@t", maya, me, "Lunch", t0))),
+        ("INBOX", False, RawMessage(_message("b1@t", dev, me, "Lunch", t0 + timedelta(days=1)))),
+    ]
+    second = [
+        ("INBOX", False, RawMessage(_message("c1@b", me, f"{maya}, {dev}", "Re: Lunch", t0 + timedelta(days=2)))),
+        # within its thread's dates and people: it does not grow that thread (so it meets no other thread)
+        ("INBOX", False, RawMessage(_message("b2@t", dev, me, "Re: Lunch", t0 + timedelta(days=1), "b1@t"))),
+    ]
+    sessions = session_factory(open_store(f"sqlite:///{tmp_path / 'store.db'}"))
+    ingest_in_order(sessions, "alex", first, batch=2)
+    report = frozenset({"s1@b"})
+    assert threads_of(sessions) == frozenset({report, frozenset({"a1@t"}), frozenset({"b1@t"})})
+    ingest_in_order(sessions, "alex", second, batch=2)
+    assert threads_of(sessions) == frozenset({report, frozenset({"a1@t", "b1@t", "c1@b", "b2@t"})})

@@ -1,4 +1,5 @@
-"""Signals: rule cases per signal kind (tests/data/signals/<kind>.jsonl), bad input, storage and rebuild."""
+"""Signals: cases per signal kind (tests/data/signals/<kind>.jsonl: the final signals, sentence classifier
+included, in favour-train's notion), bad input, storage and rebuild."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from outreach.signals.analyse import PIPELINE_VERSION, MessageSignals, analyse_texts, own_text
+from outreach.signals.analyse import PENDING_VERSION, PIPELINE_VERSION, MessageSignals, analyse_texts, own_text
 from outreach.signals.hits import KINDS, PATTERN_KINDS
 from outreach.signals.pipeline import get_nlp
 from outreach.signals.rules import load_rules
 from outreach.signals.sentences import sentence_bounds
 from outreach.signals.storage import rebuild, store_signals
 
-DATA = Path(__file__).parent / "data" / "signals"
+DATA = Path(__file__).parents[1] / "data" / "signals"
 
 
 def _cases(kind: str) -> list[Any]:
@@ -25,7 +26,13 @@ def _cases(kind: str) -> list[Any]:
     for number, line in enumerate((DATA / f"{kind}.jsonl").read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             case = json.loads(line)
-            params.append(pytest.param(case, id=f"{kind}:{number}:{'pos' if case['expect'] else 'neg'}"))
+            # "known miss: …" documents an error of the sentence classifier: expected to fail, not strictly
+            # (a retrained model that gets it right shows XPASS)
+            note = case.get("note", "")
+            marks = [pytest.mark.xfail(reason=note, strict=False)] if note.startswith("known miss") else []
+            params.append(
+                pytest.param(case, id=f"{kind}:{number}:{'pos' if case['expect'] else 'neg'}", marks=marks)
+            )
     return params
 
 
@@ -178,7 +185,7 @@ def test_store_and_rebuild(tmp_path: Path) -> None:
         session.add_all([Message(message_key=f"k{n}", body_text=b) for n, b in enumerate(bodies)])
         session.commit()
         ids = list(session.scalars(select(Message.id).order_by(Message.id)))
-        counts = store_signals(session, ids)
+        counts = store_signals(session, ids, refine=True)
         session.commit()
         assert counts["fulfilment"] == 1 and counts["opt_out"] == 1 and counts["ask"] >= 1
         rows = session.execute(select(Message.language, Message.signals_version).order_by(Message.id)).all()
@@ -186,7 +193,7 @@ def test_store_and_rebuild(tmp_path: Path) -> None:
         assert {r[1] for r in rows} == {PIPELINE_VERSION}
         stored = session.scalar(select(func.count(Signal.id)))
         # storing again replaces, never duplicates
-        store_signals(session, ids)
+        store_signals(session, ids, refine=True)
         session.commit()
         assert session.scalar(select(func.count(Signal.id))) == stored
         assert {v for (v,) in session.execute(select(Signal.pipeline_version))} == {PIPELINE_VERSION}
@@ -208,6 +215,51 @@ def test_store_and_rebuild(tmp_path: Path) -> None:
         summary = rebuild(session, batch_size=3)
         assert summary.messages == 4 and summary.signals["opt_out"] == 1
         assert session.scalar(select(func.count(Signal.id)).where(Signal.pipeline_version == "old")) == 0
+
+
+def test_pending_signals_are_refined(tmp_path: Path) -> None:
+    """A sync stores the fast reading and marks the messages whose sentences wait for the sentence
+    classifier; refining them gives exactly what analysing them with the classifier stores, and bulk mail
+    is never pending (no personal ask there to decide)."""
+    from outreach.signals.storage import pending_messages, refine
+    from outreach.store import open_store, session_factory
+    from outreach.store.models import Message, Signal
+
+    sessions = session_factory(open_store(f"sqlite:///{tmp_path / 'store.db'}"))
+    bodies = [
+        "Let me know if you have any questions about the release.",  # the fast detector: an ask; final: offer
+        "Could you share the piece with your desk this week?",
+        "The venue is booked for Thursday.",
+        "Could you share the piece with your desk this week?",
+    ]
+    with sessions() as session:
+        session.add_all(
+            [Message(message_key=f"k{n}", body_text=b, is_bulk=n == 3) for n, b in enumerate(bodies)]
+        )
+        session.commit()
+        ids = list(session.scalars(select(Message.id).order_by(Message.id)))
+
+        def stored() -> list[tuple[int, str, bool]]:
+            rows = select(Signal.message_id, Signal.kind, Signal.personal).order_by(Signal.message_id, Signal.kind)
+            return [tuple(r) for r in session.execute(rows)]
+
+        store_signals(session, ids, refine=True)
+        session.commit()
+        final = stored()
+        assert (ids[0], "offer", True) in final and not any(m == ids[0] and k == "ask" for m, k, _ in final)
+        assert (ids[1], "ask", True) in final
+
+        store_signals(session, ids)  # a sync's fast reading
+        session.commit()
+        assert (ids[0], "ask", True) in stored()
+        assert pending_messages(session) == ids[:2]
+        versions = dict(session.execute(select(Message.id, Message.signals_version)).tuples().all())
+        assert versions[ids[0]] == PENDING_VERSION and versions[ids[2]] == versions[ids[3]] == PIPELINE_VERSION
+
+        summary = refine(session)
+        assert summary.messages == 2 and pending_messages(session) == []
+        assert stored() == final
+        assert refine(session).messages == 0  # nothing left: a second run does nothing
 
 
 def test_worker_imports_no_store() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from outreach.signals.ask import AskDetector, ask_subtype, get_detector, is_personal
 
-CASES_PATH = Path(__file__).parent / "data" / "signals" / "ask.jsonl"
+CASES_PATH = Path(__file__).parents[1] / "data" / "signals" / "ask.jsonl"
 
 
 def _load() -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import pytest
 from outreach.signals import ask, ask_training
 from outreach.signals.ask import ASK_THRESHOLD, AskDetector, AskSubtype, get_detector
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(
     os.environ.get(
         "OUTREACH_ASK_DATA", REPO_ROOT.parent / "shared" / "data" / "asks" / "parakweet-train.jsonl"

@@ -27,7 +27,7 @@ from outreach.store.models import Folder, Message, MessageLocation
 pytestmark = pytest.mark.integration
 
 ENRON_USERS = ("beck-s", "germany-c", "kaminski-v", "mann-k")
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def config_for(account: object, name: str = "me", **extra: object) -> MailboxConfig:

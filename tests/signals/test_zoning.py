@@ -27,7 +27,7 @@ import pytest
 from outreach.signals.zoning import QuotedHeader, Zones, greeting_span, signoff_span, split_zones
 from outreach.signals.zoning.split import split_zones_unguarded
 
-DATA = Path(__file__).parent / "data" / "zoning"
+DATA = Path(__file__).parents[1] / "data" / "zoning"
 CASES = sorted(p.name[: -len(".txt")] for p in DATA.glob("*.txt"))
 ZONE_NAMES = ("new_text", "quoted", "signature", "boilerplate")
 
