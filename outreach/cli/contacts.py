@@ -29,13 +29,13 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
     """List contacts with their history and ledger: tier, strength, balance, last two-way exchange.
 
     --format html is the team's relationship map: by outlet, who on the team holds each relationship,
-    its tier and strength, with the messages behind it.
+    its tier and strength, with the messages behind it (with --mailbox, that teammate's relationships).
     """
     from outreach.ledger import TEAM_SCOPE, TIERS, domain_rollup, stored_ledger_columns
     from outreach.ledger.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
 
     if fmt == "html":
-        _relationship_map(app, output)
+        _relationship_map(app, mailbox_name, output)
         return
     scope = mailbox_name or TEAM_SCOPE
     with app.sessions(create=False)() as session:
@@ -79,14 +79,17 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bo
     emit_rows(app, rows, fmt, compact if fmt == "table" else everything, title="Contacts")
 
 
-def _relationship_map(app: AppContext, output: Path | None) -> None:
-    """``contacts --format html``: the team's relationship map, to ``output`` or stdout."""
+def _relationship_map(app: AppContext, mailbox_name: str | None, output: Path | None) -> None:
+    """``contacts --format html``: the team's relationship map (``mailbox_name``: only that teammate's
+    relationships), to ``output`` or stdout."""
     from outreach.campaign.report.html import render_map
+    from outreach.ledger.history import mailbox_id_for
     from outreach.ledger.read import team_map
 
     policy = app.ledger_policy()
     with app.sessions(create=False)() as session:
-        outlets, lines = team_map(session, policy)
+        mailbox_id_for(session, mailbox_name)  # an unknown mailbox is a usage error
+        outlets, lines = team_map(session, policy, mailbox=mailbox_name)
     page = render_map(outlets, lambda r: lines.get(r.key, []), policy.now())
     if output is None:
         click.echo(page, nl=False)

@@ -635,11 +635,12 @@ def paths_for(
 
 
 def team_map(
-    session: Session, policy: LedgerPolicy | None = None, when: datetime | None = None
+    session: Session, policy: LedgerPolicy | None = None, when: datetime | None = None, mailbox: str | None = None
 ) -> tuple[list[OutletMap], dict[tuple[str, str], list[EvidenceLine]]]:
-    """The team's relationship map as of ``when``: every teammate's relationships by outlet (see
-    :func:`~outreach.ledger.paths.by_outlet`), and the messages behind each."""
-    outlets = by_outlet(relationships(session, everyone=True, policy=policy, when=when))
+    """The team's relationship map as of ``when``: every teammate's relationships (with ``mailbox``, that
+    teammate's) by outlet (see :func:`~outreach.ledger.paths.by_outlet`), and the messages behind each."""
+    found = relationships(session, everyone=True, policy=policy, when=when)
+    outlets = by_outlet(r for r in found if mailbox is None or r.mailbox == mailbox)
     return outlets, relationship_lines(session, [r for outlet in outlets for r in outlet.relationships])
 
 

@@ -49,9 +49,11 @@ document.getElementById("map").addEventListener("load", function () {
 """
 
 
-def write_map(store: TeamStore, folder: Path) -> Path:
+def write_map(store: TeamStore, folder: Path, *options: str) -> Path:
     page = folder / "map.html"
-    result = CliRunner().invoke(main, ["--database-url", store.url, "contacts", "--format", "html", "-o", str(page)])
+    result = CliRunner().invoke(
+        main, ["--database-url", store.url, "contacts", "--format", "html", "-o", str(page), *options]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"wrote {page} (")
     return page
@@ -87,3 +89,13 @@ def test_the_map_in_chromium(chromium: str, team_store: TeamStore, tmp_path: Pat
     for width in (1440, 1280, 1024):
         found = layout_problems(chromium, tmp_path, page, width)
         assert found["overlaps"] == [] and found["overflowing"] == [] and not found["sideways"], found
+
+
+def test_one_teammates_map(team_store: TeamStore, tmp_path: Path) -> None:
+    page = write_map(team_store, tmp_path, "--mailbox", "sam").read_text(encoding="utf-8")
+    groups = re.findall(r'<tbody class="item outlet"[^>]*data-k-outlet="([^"]+)"', page)
+    assert sorted(groups) == ["dailyherald.example", "wiredweekly.example"]  # sam's outlets only
+    assert set(re.findall(r'<span class="who">(\w+)</span>', page)) == {"sam"}
+    unknown = CliRunner().invoke(main, ["--database-url", team_store.url, "contacts", "--format", "html",
+                                        "--mailbox", "nobody"])
+    assert unknown.exit_code == 2 and "no mailbox named 'nobody'" in unknown.output
