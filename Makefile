@@ -42,7 +42,7 @@ lint: venv
 
 # The demo: the sample mailbox (invented correspondence, outreach/data/sample-mailbox) imported into a
 # fresh SQLite store in demo/, its contacts and one ledger, then the example campaign previewed and
-# dry-run sent. preview/send exit 1 when recipients are blocked or need review, which is the point here.
+# dry-run sent. preview exits 1 when recipients are blocked or need review, which is the point here.
 # --as-of pins "today" to the day the sample story was written, so the demo reads the same in a year.
 DEMO_DB := $(CURDIR)/demo/outreach.db
 OUTREACH_DEMO := $(VENV)/bin/outreach --database-url sqlite:///$(DEMO_DB) --as-of 2026-11-21
@@ -53,7 +53,7 @@ demo: venv
 	$(OUTREACH_DEMO) contacts
 	$(OUTREACH_DEMO) contact maya@techdaily.example
 	$(OUTREACH_DEMO) preview templates/warm-pitch --format html --output demo/report.html || [ $$? -eq 1 ]
-	$(OUTREACH_DEMO) send templates/warm-pitch || [ $$? -eq 1 ]
+	$(OUTREACH_DEMO) send templates/warm-pitch
 	@echo
 	@echo "HTML report: demo/report.html   (open it in a browser)"
 	$(OUTREACH_DEMO) preview templates/warm-pitch || [ $$? -eq 1 ]

@@ -23,6 +23,25 @@ from outreach.errors import ConfigError
 
 APP_NAME = "outreach"
 SECURITY_MODES = ("ssl", "starttls", "plain")
+AUTH_MODES = ("password", "oauth2")
+OAUTH2_PROVIDERS = ("google", "microsoft")
+OAUTH2_MECHANISMS = ("auto", "XOAUTH2", "OAUTHBEARER")
+
+
+@dataclass(frozen=True)
+class OAuth2Config:
+    """How a mailbox gets OAuth2 access tokens: from ``token_command`` (its stdout), or from a refresh token
+    that ``outreach login`` put in the keyring, refreshed with the ``provider``'s token endpoint."""
+
+    provider: str | None = None  # "google" or "microsoft"
+    token_command: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None  # Google's installed-app "secret" (not a secret, Google says)
+    tenant: str = "common"  # Microsoft: the directory (tenant id or domain); "common" for any
+    mechanism: str = "auto"  # XOAUTH2, OAUTHBEARER, or the first of them the server offers
+    token_url: str | None = None  # Google's token endpoint (default https://oauth2.googleapis.com/token)
+    auth_url: str | None = None  # Google's authorization endpoint (default https://accounts.google.com/…)
+    authority: str | None = None  # Microsoft's authority (default https://login.microsoftonline.com/TENANT)
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,8 @@ class MailboxConfig:
     password_env: str | None = None
     batch_size: int = 500
     timeout: float = 30.0  # seconds without an answer from the IMAP server before the connection counts as lost
+    auth: str = "password"  # or "oauth2" (Gmail / Google Workspace, Microsoft 365)
+    oauth2: OAuth2Config | None = None  # with auth = "oauth2"
 
     @property
     def effective_port(self) -> int:
@@ -120,7 +141,9 @@ def _table(path: Path, data: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 _MAILBOX_KEYS = {
-    "host", "port", "username", "security", "addresses", "folders", "password_env", "batch_size", "timeout"
+    "host", "port", "username", "security", "addresses", "folders", "password_env", "batch_size", "timeout",
+    "auth", "oauth2_provider", "oauth2_token_command", "oauth2_client_id", "oauth2_client_secret",
+    "oauth2_tenant", "oauth2_mechanism", "oauth2_token_url", "oauth2_auth_url", "oauth2_authority",
 }
 
 
@@ -142,7 +165,14 @@ def _mailbox(path: Path, name: str, table: Any) -> MailboxConfig:
     timeout = table.get("timeout", 30.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigError(f"{where}: timeout must be a positive number of seconds")
+    auth = str(table.get("auth", "password"))
+    if auth not in AUTH_MODES:
+        raise ConfigError(f'{where}: auth must be "password" or "oauth2"')
+    if auth != "oauth2" and any(key.startswith("oauth2_") for key in table):
+        raise ConfigError(f'{where}: the oauth2_* keys go with auth = "oauth2"')
     return MailboxConfig(
+        auth=auth,
+        oauth2=_oauth2(where, table) if auth == "oauth2" else None,
         name=name,
         host=str(table.get("host", "")),
         port=port,
@@ -153,4 +183,36 @@ def _mailbox(path: Path, name: str, table: Any) -> MailboxConfig:
         password_env=table.get("password_env"),
         batch_size=int(table.get("batch_size", 500)),
         timeout=float(timeout),
+    )
+
+
+def _oauth2(where: str, table: Mapping[str, Any]) -> OAuth2Config:
+    """The oauth2_* keys of a mailbox with ``auth = "oauth2"``."""
+    values = {key.removeprefix("oauth2_"): table[key] for key in table if key.startswith("oauth2_")}
+    for key, value in values.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: oauth2_{key} must be a non-empty string")
+    provider = values.get("provider")
+    if provider is not None and provider not in OAUTH2_PROVIDERS:
+        raise ConfigError(f'{where}: oauth2_provider must be "google" or "microsoft"')
+    mechanism = values.get("mechanism", "auto")
+    if mechanism.upper() not in {m.upper() for m in OAUTH2_MECHANISMS}:
+        raise ConfigError(f"{where}: oauth2_mechanism must be one of {', '.join(OAUTH2_MECHANISMS)}")
+    if not values.get("token_command") and not (provider and values.get("client_id")):
+        raise ConfigError(
+            f'{where}: auth = "oauth2" needs oauth2_token_command, or oauth2_provider and oauth2_client_id '
+            "(then sign in once with `outreach login`)"
+        )
+    if not table.get("username"):
+        raise ConfigError(f'{where}: auth = "oauth2" needs username (the account\'s address)')
+    return OAuth2Config(
+        provider=provider,
+        token_command=values.get("token_command"),
+        client_id=values.get("client_id"),
+        client_secret=values.get("client_secret"),
+        tenant=values.get("tenant", "common"),
+        mechanism="auto" if mechanism == "auto" else mechanism.upper(),
+        token_url=values.get("token_url"),
+        auth_url=values.get("auth_url"),
+        authority=values.get("authority"),
     )

@@ -4,6 +4,11 @@ Server fixtures:
 - ``dovecot`` (session): a :class:`~servers.DovecotServer`.
 - ``imap_account`` (function): a fresh user on it, as an :class:`ImapAccount`;
   ``make_imap_account`` (function) is a factory for more than one.
+- ``oauth_server`` (session): an :class:`~oauth_server.OAuthServer` (token introspection for the mail
+  servers, the providers' endpoints for outreach over HTTPS); ``dovecot_oauth`` (session): a second
+  Dovecot whose XOAUTH2/OAUTHBEARER logins it checks; ``make_oauth_account`` (function): a user there.
+- ``file_keyring`` (function): a file-backed keyring (keyrings.alt's PlaintextKeyring in the test's temp
+  dir), in this process and, through the environment it returns, in the processes a test starts.
 - ``postgres`` (session): a :class:`~servers.PostgresServer`.
 - ``database_url`` (function, parametrized ``sqlite`` / ``postgresql``): a fresh, empty database URL.
 - ``smtp_server`` (function): a started :class:`~servers.SmtpServer`; ``make_smtp_server(auth=...)``
@@ -55,6 +60,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from oauth_server import OAuthServer  # noqa: E402
 from servers import (  # noqa: E402
     DovecotServer,
     FlakyProxy,
@@ -89,6 +95,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION_FIXTURES = frozenset(
     {
         "dovecot",
+        "dovecot_oauth",
+        "make_oauth_account",
         "imap_account",
         "make_imap_account",
         "postgres",
@@ -189,30 +197,93 @@ class ImapAccount:
         return self.server.recreate_folder(self.user, folder)
 
 
-@pytest.fixture
-def make_imap_account(
-    dovecot: DovecotServer, request: pytest.FixtureRequest
+def _accounts(
+    server: DovecotServer, request: pytest.FixtureRequest, prefix: str
 ) -> Iterator[Callable[[], ImapAccount]]:
-    """Factory: each call adds a new user (empty INBOX) on the session Dovecot; mail goes after the test."""
+    """Factory of new users (empty INBOX) on ``server``; their mail goes after the test."""
     made: list[ImapAccount] = []
 
     def make() -> ImapAccount:
-        user = _unique_name(request, "u", 48)
+        user = _unique_name(request, prefix, 48)
         password = f"pw-{user}"
-        dovecot.add_user(user, password)
-        account = ImapAccount(dovecot, user, password)
+        server.add_user(user, password)
+        account = ImapAccount(server, user, password)
         made.append(account)
         return account
 
     yield make
     for account in made:
-        shutil.rmtree(dovecot.maildir(account.user).parent, ignore_errors=True)
+        shutil.rmtree(server.maildir(account.user).parent, ignore_errors=True)
+
+
+@pytest.fixture
+def make_imap_account(
+    dovecot: DovecotServer, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], ImapAccount]]:
+    """Factory: each call adds a new user (empty INBOX) on the session Dovecot; mail goes after the test."""
+    yield from _accounts(dovecot, request, "u")
 
 
 @pytest.fixture
 def imap_account(make_imap_account: Callable[[], ImapAccount]) -> ImapAccount:
     """A fresh IMAP user on the session Dovecot, with an empty INBOX."""
     return make_imap_account()
+
+
+# ------------------------------------------------------------------------------------------------
+# OAuth2: the token server, a Dovecot that asks it, a file-backed keyring
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def oauth_server() -> Iterator[OAuthServer]:
+    """The simulated OAuth2 edge: token introspection (HTTP) and the providers' endpoints (HTTPS)."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        unavailable("cryptography is not installed (pip install -e '.[test]')")
+    with OAuthServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_oauth(oauth_server: OAuthServer) -> Iterator[DovecotServer]:
+    """A Dovecot whose XOAUTH2 and OAUTHBEARER logins are checked against ``oauth_server``'s introspection."""
+    try:
+        server = DovecotServer(oauth2_introspection_url=oauth_server.introspection_url)
+    except ServerUnavailable as exc:
+        unavailable(f"Dovecot unavailable: {exc}")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def make_oauth_account(
+    dovecot_oauth: DovecotServer, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], ImapAccount]]:
+    """Factory: a new user on the OAuth2 Dovecot (it also has a password, for filling its mailbox)."""
+    yield from _accounts(dovecot_oauth, request, "o")
+
+
+@pytest.fixture
+def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A file-backed keyring for this test: set in this process, and the environment that selects it in
+    a child process (returned, to add to a subprocess's environment)."""
+    try:
+        import keyring
+        from keyrings.alt.file import PlaintextKeyring
+    except ImportError:
+        unavailable("keyrings.alt is not installed (pip install -e '.[test]')")
+    data = tmp_path / "xdg-data"
+    env = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring", "XDG_DATA_HOME": str(data)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    before = keyring.get_keyring()
+    backend = PlaintextKeyring()
+    backend.file_path = str(data / "python_keyring" / "keyring_pass.cfg")
+    keyring.set_keyring(backend)
+    yield env
+    keyring.set_keyring(before)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -308,9 +379,11 @@ def make_smtp_server() -> Iterator[Callable[..., SmtpServer]]:
     """Factory: ``make_smtp_server(auth=("user", "pw"))`` starts an SMTP server, stopped after the test."""
     started: list[SmtpServer] = []
 
-    def make(*, auth: tuple[str, str] | dict[str, str] | None = None) -> SmtpServer:
+    def make(
+        *, auth: tuple[str, str] | dict[str, str] | None = None, oauth2: Callable[[str], str | None] | None = None
+    ) -> SmtpServer:
         try:
-            server = SmtpServer(auth=auth).start()
+            server = SmtpServer(auth=auth, oauth2=oauth2).start()
         except ServerUnavailable as exc:
             unavailable(f"SMTP server unavailable: {exc}")
         started.append(server)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import datetime as dt
 import glob
 import grp
 import imaplib
+import ipaddress
 import itertools
 import os
 import pwd
@@ -36,7 +38,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, Self
@@ -50,6 +52,7 @@ __all__ = [
     "ServerUnavailable",
     "SmtpServer",
     "free_port",
+    "self_signed_certificate",
     "in_ci",
     "unavailable",
 ]
@@ -157,6 +160,55 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# TLS certificates
+# --------------------------------------------------------------------------------------------------
+
+
+def self_signed_certificate(directory: Path, name: str, *, ip: str) -> tuple[Path, Path]:
+    """A self-signed certificate (and key) for the IP address ``ip`` only, as PEM files: made with the
+    ``cryptography`` package when it is installed (keyring pulls it in), else with the ``openssl`` CLI."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            unavailable("neither the cryptography package nor the openssl CLI is here to make a certificate")
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "7",
+             "-keyout", str(key_path), "-out", str(cert_path), "-subj", f"/CN={ip}",
+             "-addext", f"subjectAltName=IP:{ip}", "-addext", "basicConstraints=critical,CA:TRUE"],
+            check=True, capture_output=True, timeout=60,
+        )
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    key_path.chmod(0o644)  # Dovecot reads it as its own user
+    return cert_path, key_path
+
+
+# --------------------------------------------------------------------------------------------------
 # Dovecot
 # --------------------------------------------------------------------------------------------------
 
@@ -191,7 +243,10 @@ class DovecotServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, *, dovecot_bin: str | None = None) -> None:
+    def __init__(self, *, dovecot_bin: str | None = None, oauth2_introspection_url: str | None = None) -> None:
+        # With an introspection URL, XOAUTH2 and OAUTHBEARER logins are checked by Dovecot's oauth2 passdb
+        # against that token-introspection endpoint (RFC 7662), passwords as before.
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.dovecot_bin = dovecot_bin or _find_binary(
             "OUTREACH_DOVECOT", "dovecot", ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
         )
@@ -306,6 +361,18 @@ class DovecotServer:
         mailboxes = "".join(
             f"  mailbox {name} {{\n    special_use = \\Sent\n  }}\n" for name in _SENT_FOLDERS
         )
+        mechanisms, oauth2_passdb = "plain login", ""
+        if self.oauth2_introspection_url:
+            (r / "oauth2.conf.ext").write_text(
+                "introspection_mode = post\n"
+                f"introspection_url = {self.oauth2_introspection_url}\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            )
+            (r / "oauth2.conf.ext").chmod(0o644)
+            mechanisms = "plain login xoauth2 oauthbearer"
+            oauth2_passdb = (
+                f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {r}/oauth2.conf.ext\n}}\n"
+            )
         config = f"""\
 # Generated by tests/servers.py
 protocols = imap
@@ -316,7 +383,7 @@ log_path = {r}/dovecot.log
 info_log_path = {r}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 auth_verbose = yes
 default_internal_user = {self._internal_user}
@@ -326,7 +393,7 @@ first_valid_uid = {min(self.mail_uid, 500)}
 first_valid_gid = 0
 mail_location = maildir:{r}/mail/%u/Maildir
 mail_fsync = never
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {r}/passwd.d/%u
 }}
@@ -833,9 +900,16 @@ class SmtpServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, *, auth: tuple[str, str] | dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        auth: tuple[str, str] | dict[str, str] | None = None,
+        oauth2: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.auth = auth
         self.accounts = dict([auth]) if isinstance(auth, tuple) else dict(auth or {})
+        # oauth2: the user an access token belongs to (None: refused); AUTH XOAUTH2 and OAUTHBEARER then work
+        self.oauth2 = oauth2
         self.port = 0
         self._controller: Any = None
         self._cond = threading.Condition()
@@ -850,6 +924,8 @@ class SmtpServer:
         except ImportError as exc:  # pragma: no cover - part of the test extra
             raise ServerUnavailable("aiosmtpd is not installed (pip install -e '.[test]')") from exc
         kwargs: dict[str, Any] = {"command_call_limit": None}
+        if self.oauth2 is not None:
+            kwargs.update(auth_required=True, auth_require_tls=False)
         if self.auth is not None:
             kwargs.update(
                 authenticator=self._authenticate,
@@ -859,9 +935,8 @@ class SmtpServer:
         last_error: Exception | None = None
         for _attempt in range(3):
             self.port = free_port()
-            controller = Controller(
-                _Handler(self), hostname=self.host, port=self.port, server_hostname="smtp.test", **kwargs
-            )
+            handler = _Handler(self) if self.oauth2 is None else _OAuthHandler(self)
+            controller = Controller(handler, hostname=self.host, port=self.port, server_hostname="smtp.test", **kwargs)
             try:
                 controller.start()
             except Exception as exc:  # port taken meanwhile
@@ -953,6 +1028,35 @@ class SmtpServer:
             self._messages.clear()
             self.rcpt_attempts.clear()
             self.auth_attempts.clear()
+
+
+class _OAuthHandler(_Handler):
+    """A handler that also takes AUTH XOAUTH2 and OAUTHBEARER, checking the token with ``server.oauth2``."""
+
+    async def auth_XOAUTH2(self, smtp: Any, args: list[str]) -> Any:  # noqa: N802 - aiosmtpd's name
+        return await self._bearer(smtp, args, "user=")
+
+    async def auth_OAUTHBEARER(self, smtp: Any, args: list[str]) -> Any:  # noqa: N802
+        return await self._bearer(smtp, args, "a=")
+
+    async def _bearer(self, smtp: Any, args: list[str], user_prefix: str) -> Any:
+        import base64
+
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        raw = args[1] if len(args) > 1 else ""
+        try:
+            text = base64.b64decode(raw, validate=True).decode()
+        except ValueError:
+            return AuthResult(success=False, handled=False)
+        fields = text.replace(",", "\x01").split("\x01")
+        user = next((f.removeprefix(user_prefix) for f in fields if f.startswith(user_prefix)), "")
+        token = next((f.removeprefix("auth=Bearer ") for f in fields if f.startswith("auth=Bearer ")), "")
+        assert self.server.oauth2 is not None
+        ok = bool(user) and self.server.oauth2(token) == user
+        with self.server._cond:
+            self.server.auth_attempts.append((user, ok))
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user.encode(), b"") if ok else None)
 
 
 # --------------------------------------------------------------------------------------------------

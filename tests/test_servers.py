@@ -439,7 +439,7 @@ def test_missing_dovecot_skips_or_fails(ci: str, tmp_path: Path) -> None:
     )
     shutil_conftest = (REPO_ROOT / "tests" / "conftest.py").read_text()
     (tmp_path / "conftest.py").write_text(shutil_conftest)
-    for helper in ("servers.py", "team.py"):  # the modules conftest.py imports
+    for helper in ("servers.py", "team.py", "oauth_server.py"):  # the modules conftest.py imports
         (tmp_path / helper).write_text((REPO_ROOT / "tests" / helper).read_text())
     env = {**os.environ, "CI": ci, "OUTREACH_DOVECOT": str(tmp_path / "no-such-dovecot")}
     result = subprocess.run(

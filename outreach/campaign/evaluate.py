@@ -23,14 +23,16 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from outreach.campaign.budget import BudgetExceeded, render_budget
 from outreach.campaign.evidence import POSITIVE, EvidenceReader
 from outreach.campaign.model import Campaign, CampaignReport, Recipient, RecipientReport, Rendered, Verdict
 from outreach.campaign.paths import PathLines, read_evidence, read_judging
 from outreach.campaign.render import ContactFacts, RenderFailure, compiled, context_for, render
 from outreach.config import Settings
-from outreach.errors import CampaignError
+from outreach.errors import CampaignError, UsageError
 from outreach.gcpause import collector_paused
 from outreach.ledger import TEAM_SCOPE, Ledger, LedgerPolicy, load_ledgers
+from outreach.ledger.history import mailbox_id_for
 from outreach.ledger.paths import BestPath, Lines
 from outreach.lint.facts import (
     CampaignFacts,
@@ -51,7 +53,7 @@ from outreach.lint.rule import CampaignCheck, RecipientCheck, RecipientEvidence,
 from outreach.lint.suppressions import AllowEntry, SuppressedFinding, Usage, apply_suppressions, unused_warnings
 from outreach.lint.template import locator
 from outreach.signals.storage import refine_for
-from outreach.store.models import Mailbox, SendLog
+from outreach.store.models import SendLog
 from outreach.suppression import SuppressionList, load_suppressions
 
 
@@ -185,9 +187,12 @@ def _recipient_rows(
         facts.address, facts.ledger, facts.sends = address, ledger, sends.get(address, no_sends)
         findings = checks.of_recipient(facts, reader)
         context = context_for(recipient.row, ContactFacts.from_ledger(ledger))
-        subject = render(templates.subject, subject_src, context)
-        text = render(templates.text, text_src, context)
-        html = None if html_src is None or templates.html is None else render(templates.html, html_src, context)
+        try:
+            subject = render(templates.subject, subject_src, context)
+            text = render(templates.text, text_src, context)
+            html = None if html_src is None or templates.html is None else render(templates.html, html_src, context)
+        except BudgetExceeded as exc:  # one line naming the recipient and the template line
+            raise CampaignError(f"{address} (line {recipient.line}): {exc}") from None
         rendered = None
         if isinstance(subject, RenderFailure) or isinstance(text, RenderFailure) or isinstance(html, RenderFailure):
             failures = [part for part in (subject, text, html) if isinstance(part, RenderFailure)]
@@ -314,7 +319,8 @@ def evaluate_data(
 
         reader = EvidenceReader(data.evidence_loader, full_evidence)
     compiled(campaign)
-    rows = _recipient_rows(campaign, data, checks, moment, reader)
+    with render_budget():
+        rows = _recipient_rows(campaign, data, checks, moment, reader)
     usage = Usage()
     reports, campaign_findings, counts = _reports(
         campaign, rows, _campaign_findings(campaign, policy, rows, checks), usage, data, reader
@@ -353,10 +359,11 @@ def _evaluate(
     settings: Settings | None = None,
 ) -> CampaignReport:
     addresses = [r.address for r in campaign.recipients]
-    if (policy.scope == "mailbox" or campaign.best_sender) and session.scalar(
-        sql_select(Mailbox.id).where(Mailbox.name == campaign.mailbox)
-    ) is None:
-        raise CampaignError(f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is not in the store")
+    if policy.scope == "mailbox" or campaign.best_sender:
+        try:
+            mailbox_id_for(session, campaign.mailbox)
+        except UsageError as exc:  # "no mailbox named 'x' in the store (known: a, b)"
+            raise CampaignError(f"{campaign.path / 'campaign.toml'}: mailbox = {campaign.mailbox!r}: {exc}") from None
     warnings = _refine_recipients(session, addresses, judging)
     since = now - timedelta(days=policy.cooldown_days)
     found = read_judging(session, campaign, policy.scope == "team", settings, since, judging, now)

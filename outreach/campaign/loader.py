@@ -36,16 +36,23 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
-from email.utils import parseaddr
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal
 
-from outreach.campaign.model import SENDERS, Campaign, Recipient, RowError, SmtpTable, Unsubscribe
+from outreach.campaign.mailmerge import is_mailmerge, load_mailmerge
+from outreach.campaign.model import SENDERS, Campaign, SmtpTable, Unsubscribe
+from outreach.campaign.recipients import (
+    display_path,
+    parse_rows,
+    read_recipients,
+    read_recipients_file,
+    sniff_delimiter,
+    valid_address,
+)
 from outreach.campaign.render import compiled
-from outreach.csvsafe import FORMULA_START, formula_like
+from outreach.csvsafe import formula_like
 from outreach.errors import CampaignError, ConfigError
 from outreach.lint.policy import Policy
 from outreach.lint.suppressions import AllowEntry, inline_suppressions, overridable, rule_codes
@@ -67,107 +74,6 @@ _TOP_KEYS = {
     "text",
     "html",
 }
-_ADDRESS = re.compile(
-    r"^[^@\s<>(),;:\"\[\]\\]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$", re.UNICODE
-)
-_FORMULA_FIRST = frozenset(FORMULA_START + (" ",))  # what a formula-like cell can start with
-
-
-def valid_address(value: str) -> bool:
-    return bool(_ADDRESS.match(value))
-
-
-def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-# ------------------------------------------------------------------------------------------ recipients
-
-
-def parse_rows(
-    header: Sequence[str], records: Iterable[tuple[int, Sequence[str]]], display: str
-) -> tuple[list[Recipient], list[RowError]]:
-    """Good rows and per-row errors of CSV records (``(line, cells)``) under ``header``."""
-    names = [h.strip() for h in header]
-    lowered = [n.lower() for n in names]
-    if "email" not in lowered:
-        raise CampaignError(f"{display}:1: no 'email' column (columns: {', '.join(names) or 'none'})")
-    for i, name in enumerate(names):
-        if not name:
-            raise CampaignError(f"{display}:1: column {i + 1} has no name")
-        if formula_like(name):
-            raise CampaignError(f"{display}:1: column name {name!r} looks like a spreadsheet formula")
-        if lowered.index(name.lower()) != i:
-            raise CampaignError(f"{display}:1: duplicate column {name!r}")
-    names[lowered.index("email")] = "email"
-    recipients: list[Recipient] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    width = len(names)
-    for line, cells in records:
-        stripped = [c.strip() for c in cells]
-        if not any(stripped):
-            continue
-        problems = []
-        if len(cells) != width:
-            problems.append(f"expected {width} fields, found {len(cells)}")
-        row = dict(zip(names, stripped, strict=False))  # a short row: the fields it has
-        for key, value in row.items():
-            if value[:1] in _FORMULA_FIRST and formula_like(value):
-                problems.append(f"{key}: {value[:30]!r} starts like a spreadsheet formula (=, +, -, @)")
-        raw = row.get("email", "")
-        address = ""
-        if not raw:
-            problems.append("missing email")
-        else:
-            address = parseaddr(raw)[1].strip().lower() if "<" in raw else raw.lower()
-            if not valid_address(address):
-                problems.append(f"invalid email address {raw[:80]!r}")
-            elif address in seen:
-                problems.append(f"duplicate address {address} (first on line {seen[address]})")
-        if problems:
-            errors.append(RowError(display, line, "; ".join(problems)))
-            continue
-        seen[address] = line
-        row["email"] = address
-        recipients.append(Recipient(address, MappingProxyType(row), line))
-    return recipients, errors
-
-
-def read_recipients(path: Path) -> tuple[list[Recipient], list[RowError]]:
-    display = display_path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise CampaignError(f"{display}: recipients file not found") from None
-    except OSError as exc:
-        raise CampaignError(f"{display}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        line = text_line(path.read_bytes(), exc.start)
-        raise CampaignError(f"{display}:{line}: not UTF-8 text (save the CSV as UTF-8)") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise CampaignError(f"{display}: empty recipients file (needs a header with an 'email' column)")
-
-        def records() -> Iterable[tuple[int, list[str]]]:
-            last = reader.line_num
-            for cells in reader:
-                yield last + 1, cells
-                last = reader.line_num
-
-        return parse_rows(header, records(), display)
-    except csv.Error as exc:
-        raise CampaignError(f"{display}:{reader.line_num}: malformed CSV ({exc})") from None
-
-
-def text_line(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
-
 
 # ------------------------------------------------------------------------------------------ allow file
 
@@ -353,8 +259,12 @@ def _templates(
 
 
 def load_campaign(path: str | Path) -> Campaign:
-    """Load a campaign folder (or its campaign.toml); raises :class:`CampaignError` naming file and line."""
+    """Load a campaign folder (or its campaign.toml), or a mailmerge folder (or its
+    ``mailmerge_template.txt``, see :mod:`outreach.campaign.mailmerge`); raises :class:`CampaignError`
+    naming file and line."""
     given = Path(path)
+    if is_mailmerge(given):
+        return load_mailmerge(given)
     toml_path = given / "campaign.toml" if given.is_dir() else given
     display = display_path(toml_path)
     try:
@@ -388,7 +298,7 @@ def load_campaign(path: str | Path) -> Campaign:
     smtp = _smtp(data.get("smtp"), display)
     sender = _sender(data.get("sender"), smtp, display)
     recipients_path = base / str(data.get("recipients") or "recipients.csv")
-    recipients, row_errors = read_recipients(recipients_path)
+    recipients_file = read_recipients_file(recipients_path)
     warnings: list[str] = []
     allow: list[AllowEntry] = []
     allow_path = None
@@ -400,11 +310,11 @@ def load_campaign(path: str | Path) -> Campaign:
         name=name.strip(),
         mailbox=mailbox.strip(),
         path=toml_path.parent,
-        recipients=recipients,
+        recipients=recipients_file.recipients,
         subject=subject_src,
         text=text_src,
         html=html_src,
-        row_errors=row_errors,
+        row_errors=recipients_file.errors,
         policy=policy,
         policy_table=dict(policy_table),
         unsubscribe=unsubscribe,
@@ -414,6 +324,8 @@ def load_campaign(path: str | Path) -> Campaign:
         allow_path=allow_path,
         warnings=warnings,
         sender=sender,
+        columns=recipients_file.columns,
+        delimiter=recipients_file.delimiter,
     )
     for tpl in campaign.templates:
         campaign.inline_suppressions += inline_suppressions(tpl, campaign.warnings)
@@ -461,6 +373,7 @@ def campaign_from_strings(
         smtp=_smtp(dict(smtp) if smtp else None, "<smtp>"),
         allow=entries,
         warnings=warnings,
+        columns=tuple(header),
     )
     campaign.sender = _sender(sender, campaign.smtp, "<campaign>")
     for tpl in campaign.templates:
@@ -476,5 +389,7 @@ __all__ = [
     "parse_rows",
     "read_allow",
     "read_recipients",
+    "read_recipients_file",
+    "sniff_delimiter",
     "valid_address",
 ]

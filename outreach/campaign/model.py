@@ -37,6 +37,7 @@ class Recipient:
     address: str
     row: Mapping[str, str]
     line: int
+    cells: tuple[str, ...] = ()  # the row's cells as written, in the file's column order
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,8 @@ class Campaign:
     allow_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
     sender: str = "mailbox"  # see SENDERS
+    columns: tuple[str, ...] = ()  # the recipients CSV's header as written
+    delimiter: str = ","  # the recipients CSV's
     _compiled: Any = field(default=None, repr=False, compare=False)
 
     @property

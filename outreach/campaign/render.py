@@ -22,10 +22,10 @@
   - ``lipsum`` is not available: its arguments multiply (100,000 paragraphs of 100,000 words), and no
     campaign sends placeholder text.
 
-  The bounds are per operation: operations that multiply bounded sizes can still allocate gigabytes
-  (a residual risk):
-  ``("x\n" * 50000)|indent(100000)``, ``s.replace("x", s)`` or ``[s] * 100000|join`` for a ``s`` of
-  100,000 characters, or a loop that doubles a string in a ``namespace``.
+  The bounds are per operation: operations that multiply bounded sizes
+  (``("x\n" * 50000)|indent(100000)``, ``s.replace("x", s)``, ``[s] * 100000|join``, a loop that doubles
+  a string in a ``namespace``, nested loops) are stopped by the render budget instead
+  (:mod:`outreach.campaign.budget`: bounded memory and time for every render).
 - :class:`jinja2.StrictUndefined`: a missing variable is an error for that recipient (rule T001), and so
   is printing ``None`` (an unknown relationship fact) or an empty CSV cell.
 - autoescape for the HTML body only.
@@ -65,9 +65,10 @@ from jinja2.sandbox import (
     SandboxedFormatter,
     safe_range,
 )
-from jinja2.utils import Cycler, Joiner, Namespace
+from jinja2.utils import Cycler, Joiner, Namespace, missing
 from markupsafe import Markup, soft_str
 
+from outreach.campaign.budget import BudgetExceeded, RenderTimeout, over_budget, timed
 from outreach.campaign.model import Campaign
 from outreach.errors import CampaignError
 from outreach.ledger import Ledger
@@ -121,11 +122,35 @@ class ContactFacts:
         )
 
 
+CONTACT_FIELDS: tuple[str, ...] = tuple(ContactFacts.__dataclass_fields__)
+
+
+class CampaignUndefined(StrictUndefined):
+    """Strict, with messages in the template's own words: ``compnay is not a column of the recipients
+    CSV``, ``contact.tire is not a contact field (known: …)`` (not Jinja's Python-flavoured ones)."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        hint = self._undefined_hint
+        if hint:
+            return str(hint)
+        obj, name = self._undefined_obj, self._undefined_name
+        if obj is missing:
+            return f"{name} is not a column of the recipients CSV nor a contact field"
+        if type(obj) is ContactFacts:
+            return f"contact.{name} is not a contact field (known: {', '.join(CONTACT_FIELDS)})"
+        if isinstance(obj, MappingProxyType):
+            return f"row.{name}: no such column in the recipients CSV"
+        return f"{name} is not defined for a {type(obj).__name__} value"
+
+
 def _finalize(value: Any) -> Any:
     if value is None:
         raise UndefinedError("a value is unknown for this recipient (None)")
     if type(value) is Missing:
-        raise UndefinedError(f"{value.field!r} is empty for this recipient")
+        raise UndefinedError(f"{value.field} is empty for this recipient")
     return value
 
 
@@ -310,7 +335,7 @@ class CampaignSandbox(ImmutableSandboxedEnvironment):
 # What every environment here has as globals: the sandbox's (its bounded ``range`` instead of the builtin,
 # which let ``{{ range(10**9)|list }}`` eat all memory, since render() takes the globals from here).
 # No ``lipsum`` (see the module docstring).
-_GLOBALS: dict[str, Any] = {
+TEMPLATE_GLOBALS: dict[str, Any] = {
     **{name: value for name, value in DEFAULT_NAMESPACE.items() if name != "lipsum"},
     "range": safe_range,
 }
@@ -323,7 +348,7 @@ def make_environment(sources: Mapping[str, str], autoescape: bool) -> ImmutableS
 
     env = CampaignSandbox(
         loader=FunctionLoader(load),
-        undefined=StrictUndefined,
+        undefined=CampaignUndefined,
         autoescape=autoescape,
         finalize=_finalize,
         trim_blocks=True,
@@ -415,7 +440,7 @@ def context_for(
     row: Mapping[str, str], facts: ContactFacts, globals_: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """A recipient's template context: the environment's globals, their CSV row, ``row`` and ``contact``."""
-    ctx: dict[str, Any] = dict(_GLOBALS if globals_ is None else globals_)
+    ctx: dict[str, Any] = dict(TEMPLATE_GLOBALS if globals_ is None else globals_)
     ctx.update(row)
     if "" in row.values():
         ctx.update((k, Missing(k)) for k, v in row.items() if v == "")
@@ -446,7 +471,8 @@ def _error_line(exc: BaseException, tpl: TemplateSource) -> int | None:
 
 
 def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> str | RenderFailure:
-    """The rendered text, or a :class:`RenderFailure`; unsafe templates raise :class:`CampaignError`."""
+    """The rendered text, or a :class:`RenderFailure`; unsafe templates raise :class:`CampaignError`, a
+    render over its budget (within :func:`~outreach.campaign.budget.render_budget`) :class:`BudgetExceeded`."""
     try:
         env = template.environment
         try:
@@ -455,9 +481,13 @@ def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> 
             # context_for), and that set only matters to ``{% import %}`` of a template whose globals
             # differ from the environment's, which no campaign template has.
             ctx = env.context_class(env, context, template.name, template.blocks)
-            return env.concat(template.root_render_func(ctx))
+            with timed():
+                return env.concat(template.root_render_func(ctx))
         except Exception:
             env.handle_exception()
+    except (RenderTimeout, MemoryError) as exc:  # over the render budget (outreach.campaign.budget)
+        line = _error_line(exc, tpl)
+        raise BudgetExceeded(over_budget(exc), f"{_file(tpl)}:{line}" if line else _file(tpl)) from None
     except SecurityError as exc:
         line = _error_line(exc, tpl)
         where = f"{_file(tpl)}:{line}" if line else _file(tpl)
@@ -473,7 +503,11 @@ def render(template: Template, tpl: TemplateSource, context: dict[str, Any]) -> 
 
 
 __all__ = [
+    "CONTACT_FIELDS",
+    "RESERVED",
+    "TEMPLATE_GLOBALS",
     "CampaignSandbox",
+    "CampaignUndefined",
     "Compiled",
     "ContactFacts",
     "Missing",

@@ -6,8 +6,10 @@ One module per family of commands: :mod:`.mail` (``sync``, ``import``, ``signals
 one ``--format`` option and its writers. A command imports the library it drives when it runs: each
 command loads only what it uses (importing all of the library costs about a second at every start).
 
-Exit codes: 0 success, 1 a failure at run time (server, store) or — for ``preview``/``lint``/``send`` —
-recipients that are blocked or need review, 2 bad usage or input.
+Exit codes (also in ``outreach --help``): 0 success — for ``send``, every message it meant to send was
+sent (recipients skipped for their verdict are reported, not failures); 1 a failure at run time (server,
+store, a message not sent) or, for ``preview``/``lint``, recipients that are blocked or need review; 2 bad
+usage or input.
 """
 
 from __future__ import annotations
@@ -19,13 +21,26 @@ import click
 from rich.console import Console
 
 from outreach.cli import campaign, contacts, mail
-from outreach.cli.app import AppContext, pass_app
-from outreach.config import load_settings
+from outreach.cli.app import AppContext, HelpGroup, pass_app
+from outreach.config import default_config_path, load_settings
 from outreach.errors import OutreachError, UsageError
 from outreach.version import __version__
 
+EPILOG = """\b
+Exit codes:
+  0  success; for send: every message it meant to send was sent (recipients
+     skipped for their verdict are reported, not counted as failures)
+  1  a failure at run time (server, store, a message not sent), or for
+     preview and lint: recipients blocked or needing review
+  2  bad usage or input (an option, a file, a campaign, a store URL)
 
-class OutreachGroup(click.Group):
+\b
+Shell completion: add to ~/.bashrc (zsh: zsh_source, fish: fish_source)
+  eval "$(_OUTREACH_COMPLETE=bash_source outreach)"
+"""
+
+
+class OutreachGroup(HelpGroup):
     """Turns :class:`OutreachError` into a one-line message and its exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -39,11 +54,12 @@ class OutreachGroup(click.Group):
             ctx.exit(130)
 
 
-@click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="outreach")
+@click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.version_option(__version__, "--version", "-V", prog_name="outreach")
 @click.option("--database-url", envvar=None, help="Store URL (default: SQLite in the user data dir; "
               "env OUTREACH_DATABASE_URL).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (env OUTREACH_CONFIG).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help=f"Config file (default: {default_config_path()}; env OUTREACH_CONFIG).")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="Compute ledgers and lint as if today were DATE (YYYY-MM-DD[THH:MM]): to see how a preview "
                    "will look next week, or to reproduce one. Not allowed when really sending.")
@@ -71,6 +87,7 @@ for _command in (
     mail.db,
     mail.sync,
     mail.import_,
+    mail.login,
     mail.signals,
     mail.ledger,
     mail.mailbox,

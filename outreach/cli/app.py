@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +17,27 @@ from outreach.config import Settings
 if TYPE_CHECKING:  # imported when a command needs them (see outreach.cli)
     from outreach.auth import Credentials
     from outreach.ledger import LedgerPolicy
+
+
+class HelpGroup(click.Group):
+    """A group that lists each command with the whole first paragraph of its help (click's own listing cuts
+    it at the first period, "e.g." included, or at the width left)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            rows.append((name, command.short_help or first_paragraph(command.help or "")))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def first_paragraph(text: str) -> str:
+    """A command's help up to its first blank line, on one line."""
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
 
 
 @dataclass
@@ -57,4 +79,4 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
-__all__ = ["AppContext", "pass_app"]
+__all__ = ["AppContext", "HelpGroup", "first_paragraph", "pass_app"]

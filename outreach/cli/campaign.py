@@ -9,9 +9,12 @@ import click
 
 from outreach.cli.app import AppContext
 from outreach.cli.output import emit_json, format_option
-from outreach.errors import UsageError
+from outreach.errors import CampaignError, UsageError
 
 if TYPE_CHECKING:  # imported when the command runs (see outreach.cli)
+    from sqlalchemy.orm import Session
+
+    from outreach.campaign.model import Campaign
     from outreach.send import Outcome
 
 
@@ -24,12 +27,19 @@ if TYPE_CHECKING:  # imported when the command runs (see outreach.cli)
               help="Write the report to FILE (html: one self-contained page).")
 @click.option("--select", "select_rules", multiple=True, help="Only these rules (codes, prefixes or names).")
 @click.option("--ignore", "ignore_rules", multiple=True, help="Skip these rules (R007/R008 cannot be skipped).")
+@click.option("--ready-csv", "ready_csv", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the READY recipients' rows, with the CSV's original columns, to FILE: for a "
+                   "campaign sent with another tool (Mailmeteor, YAMM, GMass, mailmerge).")
+@click.option("--accept-review", is_flag=True, help="With --ready-csv: the REVIEW recipients' rows too.")
 @click.pass_context
 def preview(
     ctx: click.Context, campaign_path: Path, show_address: str | None, fmt: str, output: Path | None,
-    select_rules: tuple[str, ...], ignore_rules: tuple[str, ...],
+    select_rules: tuple[str, ...], ignore_rules: tuple[str, ...], ready_csv: Path | None, accept_review: bool,
 ) -> None:
     """Lint CAMPAIGN recipient by recipient: READY / REVIEW / BLOCKED, with reasons and evidence.
+
+    CAMPAIGN is a folder with a campaign.toml (or its path), or a mailmerge folder (mailmerge_template.txt
+    and mailmerge_database.csv) as it is.
 
     Exit 0 when every recipient is READY, 1 when some are blocked or need review, 2 on bad input
     (including bad rows of the recipients CSV, which are reported and left out).
@@ -41,10 +51,21 @@ def preview(
     app: AppContext = ctx.obj
     campaign = load_campaign(campaign_path)
     with app.sessions(create=False)() as session:
+        known_mailbox(app, session, campaign)
         report = evaluate(session, campaign, app.settings, split_codes(select_rules, "--select"),
                           split_codes(ignore_rules, "--ignore"), now=app.as_of)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if ready_csv is not None:
+        from outreach.campaign.export import ready_rows_csv
+
+        text, count = ready_rows_csv(report, accept_review)
+        try:
+            ready_csv.write_text(text, encoding="utf-8", newline="")
+        except OSError as exc:
+            raise UsageError(f"{ready_csv}: cannot write ({exc.strerror})") from None
+        which = "READY and REVIEW" if accept_review else "READY"
+        click.echo(f"wrote {ready_csv}: {count} {which} recipient(s) of {len(report.recipients)}", err=True)
     if show_address:
         text, recipient = show_text(report, show_address)
         click.echo(text, nl=False)
@@ -58,7 +79,11 @@ def preview(
             click.echo(f"wrote {output} ({len(report.recipients)} recipients: "
                        + ", ".join(f"{n} {v}" for v, n in report.counts.items()) + ")")
     else:
-        body = {"json": json_text, "csv": csv_text}.get(fmt, table_text)(report)
+        if fmt == "table":
+            terminal = output is None and app.console.is_terminal  # piped or to a file: lines whole
+            body = table_text(report, width=app.console.width if terminal else None)
+        else:
+            body = {"json": json_text, "csv": csv_text}[fmt](report)
         if output is None:
             click.echo(body, nl=False)
         else:
@@ -162,6 +187,10 @@ def send(
     The campaign is linted again right before sending: BLOCKED recipients are never sent, REVIEW ones only
     with --accept-review or an allow entry.  Sending is idempotent (a send log per campaign and recipient);
     a run stopped in the middle resumes with exactly the rest.
+
+    Exit 0 when every message it meant to send was sent (or, in a dry run, would be): recipients skipped
+    for their verdict are reported, not failures; 1 when a message failed, was deferred or is unconfirmed,
+    or the run stopped (daily cap, the server refused us); 2 on bad input.
     """
     from outreach.campaign import load_campaign
     from outreach.lint.codes import split_codes
@@ -181,6 +210,7 @@ def send(
     limit_overrides = {"rate_per_minute": rate_per_minute, "daily_cap": daily_cap}
     text = fmt == "text"
     with app.sessions()() as session:
+        known_mailbox(app, session, campaign)
         smtp = resolve_smtp(app.settings, campaign, smtp_overrides, session=session)
         limits = resolve_limits(app.settings, campaign, limit_overrides)
         if text:
@@ -211,6 +241,26 @@ def send(
     if result.stopped:
         click.echo(f"stopped: {result.stopped}", err=True)
     ctx.exit(result.exit_code)
+
+
+def known_mailbox(app: AppContext, session: Session, campaign: Campaign) -> None:
+    """A campaign's ``mailbox`` must be one the store or the config file knows, when they know any: else one
+    line listing them (a store of hand-made ledgers, without mailboxes, cannot tell)."""
+    from sqlalchemy import select
+
+    from outreach.store.models import Mailbox, MailboxAddress
+
+    known = set(session.scalars(select(Mailbox.name))) | set(app.settings.mailboxes)
+    if campaign.mailbox not in known and "@" in campaign.mailbox:  # a mailmerge FROM: whose address is it?
+        owners = {a: m.name for m in app.settings.mailboxes.values() for a in m.addresses}
+        query = select(MailboxAddress.address, Mailbox.name).join(Mailbox, Mailbox.id == MailboxAddress.mailbox_id)
+        owners.update((address, name) for address, name in session.execute(query))
+        campaign.mailbox = owners.get(campaign.mailbox, campaign.mailbox)
+    if known and campaign.mailbox not in known:
+        raise CampaignError(
+            f"{campaign.path / 'campaign.toml'}: mailbox {campaign.mailbox!r} is unknown "
+            f"(known mailboxes: {', '.join(sorted(known))})"
+        )
 
 
 def _print_outcome(outcome: Outcome) -> None:

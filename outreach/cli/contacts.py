@@ -7,16 +7,22 @@ from typing import Any
 
 import click
 
-from outreach.cli.app import AppContext, pass_app
+from outreach.cli.app import AppContext, HelpGroup, pass_app
 from outreach.cli.output import ROWS, emit_json, emit_rows, format_option
 from outreach.errors import UsageError
+
+# --by-domain: the columns it can be sorted by (and the contact columns that mean the same)
+DOMAIN_SORT = ("domain", "contacts", "best_tier", "strongest_strength", "last_two_way", "two_way_threads")
+DOMAIN_ALIASES = {"tier": "best_tier", "strength": "strongest_strength"}
+LEDGER_COLUMNS = ("tier", "strength", "balance", "last_two_way")
 
 
 @click.command()
 @click.option("--mailbox", "mailbox_name", help="Only this team member's mail (default: the whole team).")
-@click.option("--sort", "sort_field", default="last_received", show_default=True,
+@click.option("--sort", "sort_field", default=None,
               help="A column: address, domain, first/last sent/received, sent, received, two_way_threads, "
-                   "tier, strength, balance, last_two_way.")
+                   "tier, strength, balance, last_two_way (default last_received). With --by-domain: "
+                   f"{', '.join(DOMAIN_SORT)} (tier and strength work too; default: strongest domains first).")
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending).")
 @click.option("--by-domain", is_flag=True, help="One row per domain: contacts, best tier, strongest contact.")
 @format_option(*ROWS, "html")
@@ -24,57 +30,56 @@ from outreach.errors import UsageError
               help="Write to FILE (html: the team's relationship map as one self-contained page).")
 @click.option("--limit", type=int, default=0, help="At most N rows (0: all).")
 @pass_app
-def contacts(app: AppContext, mailbox_name: str | None, sort_field: str, asc: bool, by_domain: bool, fmt: str,
-             output: Path | None, limit: int) -> None:
+def contacts(app: AppContext, mailbox_name: str | None, sort_field: str | None, asc: bool, by_domain: bool,
+             fmt: str, output: Path | None, limit: int) -> None:
     """List contacts with their history and ledger: tier, strength, balance, last two-way exchange.
 
     --format html is the team's relationship map: by outlet, who on the team holds each relationship,
     its tier and strength, with the messages behind it (with --mailbox, that teammate's relationships).
     """
-    from outreach.ledger import TEAM_SCOPE, TIERS, domain_rollup, stored_ledger_columns
+    from outreach.ledger import TEAM_SCOPE, domain_rollup, stored_ledger_columns
     from outreach.ledger.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
 
     if fmt == "html":
         _relationship_map(app, mailbox_name, output)
         return
     scope = mailbox_name or TEAM_SCOPE
+    if by_domain:
+        field = DOMAIN_ALIASES.get(sort_field or "", sort_field)
+        if field is not None and field not in DOMAIN_SORT:
+            raise UsageError(f"--by-domain cannot sort by {sort_field!r}; choose one of {', '.join(DOMAIN_SORT)}")
+    else:
+        field = sort_field or "last_received"
+        if field not in SORT_FIELDS and field not in LEDGER_COLUMNS:
+            raise UsageError(f"cannot sort by {field!r}; choose one of {', '.join((*SORT_FIELDS, *LEDGER_COLUMNS))}")
     with app.sessions(create=False)() as session:
         mailbox_id = mailbox_id_for(session, mailbox_name)
         if by_domain:
             domains = [d.to_json() for d in domain_rollup(session, scope, app.ledger_policy())]
+            if field is not None:
+                domains = sorted_rows(domains, field, asc)
             emit_rows(app, domains[:limit] if limit else domains, fmt,
-                  ["domain", "contacts", "best_tier", "strongest_contact", "strongest_strength",
-                   "last_two_way", "two_way_threads"], title="Domains")
+                      ["domain", "contacts", "best_tier", "strongest_contact", "strongest_strength",
+                       "last_two_way", "two_way_threads"], title="Domains")
             return
-        ledger_columns = ("tier", "strength", "balance", "last_two_way")
-        if sort_field not in SORT_FIELDS and sort_field not in ledger_columns:
-            raise UsageError(f"cannot sort by {sort_field!r}; choose one of "
-                             f"{', '.join((*SORT_FIELDS, *ledger_columns))}")
         items = histories(session, mailbox_id=mailbox_id)
         columns = stored_ledger_columns(session, scope, app.ledger_policy())
-    if sort_field in SORT_FIELDS:
-        items = sort_histories(items, sort_field, not asc)
+    if field in SORT_FIELDS:
+        items = sort_histories(items, field, not asc)
     rows = []
     for hist in items:
         row = hist.summary()
         row.update(columns.get(hist.contact_id, {"tier": None, "strength": None, "balance": None,
                                                  "last_two_way": None}))
         rows.append(row)
-    if sort_field in ledger_columns:
-        rank = {tier: n for n, tier in enumerate(TIERS)}
-
-        def key(row: dict[str, Any]) -> tuple[int, Any]:
-            value = row.get(sort_field)
-            if value is None:
-                return (0, "")
-            return (1, rank.get(value, -1) if sort_field == "tier" else value)
-
-        rows.sort(key=key, reverse=not asc)
+    if field in LEDGER_COLUMNS:
+        rows = sorted_rows(rows, field, asc)
     rows = rows[:limit] if limit else rows
     everything = ["address", "name", "tier", "strength", "balance", "last_two_way", "first_sent", "last_sent",
                   "first_received", "last_received", "sent", "received", "two_way_threads"]
     # the table keeps to what fits a terminal; json and csv carry every column
-    compact = ["address", "name", "tier", "strength", "balance", "last_two_way", "last_sent", "last_received",
+    # (in their order of importance: a narrow terminal leaves out the last ones)
+    compact = ["address", "tier", "last_two_way", "strength", "balance", "name", "last_sent", "last_received",
                "sent", "received", "two_way_threads"]
     emit_rows(app, rows, fmt, compact if fmt == "table" else everything, title="Contacts")
 
@@ -97,6 +102,21 @@ def _relationship_map(app: AppContext, mailbox_name: str | None, output: Path | 
         output.write_text(page, encoding="utf-8")
         people = len({r.address for o in outlets for r in o.relationships})
         click.echo(f"wrote {output} ({len(outlets)} outlet(s) and groups, {people} people)")
+def sorted_rows(rows: list[dict[str, Any]], field: str, asc: bool) -> list[dict[str, Any]]:
+    """Rows by ``field`` (descending unless ``asc``); tiers by rank, weakest first; empty values last
+    when descending, first when ascending."""
+    from outreach.ledger import TIERS
+
+    rank = {tier: n for n, tier in enumerate(TIERS)}
+    tiers = field in ("tier", "best_tier")
+
+    def key(row: dict[str, Any]) -> tuple[int, Any]:
+        value = row.get(field)
+        if value is None:
+            return (0, "")
+        return (1, rank.get(value, -1) if tiers else value)
+
+    return sorted(rows, key=key, reverse=not asc)
 
 
 @click.command()
@@ -156,7 +176,7 @@ def who_knows(app: AppContext, target: str, fmt: str) -> None:
         click.echo(f"nobody on the team has exchanged personal mail with {found.target}{where}")
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def suppress() -> None:
     """The suppression list: addresses and domains that never get a campaign."""
 

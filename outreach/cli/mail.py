@@ -10,14 +10,14 @@ from typing import Any
 
 import click
 
-from outreach.cli.app import AppContext, pass_app
+from outreach.cli.app import AppContext, HelpGroup, pass_app
 from outreach.cli.output import ROWS, emit_json, emit_rows, format_option
 from outreach.cli.progress import make_progress
 from outreach.config import MailboxConfig
 from outreach.errors import UsageError
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def db() -> None:
     """Manage the store's schema."""
 
@@ -92,7 +92,7 @@ def sync(
         configs = [replace(c, timeout=timeout) for c in configs]
     credentials = app.credentials()
     for config in configs:
-        password = credentials.imap_password(config)
+        password = credentials.imap_login(config)
         started = time.perf_counter()  # the store's opening (a new one's creation) is part of the sync
         with make_progress(app.err, quiet) as progress:
             summary = sync_mailbox(app.sessions(), config, password, progress=progress,
@@ -119,6 +119,26 @@ def _print_summary(
         click.echo(f"  reconnected {retries} time(s) after a dropped connection")
     if refined:
         click.echo(f"  sentence classifier: {refined} message(s) refined")
+
+
+@click.command()
+@click.option("--mailbox", "mailbox_name", required=True, help="The configured mailbox to sign in to.")
+@click.option("--no-browser", is_flag=True, help="Google: print the address to open instead of opening a browser.")
+@pass_app
+def login(app: AppContext, mailbox_name: str, no_browser: bool) -> None:
+    """Sign in to a mailbox with OAuth2 (Gmail, Google Workspace, Microsoft 365) and keep its refresh token in
+    the system keyring.
+
+    The mailbox needs auth = "oauth2", oauth2_provider and oauth2_client_id in the config (Google: also
+    oauth2_client_secret). Google opens a browser (the answer comes back to this machine); Microsoft shows
+    a code to enter at its device-login page, on any device. Needs `pip install 'outreach[oauth]'`.
+    """
+    from outreach.auth import KEYRING_SERVICE, sign_in
+
+    config = app.settings.mailbox(mailbox_name)
+    key = sign_in(config, click.echo, browser=not no_browser)
+    click.echo(f"signed in {config.username} (mailbox {config.name}); the refresh token is in the system keyring "
+               f"(service {KEYRING_SERVICE}, key {key}): `outreach sync --mailbox {config.name}` uses it")
 
 
 @click.command("import")
@@ -149,7 +169,7 @@ def import_(
                    [(f.name, f.status) for f in result.folders], refined=result.refined)
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def signals() -> None:
     """Signals found in the mail: asks, offers, thanks, fulfilments, commitments, opt-outs."""
 
@@ -193,7 +213,7 @@ def signals_refine(app: AppContext, quiet: bool) -> None:
                f"({summary.sentences} sentence(s) through the classifier); ledgers: {summary.contacts} contact(s)")
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def ledger() -> None:
     """The relationship ledgers of the contacts."""
 
@@ -211,10 +231,10 @@ def ledger_rebuild(app: AppContext) -> None:
     click.echo(f"ledgers: {done.contacts} contact(s), {done.rows} row(s) in {done.seconds:.1f}s")
 
 
-__all__ = ["db", "import_", "ledger", "signals", "sync"]
+__all__ = ["db", "import_", "ledger", "login", "mailbox", "signals", "sync"]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def mailbox() -> None:
     """The team's mailboxes: whose addresses they hold, and where each address came from."""
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
 from outreach.cli.app import AppContext
 from outreach.csvsafe import csv_text
+from outreach.texttable import render_table
 
 F = TypeVar("F", bound=Callable[..., Any])
 ROWS = ("table", "json", "csv")  # the formats of a list of rows
@@ -35,13 +35,23 @@ def emit_rows(
     elif fmt == "csv":
         click.echo(csv_text(rows, columns), nl=False)
     else:
-        table = Table(title=title or None)
-        for column in columns:
-            table.add_column(column.replace("_", " "), overflow="fold")
-        for row in rows:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
-        app.console.print(table)
+        cells = [{c: _cell(row.get(c)) for c in columns} for row in rows]
+        if title:
+            click.echo(title)
+        width = app.console.width if app.console.is_terminal else None  # piped: every cell whole
+        for line in render_table(columns, {c: _header(c) for c in columns}, cells, WHOLE_COLUMNS, width):
+            click.echo(line)
         click.echo(f"{len(rows)} row(s)")
+
+
+# Columns whose cells are never cut in a table: addresses and domains (a cut address is another address).
+WHOLE_COLUMNS = frozenset({"address", "domain", "strongest_contact", "addresses", "value", "email"})
+_HEADERS = {"two_way_threads": "2-way threads", "last_two_way": "last 2-way", "strongest_strength": "strength",
+            "strongest_contact": "strongest contact"}
+
+
+def _header(column: str) -> str:
+    return _HEADERS.get(column, column.replace("_", " "))
 
 
 def _cell(value: object) -> str:

@@ -175,15 +175,36 @@ class RenderedFacts:
 # -------------------------------------------------------------------------------------------- template
 
 
+class TemplateVariable(NamedTuple):
+    """A variable a template reads: a name (a CSV column, ``contact`` or ``row``), the field it reads of
+    ``contact`` or ``row`` (``contact.tier``: "tier"), and the line (in the template's source) of its first use."""
+
+    name: str
+    field: str | None
+    line: int
+
+
 class TemplateFacts:
-    """A template on its own (``outreach lint``): its source, what a reader sees of its literal text, and
-    what a stranger (tier ``none``, every other variable blank) would get (``as_stranger``)."""
+    """A template on its own (``outreach lint``): its source, what a reader sees of its literal text, what
+    a stranger (tier ``none``, every other variable blank) would get (``as_stranger``), the variables it
+    reads, the columns of the campaign's recipients CSV (``columns``; None for a template alone) and the
+    fields of ``contact``."""
 
-    __slots__ = ("template", "as_stranger")
+    __slots__ = ("template", "as_stranger", "variables", "columns", "contact_fields")
 
-    def __init__(self, template: TemplateSource, as_stranger: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        template: TemplateSource,
+        as_stranger: Callable[[], str],
+        variables: Sequence[TemplateVariable] = (),
+        columns: Sequence[str] | None = None,
+        contact_fields: Sequence[str] = (),
+    ) -> None:
         self.template = template
         self.as_stranger = as_stranger
+        self.variables = variables
+        self.columns = columns
+        self.contact_fields = contact_fields
 
     @property
     def visible(self) -> str:
@@ -300,6 +321,7 @@ __all__ = [
     "RenderedFacts",
     "Send",
     "TemplateFacts",
+    "TemplateVariable",
     "Unsubscribing",
     "day",
     "ledger_lines",

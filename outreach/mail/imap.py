@@ -40,6 +40,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.auth import OAuth2Login, Secret, sasl_mechanism
 from outreach.config import MailboxConfig
 from outreach.errors import AuthenticationError, MailServerError, network_error
 from outreach.mail.files import is_sent_name, senders_by_use
@@ -175,8 +176,9 @@ class SyncSummary(RunSummary):
         return self.source
 
 
-def connect(config: MailboxConfig, password: str, timeout: float | None = None) -> IMAPClient:
-    """Log in, with TLS verified unless plaintext was asked for; errors name the host.
+def connect(config: MailboxConfig, password: Secret, timeout: float | None = None) -> IMAPClient:
+    """Log in (with a password, or OAuth2), with TLS verified unless plaintext was asked for; errors name
+    the host.
 
     ``timeout`` (default: the mailbox's ``timeout``) bounds the connection and every wait for an answer."""
     host = config.host
@@ -192,7 +194,10 @@ def connect(config: MailboxConfig, password: str, timeout: float | None = None) 
         )
         if config.security == "starttls":
             client.starttls(context)
-        client.login(config.username, password)
+        if isinstance(password, OAuth2Login):
+            _oauth2_login(client, host, password)
+        else:
+            client.login(config.username, password)
     except LoginError as exc:
         raise AuthenticationError(host, f"login failed for {config.username}: {_text(exc)}") from exc
     except OSError as exc:
@@ -200,6 +205,25 @@ def connect(config: MailboxConfig, password: str, timeout: float | None = None) 
     except IMAPClientError as exc:
         raise MailServerError(host, f"IMAP error: {_text(exc)}") from exc
     return client
+
+
+def _oauth2_login(client: IMAPClient, host: str, login: OAuth2Login) -> None:
+    """AUTHENTICATE with the login's access token; refused, once more with a renewed token, then an error
+    naming the mailbox and what to run."""
+    capabilities = [c.decode("ascii", "replace").upper() for c in client.capabilities()]
+    offered = [c.removeprefix("AUTH=") for c in capabilities if c.startswith("AUTH=")]
+    mechanism = sasl_mechanism(login.mechanism, offered)
+    for fresh in (False, True):
+        token = login.access_token(fresh=fresh)
+        try:
+            if mechanism == "OAUTHBEARER":
+                client.oauthbearer_login(login.username, token)
+            else:
+                client.oauth2_login(login.username, token)
+            return
+        except LoginError as exc:
+            refused = _text(exc)
+    raise login.refused(host, f"{mechanism}: {refused}")
 
 
 def _text(exc: BaseException) -> str:
@@ -246,9 +270,9 @@ class ImapSync:
         self,
         sessions: sessionmaker[Session],
         config: MailboxConfig,
-        password: str,
+        password: Secret,
         progress: SyncProgress | None = None,
-        connect_fn: Callable[[MailboxConfig, str], IMAPClient] = connect,
+        connect_fn: Callable[[MailboxConfig, Secret], IMAPClient] = connect,
         after_batch: Callable[[Session, list[int]], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         analyse: bool = False,
@@ -582,7 +606,7 @@ class ImapSync:
             self.client = None
 
 
-def append_to_sent(config: MailboxConfig, password: str, raw: bytes) -> None:
+def append_to_sent(config: MailboxConfig, password: Secret, raw: bytes) -> None:
     """APPEND ``raw`` (a message outreach just sent) to the mailbox's Sent folder, flagged \\Seen.
 
     The Sent folder is the one with SPECIAL-USE ``\\Sent``, else the first with a common Sent name.  This is

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.auth import Secret
 from outreach.config import MailboxConfig
 from outreach.ledger import LedgerPolicy
 from outreach.mail.files import discover
@@ -32,7 +33,7 @@ class ImportSummary(RunSummary):
 def sync_mailbox(
     sessions: sessionmaker[Session],
     config: MailboxConfig,
-    password: str,
+    password: Secret,
     progress: SyncProgress | None = None,
     signals: bool = True,
     ledger_policy: LedgerPolicy | None = None,
@@ -43,7 +44,8 @@ def sync_mailbox(
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncSummary:
     """Sync one IMAP mailbox into the store (read-only, incremental, resumable); with ``signals``, the
-    new messages are analysed and the ledgers of the contacts they touch refreshed.
+    new messages are analysed and the ledgers of the contacts they touch refreshed. ``password`` is the
+    password, or an :class:`~outreach.auth.OAuth2Login` (its token renewed on reconnects as needed).
 
     One sync or import of a mailbox runs at a time per store: while another holds the mailbox,
     :class:`~outreach.errors.MailboxBusyError` is raised, or with ``wait`` the sync waits for it."""

@@ -67,10 +67,12 @@ class SendResult:
 
     @property
     def exit_code(self) -> int:
-        """0: everything that should go went (or would go); 1: something blocked, failed or needs a human."""
+        """0: every message the run meant to send went (or, in a dry run, would go); recipients skipped for
+        their verdict are reported, not failures. 1: the run stopped early, or a message failed, was
+        deferred, is unconfirmed or was not reached."""
         if self.stopped:
             return 1
-        return 0 if all(o.ok for o in self.outcomes) else 1
+        return 0 if all(o.ok or o.action == SKIPPED for o in self.outcomes) else 1
 
     def to_json(self) -> dict[str, Any]:
         return {

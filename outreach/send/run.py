@@ -40,10 +40,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.auth import Credentials
+from outreach.auth import Credentials, Secret
 from outreach.campaign.evaluate import evaluate
 from outreach.campaign.model import Campaign, CampaignReport, RecipientReport
-from outreach.config import Settings
+from outreach.config import MailboxConfig, Settings
 from outreach.errors import ConfigError, UsageError
 from outreach.mail.imap import append_to_sent
 from outreach.send.results import (
@@ -181,7 +181,8 @@ def _send_from(
         raise UsageError(f"mailbox {route.mailbox}: no From address: set {where}, or --from")
     if smtp.security == "plain" and not is_loopback(smtp.host):
         result.warnings.append(f"{smtp.host}: sending WITHOUT encryption (--smtp-security plain)")
-    own_transport = transport or _transport(smtp, password, credentials, route.mailbox)
+    config = settings.mailboxes.get(route.mailbox) if settings is not None else None
+    own_transport = transport or _transport(smtp, password, credentials, route.mailbox, config)
     if options.append_sent and append_sent is None:
         append_sent = _imap_appender(settings, route.mailbox, credentials)
     sender = Sender(
@@ -279,12 +280,22 @@ def _from_verdict(base: Outcome, rec: RecipientReport, options: SendOptions) -> 
     return None
 
 
-def _transport(smtp: SmtpSettings, password: str | None, credentials: Credentials, mailbox: str) -> Transport:
+def _transport(
+    smtp: SmtpSettings, password: str | None, credentials: Credentials, mailbox: str, config: MailboxConfig | None
+) -> Transport:
+    """The SMTP transport of the sending ``mailbox`` (``config``: its settings, if any). The login:
+    ``password`` if given; OAuth2 when the mailbox has ``auth = "oauth2"`` and SMTP logs in as its user
+    (Gmail, Microsoft 365: one token for both); else the SMTP password from the environment (the mailbox's
+    own variable first), the keyring or a prompt."""
     if not smtp.host:
         raise UsageError("no SMTP host: set [smtp] host in the campaign, [send] host in the config, or --smtp-host")
-    if smtp.username and password is None:
-        password = credentials.smtp_password(smtp.username, smtp.host, mailbox)
-    return SmtpTransport(smtp, password)
+    secret: Secret | None = password
+    if smtp.username and secret is None:
+        if config is not None and config.auth == "oauth2" and config.username == smtp.username:
+            secret = credentials.oauth2_login(config)
+        else:
+            secret = credentials.smtp_password(smtp.username, smtp.host, mailbox)
+    return SmtpTransport(smtp, secret)
 
 
 def _send_log(session: Session, campaign: str, addresses: Iterable[str]) -> dict[str, SendLog]:
@@ -304,7 +315,7 @@ def _imap_appender(settings: Settings | None, mailbox_name: str, credentials: Cr
     config = settings.mailbox(mailbox_name)
     if not config.host:
         raise ConfigError(f"[mailboxes.{mailbox_name}]: no IMAP host, cannot --append-sent")
-    password = credentials.imap_password(config)
+    password = credentials.imap_login(config)
 
     def append(raw: bytes) -> None:
         append_to_sent(config, password, raw)

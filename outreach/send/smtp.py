@@ -17,6 +17,7 @@ import socket
 import ssl
 from typing import Protocol
 
+from outreach.auth import OAuth2Login, Secret, sasl_mechanism
 from outreach.errors import AuthenticationError, MailServerError, network_error
 from outreach.send.settings import SmtpSettings
 
@@ -66,7 +67,7 @@ class Transport(Protocol):
 class SmtpTransport:
     """One SMTP connection (reopened as needed) that delivers one message to one recipient at a time."""
 
-    def __init__(self, config: SmtpSettings, password: str | None) -> None:
+    def __init__(self, config: SmtpSettings, password: Secret | None) -> None:
         self.config = config
         self.password = password
         self.smtp: smtplib.SMTP | None = None
@@ -94,7 +95,9 @@ class SmtpTransport:
                         )
                     smtp.starttls(context=context)
             smtp.ehlo()
-            if cfg.username:
+            if isinstance(self.password, OAuth2Login):
+                _oauth2_login(smtp, host, self.password)
+            elif cfg.username:
                 if self.password is None:
                     raise _ConnectRefused(host, f"no SMTP password for {cfg.username}")
                 smtp.login(cfg.username, self.password)
@@ -191,6 +194,30 @@ class SmtpTransport:
             self.smtp.rset()
         except (smtplib.SMTPException, OSError):
             self._drop()
+
+
+def _oauth2_login(smtp: smtplib.SMTP, host: str, login: OAuth2Login) -> None:
+    """AUTH XOAUTH2 (or OAUTHBEARER) with the login's access token; refused, once more with a renewed
+    token, then an error naming the mailbox and what to run."""
+    offered = [m.upper() for m in smtp.esmtp_features.get("auth", "").split()]
+    mechanism = sasl_mechanism(login.mechanism, offered)
+    refused = ""
+    for fresh in (False, True):
+        token = login.access_token(fresh=fresh)
+        if mechanism == "OAUTHBEARER":
+            initial = f"n,a={login.username},\x01auth=Bearer {token}\x01\x01"
+        else:
+            initial = f"user={login.username}\x01auth=Bearer {token}\x01\x01"
+
+        def answer(challenge: bytes | None = None, initial: str = initial) -> str:
+            return initial if challenge is None else ""  # after an error challenge: end the exchange
+
+        try:
+            smtp.auth(mechanism, answer, initial_response_ok=True)
+            return
+        except smtplib.SMTPAuthenticationError as exc:
+            refused = f"{exc.smtp_code} {_reply(exc.smtp_error)}"
+    raise _AuthRefused(host, str(login.refused(host, f"{mechanism}: {refused}")).removeprefix(f"{host}: "))
 
 
 def _reply(value: bytes | str) -> str:

@@ -82,7 +82,7 @@ def test_evidence_names_messages_and_facts(mixed_store):
     nofield = {(f.path or "").rsplit("/", 1)[-1]: f for f in report.recipient("nofield@example.org").findings}
     assert set(nofield) == {"campaign.toml", "body.txt.j2", "body.html.j2"}
     assert nofield["campaign.toml"].line == 7 and nofield["body.txt.j2"].line == 2
-    assert all(f.code == "T001" and "'first_name' is empty" in f.message for f in nofield.values())
+    assert all(f.code == "T001" and "first_name is empty" in f.message for f in nofield.values())
 
 
 def test_suppressions_and_warnings(mixed_store):

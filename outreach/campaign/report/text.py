@@ -17,6 +17,7 @@ from outreach.errors import UsageError
 from outreach.ledger.paths import BestPath, Lines
 from outreach.ledger.text import message_ref
 from outreach.lint.findings import Finding
+from outreach.texttable import cut
 
 COLUMNS = ("address", "tier", "last_two_way", "balance", "verdict", "codes", "best_path", "reason")
 # the table's columns with sender = "best": the mailbox each recipient is judged and sent from, after the verdict
@@ -53,7 +54,7 @@ def _row(r: RecipientReport, mailbox: str) -> dict[str, str]:
 def _finding_lines(findings: Sequence[Finding], indent: str = "  ", evidence: bool = True) -> list[str]:
     lines = []
     for f in findings:
-        where = f" ({f.location})" if f.location and f.code.startswith("T") else ""
+        where = f" ({f.location})" if f.location and f.code.startswith("T") and f.location not in f.message else ""
         lines.append(
             f"{indent}{click.style(f.severity.upper(), fg=_COLORS[f.severity])} {f.code} {f.name}: "
             f"{f.message}{where}"
@@ -63,14 +64,19 @@ def _finding_lines(findings: Sequence[Finding], indent: str = "  ", evidence: bo
     return lines
 
 
-def table_text(report: CampaignReport, color: bool = True) -> str:
+def table_text(report: CampaignReport, color: bool = True, width: int | None = None) -> str:
+    """The preview's table: addresses whole, best paths cut at 44 characters; with ``width`` (a
+    terminal's), reasons cut with … to fit it (piped, ``width`` is None: every line whole)."""
     mailbox = report.campaign.mailbox
     rows = [_row(r, mailbox) for r in report.recipients]
     columns = BEST_COLUMNS if report.campaign.best_sender else COLUMNS
     headers = {c: c.replace("_", " ") for c in columns}
     widths = {c: max([len(headers[c])] + [len(row[c]) for row in rows]) for c in columns[:-1]}
-    widths["address"] = min(widths["address"], 48)
     widths["best_path"] = min(widths["best_path"], 44)
+    if width is not None:
+        room = max(width - sum(widths.values()) - 2 * (len(columns) - 1), 20)
+        for row in rows:
+            row["reason"] = cut(row["reason"], room)
     out = []
     # each cell cut and padded to its column's width ("{tier:<12.12}"); the verdict cell, which may be
     # styled, is made once for each verdict

@@ -18,6 +18,9 @@ PATTERNS = (
     r"&lt;\s*[A-Z][A-Z _]{2,}\s*&gt;",
     r"\{\{.*?\}\}",
     r"\{%.*?%\}",
+    r"\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}",  # {first_name}: a Python or C# format field
+    r"<<\s*[A-Za-z_][\w ]{0,30}?\s*>>",  # <<name>>: Word's mail merge
+    r"&lt;&lt;\s*[A-Za-z_][\w ]{0,30}?\s*&gt;&gt;",
     r"\*\|[A-Z0-9_]+\|\*",
     r"%[A-Z][A-Z0-9_]{2,}%",
     r"\bXXX+\b",
@@ -87,15 +90,25 @@ RULE = Rule(
     severity="block",
     scope="recipient",
     doc="""
-    The rendered message still contains a placeholder meant to be replaced: `[Name]`, `<FIRST NAME>`,
-    `{{…}}` or `{%…%}` that did not render, `*|FNAME|*` or `%NAME%` merge tags from another tool, `XXX`,
-    `TODO` or `TBD`. Sending "Dear [Name]" tells the recipient they are a row in a spreadsheet. Replace it
-    with a template variable or with real text.
+    The rendered message still contains a placeholder meant to be replaced: `[Name]`, `[NAME]`,
+    `<FIRST NAME>`, `{{…}}` or `{%…%}` that did not render, `{first_name}`, `<<name>>`, `*|FNAME|*` or
+    `%NAME%` merge fields from another tool, `XXX`, `TODO` or `TBD`. Sending "Dear [Name]" tells the
+    recipient they are a row in a spreadsheet. Replace it with a template variable or with real text.
     """,
     cases=(
         fails("bracketed name", text="Hi [Name],\n\nOur report is out.\n"),
         fails("angle-bracket placeholder", text="Dear <FIRST NAME>,\n\nOur report is out.\n"),
         fails("XXX left in", text="Hi {{ first_name }},\n\nThe launch is on XXX.\n"),
+        fails("a Python format field", text="Hi {first_name},\n\nOur report is out.\n"),
+        fails("a Word mail-merge field", text="Dear <<name>>,\n\nOur report is out.\n"),
+        fails("an upper-case bracketed field", text="Dear [NAME],\n\nOur report is out.\n"),
+        fails("a percent-sign merge field", text="Dear %NAME%,\n\nOur report is out.\n"),
+        fails("found by the template lint too", mode="template", text="Dear <<name>>, hi {first_name}.\n"),
+        fails(
+            "a Word mail-merge field in the HTML body",
+            text="Hi {{ first_name }},\n\nOur report is out.\n",
+            html="<p>Dear &lt;&lt;name&gt;&gt;,</p><p>Our report is out.</p>",
+        ),
         fails(
             "a CSV cell holding template syntax is not rendered, and is caught",
             text="Hi {{ first_name }},\n\nOur report is out.\n",
@@ -107,6 +120,7 @@ RULE = Rule(
             text="Hi {{ first_name }},\n\nOur report is out.\n",
             html="<p>Hi {{ first_name }},</p><p>The launch is on <b>TBD</b>.</p>",
         ),
+        passes("braces around prose are not a field", text="Hi {{ first_name }},\n\n{ see the appendix }\n"),
         passes(
             "fully rendered", text="Hi {{ first_name }},\n\nOur report is out [1].\n\n[1] https://example.org/report\n"
         ),
