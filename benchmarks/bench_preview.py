@@ -15,8 +15,12 @@ times, in the same run:
 
 One run first, reported apart (imports, the ask detector's model); then each figure is the median of
 REPEAT runs, each timed up to its output written, with no earlier report still alive (the command exits
-there). Target: preview (table) <= 1 s (median). Usage:
-``python benchmarks/bench_preview.py [--recipients N] [--messages N] [--repeat N]``.
+there). Every preview computes each recipient's best path (who on the team knows them). With
+``--mailboxes 3`` the store is a team's: the messages spread over three mailboxes, each contact with a
+ledger in one to three of them (the relationships the paths read), one address in 50 at gmail.com; with
+``--sender best`` each recipient is judged on the ledger of the mailbox that knows them best. Targets:
+preview (table) <= 1 s (median), <= 1.5 s over a team store. Usage:
+``python benchmarks/bench_preview.py [--recipients N] [--messages N] [--repeat N] [--mailboxes N] [--sender S]``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,16 @@ from outreach.campaign.render import ContactFacts, compile_templates, context_fo
 from outreach.campaign.report import json_text, render_html, show_text, table_text  # noqa: E402
 from outreach.ledger import EvidenceLine, LastAsk, Ledger, ledger_row_values  # noqa: E402
 from outreach.store import open_store, session_factory  # noqa: E402
-from outreach.store.models import Contact, ContactLedger, Message, SendLog, Suppression  # noqa: E402
+from outreach.store.models import (  # noqa: E402
+    Contact,
+    ContactLedger,
+    Folder,
+    Mailbox,
+    Message,
+    MessageLocation,
+    SendLog,
+    Suppression,
+)
 
 TEXT = """Hi {{ first_name }},
 
@@ -70,29 +83,22 @@ HTML = """<p>Hi {{ first_name }},</p>
 TIERS = ["none", "one-way", "acquaintance", "warm", "strong"]
 
 
-def build_store(url: str, recipients: int, messages: int, now: datetime) -> list[str]:
+TEAM = ("alex", "jordan", "sam")
+
+
+def build_store(url: str, recipients: int, messages: int, now: datetime, mailboxes: int = 0) -> list[str]:
+    """The store; with ``mailboxes`` (at most 3), a team store: the messages spread over that many mailboxes
+    (a folder each), each contact with a ledger in one to all of them besides the team's, and one address
+    in 50 at gmail.com (no outlet)."""
     rng = random.Random(7)
     engine = open_store(url)
-    addresses = [f"person{i}@example{i % 97}.org" for i in range(recipients)]
+    addresses = [
+        f"person{i}@gmail.com" if mailboxes and i % 50 == 7 else f"person{i}@example{i % 97}.org"
+        for i in range(recipients)
+    ]
+    team = TEAM[:mailboxes]
     with engine.begin() as conn:
-        batch = []
-        for i in range(messages):
-            batch.append(
-                {
-                    "message_key": f"<m{i}@bench.example>",
-                    "subject": f"Subject {i}",
-                    "date": now - timedelta(hours=i),
-                    "from_address": addresses[i % recipients],
-                    "body_text": "Hello, a short body.\n" * 3,
-                    "size": 400,
-                    "recipient_count": 1,
-                }
-            )
-            if len(batch) == 5000:
-                conn.execute(insert(Message), batch)
-                batch = []
-        if batch:
-            conn.execute(insert(Message), batch)
+        _messages(conn, addresses, messages, now, team)
         conn.execute(
             insert(Contact),
             [
@@ -102,36 +108,16 @@ def build_store(url: str, recipients: int, messages: int, now: datetime) -> list
         )
         rows = []
         for i, address in enumerate(addresses, start=1):
-            tier = TIERS[rng.randrange(5)] if i % 10 else "warm"
-            two_way = now - timedelta(days=rng.randrange(1, 900)) if tier not in ("none", "one-way") else None
-            lines = [
-                EvidenceLine(
-                    i * 10 + k,
-                    now - timedelta(days=rng.randrange(1, 400)),
-                    "out",
-                    f"Subject {k}",
-                    "Could you have a look at this?",
-                )
-                for k in range(3)
-            ]
-            ledger = Ledger(
-                address=address,
-                name=f"Person {i}",
-                domain=address.rpartition("@")[2],
-                tier=tier,
-                last_two_way=two_way,
-                sent=rng.randrange(20),
-                received=rng.randrange(20),
-                asks_by_us=rng.randrange(5),
-                offers_by_us=rng.randrange(3),
-                balance=rng.uniform(-4, 3),
-                strength=rng.randrange(100),
-                opt_outs=1 if i % 500 == 0 else 0,
-                last_ask_by_us=LastAsk(lines[0], answered=bool(i % 3)),
-                evidence={"asks_by_us": lines, "sent": lines[:2], "two_way_threads": lines[1:]},
-            )
-            rows.append({"contact_id": i, **ledger_row_values(ledger)})
-        conn.execute(insert(ContactLedger), rows)
+            scopes = {"*": TIERS[rng.randrange(5)] if i % 10 else "warm"}
+            if team:
+                held = rng.sample(team, rng.choice((1, 1, 1, 2, 2, 3)[: 2 * len(team)]))
+                for name in held:
+                    scopes[name] = TIERS[rng.randrange(5)]
+                scopes["*"] = max(scopes.values(), key=TIERS.index)
+            for scope, tier in scopes.items():
+                rows.append({"contact_id": i, **ledger_row_values(_ledger(rng, address, i, scope, tier, now))})
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert(ContactLedger), rows[start : start + 5000])
         conn.execute(
             insert(Suppression),
             [
@@ -157,10 +143,90 @@ def build_store(url: str, recipients: int, messages: int, now: datetime) -> list
     return addresses
 
 
-def write_campaign(folder: Path, addresses: list[str], mailbox: str = "alex") -> None:
+def _messages(conn: Any, addresses: list[str], messages: int, now: datetime, team: tuple[str, ...]) -> None:
+    """``messages`` messages from the contacts; in a team store, each in one teammate's mailbox's INBOX."""
+    folders = []
+    for n, name in enumerate(team, start=1):
+        conn.execute(insert(Mailbox), [{"id": n, "name": name}])
+        conn.execute(insert(Folder), [{"id": n, "mailbox_id": n, "name": "INBOX", "source": "imap"}])
+        folders.append(n)
+    batch: list[dict[str, Any]] = []
+    locations: list[dict[str, Any]] = []
+    for i in range(messages):
+        batch.append(
+            {
+                "id": i + 1,
+                "message_key": f"<m{i}@bench.example>",
+                "subject": f"Subject {i}",
+                "date": now - timedelta(hours=i),
+                "from_address": addresses[i % len(addresses)],
+                "body_text": "Hello, a short body.\n" * 3,
+                "size": 400,
+                "recipient_count": 1,
+            }
+        )
+        if folders:
+            locations.append({"message_id": i + 1, "folder_id": folders[i % len(folders)], "uid": i + 1,
+                              "direction": "in"})
+        if len(batch) == 5000:
+            conn.execute(insert(Message), batch)
+            if locations:
+                conn.execute(insert(MessageLocation), locations)
+            batch, locations = [], []
+    if batch:
+        conn.execute(insert(Message), batch)
+    if locations:
+        conn.execute(insert(MessageLocation), locations)
+
+
+def _ledger(rng: random.Random, address: str, i: int, scope: str, tier: str, now: datetime) -> Ledger:
+    """A computed-looking ledger with evidence lines. The team's (``*``) as it always was (judged as
+    stored); a mailbox's with figures that fit ``tier``, judged as of the reader's date like a synced one."""
+    two_way = now - timedelta(days=rng.randrange(1, 900)) if tier not in ("none", "one-way") else None
+    lines = [
+        EvidenceLine(
+            i * 10 + k,
+            now - timedelta(days=rng.randrange(1, 400)),
+            "out",
+            f"Subject {k}",
+            "Could you have a look at this?",
+        )
+        for k in range(3)
+    ]
+    ledger = Ledger(
+        address=address,
+        scope=scope,
+        name=f"Person {i}",
+        domain=address.rpartition("@")[2],
+        tier=tier,
+        last_two_way=two_way,
+        sent=rng.randrange(20),
+        received=rng.randrange(20),
+        asks_by_us=rng.randrange(5),
+        offers_by_us=rng.randrange(3),
+        balance=rng.uniform(-4, 3),
+        strength=rng.randrange(100),
+        opt_outs=1 if i % 500 == 0 else 0,
+        last_ask_by_us=LastAsk(lines[0], answered=bool(i % 3)),
+        evidence={"asks_by_us": lines, "sent": lines[:2], "two_way_threads": lines[1:]},
+    )
+    if scope != "*":
+        threads = {"acquaintance": 1, "warm": 3, "strong": 6}.get(tier, 0)
+        both = tier not in ("none", "one-way")
+        ledger.sent = ledger.sent + 1 if tier != "none" else 0
+        ledger.personal_sent = ledger.sent
+        ledger.personal_received = max(1, ledger.received) if both else 0
+        ledger.received = ledger.personal_received
+        ledger.exchanges, ledger.two_way_threads, ledger.two_way_messages = threads * 2, threads, threads * 3
+        ledger.evidence["last_two_way"] = lines[2:]
+        ledger.as_of = now - timedelta(days=1)
+    return ledger
+
+
+def write_campaign(folder: Path, addresses: list[str], mailbox: str = "alex", sender: str = "mailbox") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "campaign.toml").write_text(
-        f'name = "bench"\nmailbox = "{mailbox}"\n'
+        f'name = "bench"\nmailbox = "{mailbox}"\nsender = "{sender}"\n'
         '[template]\nsubject = "Our spring report, {{ first_name }}"\n'
         'text = "body.txt.j2"\nhtml = "body.html.j2"\n[unsubscribe]\nurl = "https://example.org/u?e={email}"\n',
         encoding="utf-8",
@@ -285,17 +351,23 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--mailboxes", type=int, default=0, choices=range(4),
+                        help="a team store of this many mailboxes (ledgers per mailbox: the paths)")
+    parser.add_argument("--sender", choices=("mailbox", "best"), default="mailbox",
+                        help='the campaign\'s sender ("best": judged per recipient from the best mailbox)')
     args = parser.parse_args()
     now = datetime.now(UTC)
+    target = 1.5 if args.mailboxes else 1.0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         url = f"sqlite:///{root / 'bench.db'}"
         started = time.perf_counter()
-        addresses = build_store(url, args.recipients, args.messages, now)
+        addresses = build_store(url, args.recipients, args.messages, now, args.mailboxes)
         folder = root / "campaign"
-        write_campaign(folder, addresses)
+        write_campaign(folder, addresses, sender=args.sender)
+        team = f", a team of {args.mailboxes} mailboxes" if args.mailboxes else ""
         print(
-            f"store: {args.messages:,} messages, {args.recipients:,} contacts with ledgers "
+            f"store: {args.messages:,} messages, {args.recipients:,} contacts with ledgers{team} "
             f"(built in {time.perf_counter() - started:.1f}s)"
         )
         baseline_times, render_times = rendering_times(folder, args.repeat)
@@ -317,9 +389,9 @@ def main() -> int:
         print(f"preview --format html (evidence of every finding read)        {ms(found['html'])}")
         print(f"preview --show ADDRESS (one recipient's evidence read)        {ms(found['show'])}")
         print(f"ratio preview / rendering alone: {median / baseline:.2f}x")
-        verdict = "OK" if median <= 1.0 else "SLOW"
-        print(f"target preview <= 1000 ms (median): {verdict}")
-        return 0 if median <= 1.0 else 1
+        verdict = "OK" if median <= target else "SLOW"
+        print(f"target preview <= {target * 1000:.0f} ms (median): {verdict}")
+        return 0 if median <= target else 1
 
 
 if __name__ == "__main__":

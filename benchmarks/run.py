@@ -20,8 +20,10 @@ ratio compares two measurements of the same run:
 Before the sizes: the four shared Enron mailboxes imported with fast signals, then refined (the refinement's
 rate on real mail: messages/s and sentences/s).  Then, once per size: the signals analysis (zoning +
 signals) over the stored bodies of the last store, in-process (words/s and messages/s), and ``outreach
-preview`` of a 10,000-recipient campaign (a) over that synced store and (b) over bench_preview.py's store
-(as many messages, 10,000 contacts with ledgers).
+preview`` of a 10,000-recipient campaign (a) over that synced store, (b) over bench_preview.py's store (as
+many messages, 10,000 contacts with ledgers) and (c) over bench_preview.py's team store (as many messages
+in 3 mailboxes, each contact with ledgers in one to three of them): every preview computes each
+recipient's best path, (c) is where the paths have the most to read.
 
 Every measured command runs in its own child process, sampled every 50 ms for its memory: peak RSS and
 peak PSS summed over its process tree (the sync and its parse worker).  The table shows medians (of the
@@ -67,6 +69,7 @@ from harness import (  # noqa: E402
 from synthetic_mail import generate_messages  # noqa: E402
 
 NEW_MESSAGES = 100
+TEAM_MAILBOXES = 3  # the team store of the preview with paths
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "latest.json"
 
 
@@ -130,11 +133,14 @@ def task_signals(url: str, chunk: int = 500) -> dict[str, Any]:
     return {**figures, "load_s": load_s, "zoning_s": zoning_s, "signals_s": signals_s}
 
 
-def task_preview_store(url: str, folder: str, recipients: int, messages: int, now: str) -> dict[str, Any]:
-    """bench_preview.py's store (``messages`` messages, ``recipients`` contacts with ledgers) and campaign."""
+def task_preview_store(
+    url: str, folder: str, recipients: int, messages: int, now: str, mailboxes: int = 0
+) -> dict[str, Any]:
+    """bench_preview.py's store (``messages`` messages, ``recipients`` contacts with ledgers; with
+    ``mailboxes``, a team store: ledgers per mailbox, the relationships the paths read) and campaign."""
     from bench_preview import build_store, write_campaign
 
-    addresses = build_store(url, recipients, messages, dt.datetime.fromisoformat(now))
+    addresses = build_store(url, recipients, messages, dt.datetime.fromisoformat(now), mailboxes)
     write_campaign(Path(folder), addresses)
     return {"recipients": len(addresses)}
 
@@ -341,6 +347,13 @@ def measure_size(
         child("preview_store", url=url, folder=str(folder), recipients=args.recipients, messages=size, now=now)
         answer, measured = child("preview", url=url, folder=str(folder), repeat=args.preview_repeat, now=now)
         out["preview_ledgers"] = {**answer, "memory": measured.figures()}
+    with phases(f"{label}: preview with paths over a team store"):
+        url = f"sqlite:///{tmp / f'preview-team-{size}.db'}"
+        folder = tmp / f"campaign-team-{size}"
+        child("preview_store", url=url, folder=str(folder), recipients=args.recipients, messages=size, now=now,
+              mailboxes=TEAM_MAILBOXES)
+        answer, measured = child("preview", url=url, folder=str(folder), repeat=args.preview_repeat, now=now)
+        out["preview_team"] = {**answer, "memory": measured.figures()}
     out["summary"] = summarise(out)
     return out
 
@@ -402,6 +415,7 @@ def summarise(out: dict[str, Any]) -> dict[str, float | None]:
         "analysis_rate": sig["messages"] / analysis_s if analysis_s else None,
         "preview_synced_s": median(out["preview_synced"]["preview"]),
         "preview_ledgers_s": median(out["preview_ledgers"]["preview"]),
+        "preview_team_s": median(out["preview_team"]["preview"]),
         "pg_rate": median(each("sync_postgres", "rate")),
         "pg_ratio": median([r["ratio_postgres"] for r in ratios if "ratio_postgres" in r]),
         "pg_command_ratio": median([r["command_ratio_postgres"] for r in ratios if "ratio_postgres" in r]),
@@ -423,7 +437,8 @@ def summarise(out: dict[str, Any]) -> dict[str, float | None]:
         "mem_resync_new_rss": median(each("resync_new", "peak_rss_mb")),
         "mem_signals_rss": sig["memory"]["peak_rss_mb"],
         "mem_preview_rss": max(out["preview_synced"]["memory"]["peak_rss_mb"],
-                               out["preview_ledgers"]["memory"]["peak_rss_mb"]),
+                               out["preview_ledgers"]["memory"]["peak_rss_mb"],
+                               out["preview_team"]["memory"]["peak_rss_mb"]),
     }
     return s
 
@@ -461,6 +476,8 @@ ROWS: list[tuple[str, str, str, str, Check]] = [
     ("zoning + signals (msg/s)", "analysis_rate", "{:,.0f}", "", None),
     ("preview, 10k recipients, synced store (s)", "preview_synced_s", "{:.2f}", "<= 1 s", lambda v: v <= 1.0),
     ("preview, 10k recipients, ledger store (s)", "preview_ledgers_s", "{:.2f}", "<= 1 s", lambda v: v <= 1.0),
+    ("preview with paths, 10k, team of 3 mailboxes (s)", "preview_team_s", "{:.2f}", "<= 1.5 s",
+     lambda v: v <= 1.5),
     ("peak RSS: sync, signals on (MB)", "mem_sync_rss", "{:.0f}", "<= 150 MB", lambda v: v <= MB),
     ("peak PSS: sync, signals on (MB)", "mem_sync_pss", "{:.0f}", "(<= 150 MB)", None),
     ("peak RSS: sync --no-signals (MB)", "mem_nosig_rss", "{:.0f}", "<= 150 MB", lambda v: v <= MB),

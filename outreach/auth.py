@@ -61,6 +61,14 @@ def imap_password_env_names(mailbox: MailboxConfig) -> list[str]:
     return names
 
 
+def smtp_password_env_names(mailbox: str | None = None) -> list[str]:
+    """The environment variables that may hold an SMTP password: the sending mailbox's own
+    (``OUTREACH_SMTP_PASSWORD_<MAILBOX>``, for a team whose members send from their own accounts), then
+    ``OUTREACH_SMTP_PASSWORD``."""
+    names = []
+    if mailbox:
+        names.append(f"{SMTP_PASSWORD_ENV}_{''.join(c if c.isalnum() else '_' for c in mailbox).upper()}")
+    return [*names, SMTP_PASSWORD_ENV]
 def oauth2_keyring_key(mailbox: MailboxConfig) -> str:
     """Where ``outreach login`` keeps a mailbox's refresh token in the keyring (service ``outreach``)."""
     return f"oauth2:{mailbox.username}"
@@ -149,13 +157,14 @@ class Credentials:
             f"{mailbox.host}: no password for {mailbox.username} (set {' or '.join(names)}, or use the keyring)",
         )
 
-    def smtp_password(self, username: str, host: str) -> str:
-        """The SMTP login's password."""
+    def smtp_password(self, username: str, host: str, mailbox: str | None = None) -> str:
+        """The SMTP login's password (``mailbox``: the sending mailbox, whose own variable comes first)."""
+        names = smtp_password_env_names(mailbox)
         return self._secret(
-            [SMTP_PASSWORD_ENV],
+            names,
             f"smtp:{username}@{host}",
             f"SMTP password for {username} on {host}",
-            f"{host}: no SMTP password for {username} (set {SMTP_PASSWORD_ENV} or use the keyring)",
+            f"{host}: no SMTP password for {username} (set {' or '.join(names)}, or use the keyring)",
         )
 
     def imap_login(self, mailbox: MailboxConfig) -> str | OAuth2Login:
@@ -252,5 +261,6 @@ __all__ = [
     "Prompt",
     "imap_password_env_names",
     "keyring_password",
+    "smtp_password_env_names",
     "terminal_prompt",
 ]

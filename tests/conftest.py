@@ -14,8 +14,12 @@ Server fixtures:
 - ``smtp_server`` (function): a started :class:`~servers.SmtpServer`; ``make_smtp_server(auth=...)``
   is a factory for one with AUTH.
 - ``make_flaky_proxy`` (function): factory for :class:`~servers.FlakyProxy` in front of any server.
-- ``chromium`` (session): path of the Chromium binary; run it with :func:`run_chromium`, or load a test
-  harness page and read the JSON it reports with :func:`chromium_harness_result`.
+- ``chromium`` (session): path of the Chromium binary; run it with :func:`run_chromium`, load a test
+  harness page and read the JSON it reports with :func:`chromium_harness_result`, or read what a page
+  said on its console with :func:`chromium_console`.
+- ``team_store`` (module, parametrized ``sqlite`` / ``postgresql``): three teammates' mailboxes written
+  into Dovecot and synced into one store (the scenario of tests/team.py); ``fresh_team_store`` (function)
+  the same for tests that change it (send).
 - ``synthetic_mail`` (session): the generator module of benchmarks/ (``generate_messages(n, seed)``).
 - ``enron_dir`` (session): the Enron Maildir sample (``../shared/data/enron-maildir`` or
   ``$OUTREACH_ENRON_DIR``).
@@ -66,6 +70,7 @@ from servers import (  # noqa: E402
     in_ci,
     unavailable,
 )
+from team import TeamStore, team_store_at  # noqa: E402
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -75,6 +80,7 @@ __all__ = [
     "LedgerSnapshot",
     "assert_ledgers_equal_a_rebuild",
     "assert_same_ledgers",
+    "chromium_console",
     "chromium_harness_result",
     "in_ci",
     "ledger_snapshot",
@@ -315,6 +321,55 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 # ------------------------------------------------------------------------------------------------
+# A team store (tests/team.py)
+# ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _team(request: pytest.FixtureRequest, dovecot: DovecotServer, backend: str, folder: Path) -> Iterator[TeamStore]:
+    database = None
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'team.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        database = _unique_name(request, "team", 63)
+        url = server.create_database(database)
+
+    def account() -> ImapAccount:
+        user = _unique_name(request, "team", 48)
+        dovecot.add_user(user, f"pw-{user}")
+        return ImapAccount(dovecot, user, f"pw-{user}")
+
+    try:
+        with team_store_at(url, account) as store:
+            yield store
+    finally:
+        if database is not None:
+            with contextlib.suppress(Exception):
+                server.drop_database(database)
+
+
+_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(scope="module", params=_BACKENDS)
+def team_store(
+    request: pytest.FixtureRequest, dovecot: DovecotServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TeamStore]:
+    """The team scenario (tests/team.py) synced from Dovecot, once per module and backend: for tests that
+    only read the store."""
+    with _team(request, dovecot, request.param, tmp_path_factory.mktemp("team")) as store:
+        yield store
+
+
+@pytest.fixture(params=_BACKENDS)
+def fresh_team_store(request: pytest.FixtureRequest, dovecot: DovecotServer, tmp_path: Path) -> Iterator[TeamStore]:
+    """The same, synced for each test: for tests that change the store (sending)."""
+    with _team(request, dovecot, request.param, tmp_path) as store:
+        yield store
+
+
+# ------------------------------------------------------------------------------------------------
 # SMTP and the flaky proxy
 # ------------------------------------------------------------------------------------------------
 
@@ -324,7 +379,9 @@ def make_smtp_server() -> Iterator[Callable[..., SmtpServer]]:
     """Factory: ``make_smtp_server(auth=("user", "pw"))`` starts an SMTP server, stopped after the test."""
     started: list[SmtpServer] = []
 
-    def make(*, auth: tuple[str, str] | None = None, oauth2: Callable[[str], str | None] | None = None) -> SmtpServer:
+    def make(
+        *, auth: tuple[str, str] | dict[str, str] | None = None, oauth2: Callable[[str], str | None] | None = None
+    ) -> SmtpServer:
         try:
             server = SmtpServer(auth=auth, oauth2=oauth2).start()
         except ServerUnavailable as exc:
@@ -389,6 +446,17 @@ def run_chromium(chromium: str, workdir: Path, *args: str, timeout: float = 120)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def chromium_console(chromium: str, workdir: Path, page: Path, *, budget_ms: int = 5000) -> list[str]:
+    """Load ``page`` in headless Chromium and return what its console said: errors, warnings, uncaught
+    exceptions, Content-Security-Policy violations and ``console.*`` calls (Chromium logs them as
+    ``CONSOLE`` lines when logging goes to stderr)."""
+    cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'profile'}", "--enable-logging=stderr", "--v=0",
+           f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [line.split("] ", 1)[-1] for line in done.stderr.splitlines() if ":CONSOLE" in line]
 
 
 def chromium_harness_result(chromium: str, workdir: Path, harness: Path, *, budget_ms: int = 8000) -> Any:

@@ -892,7 +892,8 @@ class _Handler:
 class SmtpServer:
     """A real SMTP server (aiosmtpd) on 127.0.0.1:``port`` that keeps what it receives in ``messages``.
 
-    ``auth=(user, password)`` requires AUTH PLAIN/LOGIN with those credentials (no TLS: loopback).
+    ``auth=(user, password)`` requires AUTH PLAIN/LOGIN with those credentials (no TLS: loopback);
+    ``auth={user: password, ...}`` accepts several accounts (each message records its ``auth_user``).
     ``fail_rcpt(address, code, times=None)`` makes RCPT TO for ``address`` answer ``code`` (e.g. 451,
     550), always or for the next ``times`` attempts only (then it is accepted: to test retries).
     """
@@ -900,9 +901,13 @@ class SmtpServer:
     host = "127.0.0.1"
 
     def __init__(
-        self, *, auth: tuple[str, str] | None = None, oauth2: Callable[[str], str | None] | None = None
+        self,
+        *,
+        auth: tuple[str, str] | dict[str, str] | None = None,
+        oauth2: Callable[[str], str | None] | None = None,
     ) -> None:
         self.auth = auth
+        self.accounts = dict([auth]) if isinstance(auth, tuple) else dict(auth or {})
         # oauth2: the user an access token belongs to (None: refused); AUTH XOAUTH2 and OAUTHBEARER then work
         self.oauth2 = oauth2
         self.port = 0
@@ -965,7 +970,7 @@ class SmtpServer:
         login = ""
         if isinstance(auth_data, LoginPassword):
             login = auth_data.login.decode("utf-8", "replace")
-            ok = (login, auth_data.password.decode("utf-8", "replace")) == self.auth
+            ok = login in self.accounts and auth_data.password.decode("utf-8", "replace") == self.accounts[login]
         with self._cond:
             self.auth_attempts.append((login, ok))
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)

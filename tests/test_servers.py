@@ -439,8 +439,8 @@ def test_missing_dovecot_skips_or_fails(ci: str, tmp_path: Path) -> None:
     )
     shutil_conftest = (REPO_ROOT / "tests" / "conftest.py").read_text()
     (tmp_path / "conftest.py").write_text(shutil_conftest)
-    for harness in ("servers.py", "oauth_server.py"):
-        (tmp_path / harness).write_text((REPO_ROOT / "tests" / harness).read_text())
+    for helper in ("servers.py", "team.py", "oauth_server.py"):  # the modules conftest.py imports
+        (tmp_path / helper).write_text((REPO_ROOT / "tests" / helper).read_text())
     env = {**os.environ, "CI": ci, "OUTREACH_DOVECOT": str(tmp_path / "no-such-dovecot")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(test_file)],

@@ -24,15 +24,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from outreach.campaign.budget import BudgetExceeded, render_budget
-from outreach.campaign.evidence import EvidenceReader
+from outreach.campaign.evidence import POSITIVE, EvidenceReader
 from outreach.campaign.model import Campaign, CampaignReport, Recipient, RecipientReport, Rendered, Verdict
+from outreach.campaign.paths import PathLines, read_evidence, read_judging
 from outreach.campaign.render import ContactFacts, RenderFailure, compiled, context_for, render
 from outreach.config import Settings
 from outreach.errors import CampaignError, UsageError
 from outreach.gcpause import collector_paused
 from outreach.ledger import TEAM_SCOPE, Ledger, LedgerPolicy, load_ledgers
 from outreach.ledger.history import mailbox_id_for
-from outreach.ledger.read import add_evidence, load_ledgers_light
+from outreach.ledger.paths import BestPath, Lines
 from outreach.lint.facts import (
     CampaignFacts,
     CampaignRow,
@@ -43,8 +44,9 @@ from outreach.lint.facts import (
     Send,
     Unsubscribing,
     now_or_given,
+    positive_evidence,
 )
-from outreach.lint.findings import SEVERITY_RANK, Finding
+from outreach.lint.findings import SEVERITY_RANK, Evidence, Finding
 from outreach.lint.policy import Policy
 from outreach.lint.registry import all_rules, report_order, resolve_codes
 from outreach.lint.rule import CampaignCheck, RecipientCheck, RecipientEvidence, RenderedCheck
@@ -65,6 +67,11 @@ class StoreData:
     # with light ledgers (load_ledgers_light): reads the evidence lines of figures (address -> figure
     # names) into them, called when a deferred finding is first shown
     evidence_loader: Callable[[Mapping[str, Iterable[str]]], None] | None = None
+    # each recipient's best path (who on the team knows them), and the messages behind its relationships
+    paths: Mapping[str, BestPath] = field(default_factory=dict)
+    path_lines: Lines | None = None
+    # with sender = "best": the mailboxes configured for sending (each ledger's scope is its sender)
+    senders: frozenset[str] | None = None
 
 
 # ---------------------------------------------------------------------------------------- store reads
@@ -217,8 +224,27 @@ def _campaign_findings(campaign: Campaign, policy: Policy, rows: Sequence[_Row],
     return [finding for check in checks.campaign if (finding := check(facts)) is not None]
 
 
+# a block the best path can turn into a way in: no relationship from the mailbox judged (R001, R002)
+_PATH_CODES = frozenset({"R001", "R002"})
+
+
+def _advice(path: BestPath | None, ledger: Ledger, findings: Sequence[Finding], data: StoreData) -> str | None:
+    """For a recipient blocked for want of a relationship only: who on the team can help (see
+    :meth:`BestPath.advice`)."""
+    if path is None or not any(f.code in _PATH_CODES for f in findings):
+        return None
+    if any(f.severity == "block" and f.code not in _PATH_CODES for f in findings):
+        return None  # an opt-out, a suppression, a broken template: no path helps
+    return path.advice(ledger.scope, data.senders)
+
+
 def _reports(
-    campaign: Campaign, rows: Sequence[_Row], campaign_findings: list[Finding], usage: Usage
+    campaign: Campaign,
+    rows: Sequence[_Row],
+    campaign_findings: list[Finding],
+    usage: Usage,
+    data: StoreData,
+    reader: EvidenceReader | None,
 ) -> tuple[list[RecipientReport], list[Finding], dict[str, int]]:
     """The verdicts: each recipient's findings with the campaign's, once suppressions applied."""
     inline, allow = campaign.inline_suppressions, campaign.allow
@@ -229,6 +255,7 @@ def _reports(
     reports: list[RecipientReport] = []
     counts = {"READY": 0, "REVIEW": 0, "BLOCKED": 0}
     suppressing = bool(inline or allow)
+    paths, best = data.paths, campaign.best_sender
     for recipient, ledger, findings, rendered in rows:
         suppressed: list[SuppressedFinding] = []
         if shared:
@@ -241,19 +268,25 @@ def _reports(
         counts[verdict] += 1
         if len(findings) > 1:
             findings.sort(key=lambda f: order[f.code])
-        reports.append(
-            RecipientReport(
-                address=recipient.address,
-                row=recipient.row,
-                verdict=verdict,
-                findings=findings,
-                rendered=rendered,
-                review_allowed=verdict != "BLOCKED",
-                ledger=ledger,
-                line=recipient.line,
-                suppressed=suppressed,
-            )
+        path = paths.get(recipient.address)
+        report = RecipientReport(
+            address=recipient.address,
+            row=recipient.row,
+            verdict=verdict,
+            findings=findings,
+            rendered=rendered,
+            review_allowed=verdict != "BLOCKED",
+            ledger=ledger,
+            line=recipient.line,
+            suppressed=suppressed,
+            path=path,
+            sender=ledger.scope if best else None,
         )
+        if verdict == "BLOCKED":
+            report.advice = _advice(path, ledger, findings, data)
+        elif verdict == "READY":
+            report.positive = positive_evidence(ledger) if reader is None else reader.defer(recipient.address, POSITIVE)
+        reports.append(report)
     return reports, campaign_findings, counts
 
 
@@ -279,20 +312,21 @@ def evaluate_data(
     if data.evidence_loader is not None:
         ledgers, sends = data.ledgers, data.sends
 
-        def full_findings(address: str) -> list[Finding]:
+        def full_evidence(address: str) -> dict[str, Sequence[Evidence]]:
             ledger = ledgers.get(address) or Ledger.unknown(address)
-            return checks.of_recipient(RecipientFacts(moment, address, ledger, sends.get(address, ())))
+            found = checks.of_recipient(RecipientFacts(moment, address, ledger, sends.get(address, ())))
+            return {**{f.code: f.evidence for f in found}, POSITIVE: positive_evidence(ledger)}
 
-        reader = EvidenceReader(data.evidence_loader, full_findings)
+        reader = EvidenceReader(data.evidence_loader, full_evidence)
     compiled(campaign)
     with render_budget():
         rows = _recipient_rows(campaign, data, checks, moment, reader)
     usage = Usage()
     reports, campaign_findings, counts = _reports(
-        campaign, rows, _campaign_findings(campaign, policy, rows, checks), usage
+        campaign, rows, _campaign_findings(campaign, policy, rows, checks), usage, data, reader
     )
     warnings += unused_warnings(campaign.inline_suppressions, campaign.allow, usage)
-    return CampaignReport(campaign, reports, campaign_findings, counts, warnings)
+    return CampaignReport(campaign, reports, campaign_findings, counts, warnings, moment.now, data.path_lines)
 
 
 def evaluate(
@@ -306,44 +340,52 @@ def evaluate(
 ) -> CampaignReport:
     """Lint every recipient of ``campaign`` against the store; one query batch, templates compiled once.
 
-    The evidence lines that findings quote but no rule decides on are read from the store (through
-    ``session``) when a finding's evidence is first used: JSON, HTML and ``--show`` outputs read them, a
-    table does not. Call :meth:`CampaignReport.load_evidence` to read them all while the store is open.
+    The evidence lines that findings quote but no rule decides on, and the messages behind the
+    recipients' paths, are read from the store (through ``session``) when first used: JSON, HTML and
+    ``--show`` outputs read them, a table does not. Call :meth:`CampaignReport.load_evidence` to read them
+    all while the store is open.
     """
     with collector_paused():
         policy = effective_policy(campaign, settings, select, ignore)
-        return _evaluate(session, campaign, policy, ledger_policy(settings), now_or_given(now))
+        return _evaluate(session, campaign, policy, ledger_policy(settings), now_or_given(now), settings)
 
 
 def _evaluate(
-    session: Session, campaign: Campaign, policy: Policy, judging: LedgerPolicy, now: datetime
+    session: Session,
+    campaign: Campaign,
+    policy: Policy,
+    judging: LedgerPolicy,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> CampaignReport:
-    scope = TEAM_SCOPE if policy.scope == "team" else campaign.mailbox
     addresses = [r.address for r in campaign.recipients]
-    if policy.scope == "mailbox":
+    if policy.scope == "mailbox" or campaign.best_sender:
         try:
             mailbox_id_for(session, campaign.mailbox)
         except UsageError as exc:  # "no mailbox named 'x' in the store (known: a, b)"
             raise CampaignError(f"{campaign.path / 'campaign.toml'}: mailbox = {campaign.mailbox!r}: {exc}") from None
     warnings = _refine_recipients(session, addresses, judging)
     since = now - timedelta(days=policy.cooldown_days)
-    ledgers = load_ledgers_light(session, addresses, scope, since, judging, now)
+    found = read_judging(session, campaign, policy.scope == "team", settings, since, judging, now)
 
-    def read_evidence(needed: Mapping[str, Iterable[str]]) -> None:
+    def evidence(needed: Mapping[str, Iterable[str]]) -> None:
         # later, maybe once the caller closed the session (it can be used again): a read transaction
         # begun here ends here
         idle = not session.in_transaction()
         try:
-            add_evidence(session, ledgers, needed, scope)
+            read_evidence(session, found, needed)
         finally:
             if idle:
                 session.rollback()
 
     data = StoreData(
-        ledgers=ledgers,
+        ledgers=found.ledgers,
         suppressions=load_suppressions(session),
-        sends=load_sends(session, now - timedelta(days=policy.cooldown_days), campaign.name, addresses),
-        evidence_loader=read_evidence,
+        sends=load_sends(session, since, campaign.name, addresses),
+        evidence_loader=evidence,
+        paths=found.paths,
+        path_lines=PathLines(session, found.paths),
+        senders=found.senders,
     )
     return evaluate_data(campaign, data, policy, now, warnings)
 

@@ -12,8 +12,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from outreach.gcpause import collector_paused
 from outreach.ledger.read import LIGHT_EVIDENCE
-from outreach.lint.findings import DeferredEvidence, Evidence, Finding
+from outreach.lint.facts import POSITIVE_FIGURES
+from outreach.lint.findings import DeferredEvidence, Evidence
 from outreach.lint.registry import all_rules
+
+#: The key of a READY recipient's positive evidence among its deferred evidence (not a rule code).
+POSITIVE = "positive"
 
 
 def deferred_figures() -> dict[str, tuple[str, ...]]:
@@ -27,25 +31,26 @@ def deferred_figures() -> dict[str, tuple[str, ...]]:
 
 
 class EvidenceReader:
-    """Builds the evidence of recipient findings when it is first shown, reading from the store the
-    evidence lines that light ledgers lack.
+    """Builds the evidence of recipient findings (and of READY recipients, :data:`POSITIVE`) when it is
+    first shown, reading from the store the evidence lines that light ledgers lack.
 
     The first recipient asked for is done alone (``preview --show`` shows one); the next one does every
-    recipient still pending, with one batch of queries (JSON and HTML outputs show them all). The
-    recipient's findings are computed again with evidence, on the completed ledger, and each deferred
-    finding takes the evidence of its twin.
+    recipient still pending, with one batch of queries (JSON and HTML outputs show them all).
+    ``evidence_of(address)`` then builds the recipient's evidence again, on the completed ledger (code ->
+    evidence: its findings computed again, and its positive evidence), and each deferred evidence takes
+    that of its twin.
     """
 
     def __init__(
         self,
         load: Callable[[Mapping[str, Iterable[str]]], None],
-        findings_of: Callable[[str], list[Finding]],
+        evidence_of: Callable[[str], Mapping[str, Sequence[Evidence]]],
     ) -> None:
         self.load = load
-        self.findings_of = findings_of
+        self.evidence_of = evidence_of
         self.pending: dict[str, list[str]] = {}  # address -> the codes of its deferred findings
-        self.read: dict[str, dict[str, Sequence[Evidence]]] = {}
-        self.figures = deferred_figures()
+        self.read: dict[str, Mapping[str, Sequence[Evidence]]] = {}
+        self.figures = {**deferred_figures(), POSITIVE: POSITIVE_FIGURES}
 
     def defer(self, address: str, code: str) -> DeferredEvidence:
         """The evidence of the finding ``code`` of ``address``, built when first used."""
@@ -68,7 +73,7 @@ class EvidenceReader:
                 if needed:
                     self.load(needed)
                 for each in batch:
-                    self.read[each] = {f.code: f.evidence for f in self.findings_of(each)}
+                    self.read[each] = self.evidence_of(each)
         # (empty if the store changed in between and the rule no longer fires)
         return self.read[address].get(code, ())
 
@@ -86,4 +91,4 @@ class _Deferred(DeferredEvidence):
         return self.reader.evidence(self.address, self.code)
 
 
-__all__ = ["EvidenceReader", "deferred_figures"]
+__all__ = ["EvidenceReader", "POSITIVE", "deferred_figures"]

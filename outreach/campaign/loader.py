@@ -4,6 +4,8 @@ campaign.toml::
 
     name = "spring-report"
     mailbox = "alex"                 # the sending mailbox (its name in the store)
+    sender = "best"                  # optional: each recipient judged and sent from the teammate's mailbox
+                                     # that knows them best (among those with a [send.NAME] table)
     recipients = "recipients.csv"    # default; an `email` column plus any fields (mailmerge's CSV works)
     allow = "allow.toml"             # optional: per-recipient suppressions (TOML or CSV)
 
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from outreach.campaign.mailmerge import is_mailmerge, load_mailmerge
-from outreach.campaign.model import Campaign, SmtpTable, Unsubscribe
+from outreach.campaign.model import SENDERS, Campaign, SmtpTable, Unsubscribe
 from outreach.campaign.recipients import (
     display_path,
     parse_rows,
@@ -61,6 +63,7 @@ REPO_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 _TOP_KEYS = {
     "name",
     "mailbox",
+    "sender",
     "recipients",
     "allow",
     "template",
@@ -215,6 +218,22 @@ def _smtp(data: Any, where: str) -> SmtpTable:
         raise CampaignError(str(exc)) from None
 
 
+def _sender(value: Any, smtp: SmtpTable, where: str) -> str:
+    """The ``sender`` key: ``mailbox`` (the default) or ``best``. With ``best`` the From address and the
+    SMTP login follow each recipient's sending mailbox, so the campaign cannot fix them in [smtp]."""
+    sender = "mailbox" if value is None else value
+    if sender not in SENDERS:
+        raise CampaignError(f'{where}: sender must be "mailbox" or "best", not {value!r}')
+    fixed = [key for key, set_ in (("from", smtp.from_address), ("from_name", smtp.from_name),
+                                   ("username", smtp.username)) if set_]
+    if sender == "best" and fixed:
+        raise CampaignError(
+            f'{where}: with sender = "best" the From and the SMTP login follow each teammate\'s mailbox; '
+            f"set {', '.join(fixed)} in the config's [send.NAME] tables, not in [smtp]"
+        )
+    return str(sender)
+
+
 def _templates(
     data: Mapping[str, Any], text: str, toml_path: Path, display: str
 ) -> tuple[TemplateSource, TemplateSource, TemplateSource | None]:
@@ -277,6 +296,7 @@ def load_campaign(path: str | Path) -> Campaign:
     policy = Policy().merged(policy_table, f"{display}: [policy]")
     unsubscribe = _unsubscribe(data.get("unsubscribe"), display)
     smtp = _smtp(data.get("smtp"), display)
+    sender = _sender(data.get("sender"), smtp, display)
     recipients_path = base / str(data.get("recipients") or "recipients.csv")
     recipients_file = read_recipients_file(recipients_path)
     warnings: list[str] = []
@@ -303,6 +323,7 @@ def load_campaign(path: str | Path) -> Campaign:
         recipients_path=recipients_path,
         allow_path=allow_path,
         warnings=warnings,
+        sender=sender,
         columns=recipients_file.columns,
         delimiter=recipients_file.delimiter,
     )
@@ -325,6 +346,7 @@ def campaign_from_strings(
     smtp: Mapping[str, Any] | None = None,
     allow: Sequence[Mapping[str, Any]] = (),
     today: date | None = None,
+    sender: str | None = None,
 ) -> Campaign:
     """A campaign built in memory (tests, rule cases, other tools); rows are validated like a CSV."""
     header = list(dict.fromkeys(k for row in rows for k in row)) or ["email"]
@@ -353,6 +375,7 @@ def campaign_from_strings(
         warnings=warnings,
         columns=tuple(header),
     )
+    campaign.sender = _sender(sender, campaign.smtp, "<campaign>")
     for tpl in campaign.templates:
         campaign.inline_suppressions += inline_suppressions(tpl, campaign.warnings)
     compiled(campaign)

@@ -7,22 +7,27 @@ too; they are named here as well.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
 from outreach.config import SECURITY_MODES
 from outreach.errors import ConfigError
-from outreach.ledger import Ledger
-from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Finding
+from outreach.ledger import TIERS, Ledger
+from outreach.ledger.paths import BestPath, Lines
+from outreach.lint.findings import SEVERITY_RANK, DeferredEvidence, Evidence, Finding
 from outreach.lint.policy import Policy
 from outreach.lint.suppressions import AllowEntry, InlineSuppression, SuppressedFinding
 from outreach.lint.template import TemplateSource
 
 Verdict = Literal["READY", "REVIEW", "BLOCKED"]
 VERDICTS: tuple[Verdict, ...] = ("READY", "REVIEW", "BLOCKED")
+#: Who sends a campaign: its ``mailbox``, or for each recipient the teammate's mailbox with the strongest
+#: relationship with them among those configured for sending (``best``).
+SENDERS = ("mailbox", "best")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +171,14 @@ class Campaign:
     recipients_path: Path | None = None
     allow_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    sender: str = "mailbox"  # see SENDERS
     columns: tuple[str, ...] = ()  # the recipients CSV's header as written
     delimiter: str = ","  # the recipients CSV's
     _compiled: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def best_sender(self) -> bool:
+        return self.sender == "best"
 
     @property
     def templates(self) -> list[TemplateSource]:
@@ -190,7 +200,11 @@ class RecipientReport:
 
     ``rendered`` is None when the template could not be rendered for them (then a T001 finding says
     why). ``review_allowed`` is True when a person may approve sending after reviewing (verdict READY or
-    REVIEW), False when the recipient is BLOCKED.
+    REVIEW), False when the recipient is BLOCKED. ``ledger`` is the ledger the verdict was judged on: the
+    team's, the campaign mailbox's, or — with ``sender = "best"`` — that of ``sender``, the mailbox the
+    message goes out from. ``path`` is how the team reaches them (who knows them, or someone at their
+    outlet); ``advice`` what to do instead of a cold ask (part of the reason). ``positive`` is, for a READY
+    recipient, why we may ask (last two-way exchange, favours given and honoured).
     """
 
     address: str
@@ -202,6 +216,10 @@ class RecipientReport:
     ledger: Ledger
     line: int = 0
     suppressed: list[SuppressedFinding] = field(default_factory=list)
+    path: BestPath | None = None
+    sender: str | None = None
+    advice: str | None = None
+    positive: Sequence[Evidence] = ()
 
     @property
     def tier(self) -> str:
@@ -217,7 +235,7 @@ class RecipientReport:
 
     @property
     def reason(self) -> str:
-        """The one-line reason of the verdict: the message of the most severe finding."""
+        """The one-line reason of the verdict: the message of the most severe finding, and the advice."""
         worst: Finding | None = None
         rank = -1
         shown = 0  # findings that are not info
@@ -229,9 +247,11 @@ class RecipientReport:
         if worst is None or worst.severity == "info":
             return ""
         more = shown - 1
-        return worst.message + (f" (+{more} more)" if more > 0 else "")
+        reason = worst.message + (f" (+{more} more)" if more > 0 else "")
+        return f"{reason}; {self.advice}" if self.advice else reason
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, lines: Lines | None = None) -> dict[str, Any]:
+        """The recipient as JSON; ``lines`` gives the messages behind each relationship of the path."""
         return {
             "address": self.address,
             "line": self.line,
@@ -243,11 +263,11 @@ class RecipientReport:
             "codes": self.codes,
             "reason": self.reason,
             "review_allowed": self.review_allowed,
+            "sender": self.sender,
+            "path": None if self.path is None else self.path.to_json(lines),
             "findings": [f.to_json() for f in self.findings],
-            "suppressed": [
-                {"finding": s.finding.to_json(), "source": s.source, "reason": s.reason}
-                for s in self.suppressed
-            ],
+            "positive": [e.to_json() for e in self.positive],
+            "suppressed": [s.to_json() for s in self.suppressed],
             "rendered": None
             if self.rendered is None
             else {"subject": self.rendered.subject, "text": self.rendered.text, "html": self.rendered.html},
@@ -257,13 +277,19 @@ class RecipientReport:
 
 @dataclass
 class CampaignReport:
-    """Everything ``evaluate`` found: one :class:`RecipientReport` per good row, in CSV order."""
+    """Everything ``evaluate`` found: one :class:`RecipientReport` per good row, in CSV order.
+
+    ``as_of`` is the date the verdicts were judged as of; ``path_lines`` gives the messages behind the
+    relationships of the recipients' paths (read from the store when first asked for).
+    """
 
     campaign: Campaign
     recipients: list[RecipientReport]
     campaign_findings: list[Finding]
     counts: dict[str, int]
     warnings: list[str]
+    as_of: datetime | None = None
+    path_lines: Lines | None = None
 
     @property
     def row_errors(self) -> list[RowError]:
@@ -280,6 +306,13 @@ class CampaignReport:
         wanted = address.strip().lower()
         return next((r for r in self.recipients if r.address == wanted), None)
 
+    def tier_counts(self) -> dict[str, int]:
+        """Recipients per tier of the ledger they were judged on, every tier (weakest first)."""
+        counts = dict.fromkeys(TIERS, 0)
+        for r in self.recipients:
+            counts[r.ledger.tier] = counts.get(r.ledger.tier, 0) + 1
+        return counts
+
     def load_evidence(self) -> None:
         """Read now the evidence that :func:`~outreach.campaign.evaluate` left to be read when first shown
         (it reads from the store the report came from: call this before closing it)."""
@@ -287,19 +320,27 @@ class CampaignReport:
             for finding in [*r.findings, *(s.finding for s in r.suppressed)]:
                 if isinstance(finding.evidence, DeferredEvidence):
                     finding.evidence.resolve()
+            if isinstance(r.positive, DeferredEvidence):
+                r.positive.resolve()
+            if r.path is not None and self.path_lines is not None:
+                for relationship in r.path.shown:
+                    self.path_lines(relationship)
 
     def to_json(self, include_rendered: bool = True) -> dict[str, Any]:
         recipients = []
         for r in self.recipients:
-            data = r.to_json()
+            data = r.to_json(self.path_lines)
             if not include_rendered:
                 data.pop("rendered")
             recipients.append(data)
         return {
             "campaign": self.campaign.name,
             "mailbox": self.campaign.mailbox,
+            "sender": self.campaign.sender,
             "path": str(self.campaign.path),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "counts": self.counts,
+            "tiers": self.tier_counts(),
             "campaign_findings": [f.to_json() for f in self.campaign_findings],
             "warnings": self.warnings,
             "row_errors": [{"path": e.path, "line": e.line, "message": e.message} for e in self.row_errors],
@@ -317,6 +358,7 @@ __all__ = [
     "RecipientReport",
     "Rendered",
     "RowError",
+    "SENDERS",
     "SmtpTable",
     "SuppressedFinding",
     "TemplateSource",

@@ -1,10 +1,10 @@
 """The ``outreach`` command: a thin layer over the library.
 
 One module per family of commands: :mod:`.mail` (``sync``, ``import``, ``signals …``, ``ledger …``,
-``db …``), :mod:`.contacts` (``contacts``, ``contact``, ``suppress …``), :mod:`.campaign` (``preview``,
-``lint``, ``rules``, ``send``); :mod:`.app` is what every command gets, :mod:`.output` the one
-``--format`` option and its writers. A command imports the library it drives when it runs: each command
-loads only what it uses (importing all of the library costs about a second at every start).
+``db …``), :mod:`.contacts` (``contacts``, ``contact``, ``who-knows``, ``suppress …``), :mod:`.campaign`
+(``preview``, ``lint``, ``rules``, ``send``); :mod:`.app` is what every command gets, :mod:`.output` the
+one ``--format`` option and its writers. A command imports the library it drives when it runs: each
+command loads only what it uses (importing all of the library costs about a second at every start).
 
 Exit codes (also in ``outreach --help``): 0 success — for ``send``, every message it meant to send was
 sent (recipients skipped for their verdict are reported, not failures); 1 a failure at run time (server,
@@ -93,6 +93,7 @@ for _command in (
     mail.mailbox,
     contacts.contacts,
     contacts.contact,
+    contacts.who_knows,
     contacts.suppress,
     campaign.preview,
     campaign.lint_cmd,

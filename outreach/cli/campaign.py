@@ -215,10 +215,13 @@ def send(
         limits = resolve_limits(app.settings, campaign, limit_overrides)
         if text:
             mode = "DRY RUN, nothing will be sent" if dry_run else f"sending via {smtp.describe()}"
-            click.echo(f"campaign {campaign.name} from {smtp.from_address or '?'} "
-                       f"(mailbox {campaign.mailbox}): "
-                       f"{mode}; at most {limits.rate_per_minute}/min, {limits.daily_cap}/24 h")
+            who = (f"each recipient's best-placed teammate (else {smtp.from_address or '?'}, mailbox "
+                   f"{campaign.mailbox})" if campaign.best_sender
+                   else f"{smtp.from_address or '?'} (mailbox {campaign.mailbox})")
+            click.echo(f"campaign {campaign.name} from {who}: "
+                       f"{mode}; at most {limits.rate_per_minute}/min, {limits.daily_cap}/24 h per mailbox")
         result = send_campaign(session, campaign, app.settings, options, smtp=smtp, limits=limits,
+                               smtp_overrides=smtp_overrides, limit_overrides=limit_overrides,
                                credentials=app.credentials(),
                                on_outcome=_print_outcome if text else None,
                                after_ingest=SignalsHook.for_send(campaign.mailbox), now=app.as_of)
@@ -261,7 +264,8 @@ def known_mailbox(app: AppContext, session: Session, campaign: Campaign) -> None
 
 
 def _print_outcome(outcome: Outcome) -> None:
-    click.echo(f"{outcome.verdict:<8} {outcome.address:<40} {outcome.action}: {outcome.reason}")
+    sender = f" [{outcome.mailbox}]" if outcome.mailbox else ""
+    click.echo(f"{outcome.verdict:<8} {outcome.address:<40} {outcome.action}{sender}: {outcome.reason}")
 
 
 __all__ = ["lint_cmd", "preview", "rules_cmd", "send"]

@@ -1,7 +1,8 @@
-"""Commands for the people: ``contacts``, ``contact``, ``suppress …``."""
+"""Commands for the people: ``contacts``, ``contact``, ``who-knows``, ``suppress …``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,15 +25,24 @@ LEDGER_COLUMNS = ("tier", "strength", "balance", "last_two_way")
                    f"{', '.join(DOMAIN_SORT)} (tier and strength work too; default: strongest domains first).")
 @click.option("--asc", is_flag=True, help="Ascending order (default: descending).")
 @click.option("--by-domain", is_flag=True, help="One row per domain: contacts, best tier, strongest contact.")
-@format_option(*ROWS)
+@format_option(*ROWS, "html")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (html: the team's relationship map as one self-contained page).")
 @click.option("--limit", type=int, default=0, help="At most N rows (0: all).")
 @pass_app
 def contacts(app: AppContext, mailbox_name: str | None, sort_field: str | None, asc: bool, by_domain: bool,
-             fmt: str, limit: int) -> None:
-    """List contacts with their history and ledger: tier, strength, balance, last two-way exchange."""
+             fmt: str, output: Path | None, limit: int) -> None:
+    """List contacts with their history and ledger: tier, strength, balance, last two-way exchange.
+
+    --format html is the team's relationship map: by outlet, who on the team holds each relationship,
+    its tier and strength, with the messages behind it (with --mailbox, that teammate's relationships).
+    """
     from outreach.ledger import TEAM_SCOPE, domain_rollup, stored_ledger_columns
     from outreach.ledger.history import SORT_FIELDS, histories, mailbox_id_for, sort_histories
 
+    if fmt == "html":
+        _relationship_map(app, mailbox_name, output)
+        return
     scope = mailbox_name or TEAM_SCOPE
     if by_domain:
         field = DOMAIN_ALIASES.get(sort_field or "", sort_field)
@@ -74,6 +84,24 @@ def contacts(app: AppContext, mailbox_name: str | None, sort_field: str | None, 
     emit_rows(app, rows, fmt, compact if fmt == "table" else everything, title="Contacts")
 
 
+def _relationship_map(app: AppContext, mailbox_name: str | None, output: Path | None) -> None:
+    """``contacts --format html``: the team's relationship map (``mailbox_name``: only that teammate's
+    relationships), to ``output`` or stdout."""
+    from outreach.campaign.report.html import render_map
+    from outreach.ledger.history import mailbox_id_for
+    from outreach.ledger.read import team_map
+
+    policy = app.ledger_policy()
+    with app.sessions(create=False)() as session:
+        mailbox_id_for(session, mailbox_name)  # an unknown mailbox is a usage error
+        outlets, lines = team_map(session, policy, mailbox=mailbox_name)
+    page = render_map(outlets, lambda r: lines.get(r.key, []), policy.now())
+    if output is None:
+        click.echo(page, nl=False)
+    else:
+        output.write_text(page, encoding="utf-8")
+        people = len({r.address for o in outlets for r in o.relationships})
+        click.echo(f"wrote {output} ({len(outlets)} outlet(s) and groups, {people} people)")
 def sorted_rows(rows: list[dict[str, Any]], field: str, asc: bool) -> list[dict[str, Any]]:
     """Rows by ``field`` (descending unless ``asc``); tiers by rank, weakest first; empty values last
     when descending, first when ascending."""
@@ -112,6 +140,40 @@ def contact(app: AppContext, address: str, mailbox_name: str | None, fmt: str) -
 
     for line in format_ledger(ledger):
         click.echo(line)
+
+
+@click.command("who-knows")
+@click.argument("target", metavar="ADDRESS|DOMAIN")
+@format_option(*ROWS)
+@pass_app
+def who_knows(app: AppContext, target: str, fmt: str) -> None:
+    """Who on the team knows ADDRESS (or anyone at its outlet), or anyone at DOMAIN: every teammate's
+    mailbox with a relationship, strongest first, with the messages behind it.
+
+    Personal-mail domains (gmail.com, outlook.com ...) are nobody's outlet.
+    """
+    from outreach.ledger import EvidenceLine
+    from outreach.ledger.read import who_knows as read_who_knows
+    from outreach.ledger.text import message_ref
+
+    with app.sessions(create=False)() as session:
+        found = read_who_knows(session, target, app.ledger_policy())
+    rows = found.rows()
+    if fmt == "json":
+        emit_json({"target": found.target, "outlet": found.outlet, "relationships": rows})
+        return
+    for row in rows:
+        row["messages"] = "; ".join(message_ref(EvidenceLine.from_json(line)) for line in row["messages"])
+    columns = ["mailbox", "relation", "contact", "tier", "strength", "last_two_way", "balance", "messages"]
+    if fmt == "csv":
+        emit_rows(app, rows, fmt, columns)
+        return
+    title = f"Who knows {found.target}" + (f" (outlet {found.outlet})" if found.outlet else "")
+    if rows:
+        emit_rows(app, rows, fmt, columns, title=title)
+    else:
+        where = f" or anyone at {found.outlet}" if found.outlet and "@" in found.target else ""
+        click.echo(f"nobody on the team has exchanged personal mail with {found.target}{where}")
 
 
 @click.group(cls=HelpGroup)
@@ -166,4 +228,4 @@ def suppress_list(app: AppContext, fmt: str) -> None:
     emit_rows(app, rows, fmt, ["kind", "value", "reason", "added_by", "added_at"], title="Suppressed")
 
 
-__all__ = ["contact", "contacts", "suppress"]
+__all__ = ["contact", "contacts", "suppress", "who_knows"]

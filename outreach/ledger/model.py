@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from outreach.errors import ConfigError
 
@@ -294,38 +294,91 @@ def saturate(count: int, full_at: int) -> float:
     return min(1.0, math.log1p(count) / math.log1p(max(1, full_at)))
 
 
-def rate(ledger: Ledger, policy: LedgerPolicy, now: datetime) -> None:
-    """Set the strength, its parts and the tier of ``ledger`` (whose balance is already as of ``now``)."""
-    both_ways = ledger.personal_sent > 0 and ledger.personal_received > 0
+class Figures(NamedTuple):
+    """What a ledger's strength and tier are computed from (see :func:`standing`)."""
+
+    personal_sent: int
+    personal_received: int
+    sent: int
+    exchanges: int
+    two_way_threads: int
+    two_way_messages: int
+    balance: float  # as of the date the standing is computed for
+    last_two_way: datetime | None
+
+
+class Standing(NamedTuple):
+    """A ledger's strength (with its parts) and tier as of a date."""
+
+    strength: int
+    parts: dict[str, float]
+    tier: str
+
+
+def figures_of(ledger: Ledger) -> Figures:
+    return Figures(
+        ledger.personal_sent,
+        ledger.personal_received,
+        ledger.sent,
+        ledger.exchanges,
+        ledger.two_way_threads,
+        ledger.two_way_messages,
+        ledger.balance,
+        ledger.last_two_way,
+    )
+
+
+def standing(f: Figures, policy: LedgerPolicy, now: datetime) -> Standing:
+    """The strength, its parts and the tier of figures whose balance is already as of ``now``."""
+    both_ways = f.personal_sent > 0 and f.personal_received > 0
     recency = 0.0
-    if ledger.last_two_way is not None:
-        recency = policy.recency_points * decay(now, ledger.last_two_way, policy.recency_half_life_days)
-    frequency = policy.frequency_points * saturate(ledger.two_way_messages, policy.frequency_saturation)
-    conversations = max(ledger.two_way_threads, 1 if both_ways else 0)
+    if f.last_two_way is not None:
+        recency = policy.recency_points * decay(now, f.last_two_way, policy.recency_half_life_days)
+    frequency = policy.frequency_points * saturate(f.two_way_messages, policy.frequency_saturation)
+    conversations = max(f.two_way_threads, 1 if both_ways else 0)
     two_way = policy.two_way_points * saturate(conversations, policy.two_way_saturation)
     reciprocity = 0.0
     if policy.reciprocity_saturation > 0:
-        reciprocity = policy.reciprocity_points * min(1.0, max(0.0, ledger.balance) / policy.reciprocity_saturation)
-    parts = {"recency": recency, "frequency": frequency, "two_way": two_way, "reciprocity": reciprocity}
-    ledger.strength_parts = {k: round(v, 1) for k, v in parts.items()}
+        reciprocity = policy.reciprocity_points * min(1.0, max(0.0, f.balance) / policy.reciprocity_saturation)
+    parts = {
+        "recency": round(recency, 1),
+        "frequency": round(frequency, 1),
+        "two_way": round(two_way, 1),
+        "reciprocity": round(reciprocity, 1),
+    }
     # from the parts as shown, so that they add up to it
-    ledger.strength = max(0, min(100, round(sum(ledger.strength_parts.values()))))
-    ledger.tier = tier_of(ledger, policy)
+    strength = max(0, min(100, round(sum(parts.values()))))
+    return Standing(strength, parts, tier_for(f, strength, policy))
+
+
+def rate(ledger: Ledger, policy: LedgerPolicy, now: datetime) -> None:
+    """Set the strength, its parts and the tier of ``ledger`` (whose balance is already as of ``now``)."""
+    ledger.strength, ledger.strength_parts, ledger.tier = standing(figures_of(ledger), policy, now)
+
+
+def tier_for(f: Figures, strength: int, policy: LedgerPolicy) -> str:
+    """The tier of figures and their strength (see :class:`LedgerPolicy`)."""
+    if f.personal_received == 0:
+        return "one-way" if f.sent > 0 else "none"
+    if f.personal_sent == 0:
+        return "inbound"
+    if f.exchanges < max(1, policy.acquaintance_min_two_way):
+        return "one-way"
+    if strength >= policy.strong_min_strength and f.two_way_threads >= policy.strong_min_two_way:
+        return "strong"
+    if strength >= policy.warm_min_strength and f.two_way_threads >= policy.warm_min_two_way:
+        return "warm"
+    return "acquaintance"
 
 
 def tier_of(ledger: Ledger, policy: LedgerPolicy) -> str:
     """The tier of a ledger's figures and strength (see :class:`LedgerPolicy`)."""
-    if ledger.personal_received == 0:
-        return "one-way" if ledger.sent > 0 else "none"
-    if ledger.personal_sent == 0:
-        return "inbound"
-    if ledger.exchanges < max(1, policy.acquaintance_min_two_way):
-        return "one-way"
-    if ledger.strength >= policy.strong_min_strength and ledger.two_way_threads >= policy.strong_min_two_way:
-        return "strong"
-    if ledger.strength >= policy.warm_min_strength and ledger.two_way_threads >= policy.warm_min_two_way:
-        return "warm"
-    return "acquaintance"
+    return tier_for(figures_of(ledger), ledger.strength, policy)
+
+
+def decayed_balance(balance: float, as_of: datetime, policy: LedgerPolicy, when: datetime) -> float:
+    """A balance computed as of ``as_of``, decayed to ``when``."""
+    return round(balance * decay(aware(when), as_of, policy.balance_half_life_days), 2)
 
 
 def judge(ledger: Ledger, policy: LedgerPolicy, when: datetime) -> Ledger:
@@ -337,8 +390,8 @@ def judge(ledger: Ledger, policy: LedgerPolicy, when: datetime) -> Ledger:
     if ledger.version < 2 or ledger.as_of is None:
         return ledger
     when = aware(when)
-    judged = replace(ledger, as_of=when, strength_parts=dict(ledger.strength_parts))
-    judged.balance = round(ledger.balance * decay(when, ledger.as_of, policy.balance_half_life_days), 2)
+    judged = replace(ledger, as_of=when)
+    judged.balance = decayed_balance(ledger.balance, ledger.as_of, policy, when)
     rate(judged, policy, when)
     return judged
 

@@ -16,24 +16,40 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
+from outreach.errors import UsageError
 from outreach.ledger.model import (
     TEAM_SCOPE,
     TIERS,
     EvidenceLine,
+    Figures,
     LastAsk,
     Ledger,
     LedgerPolicy,
     aware,
+    decayed_balance,
     judge,
     needs_facts,
+    standing,
+)
+from outreach.ledger.outlets import is_personal_domain, outlet_of
+from outreach.ledger.paths import (
+    MAX_LINES,
+    TWO_WAY_TIERS,
+    BestPath,
+    OutletMap,
+    Relationship,
+    best_per_teammate,
+    by_outlet,
+    evidence_figures,
+    ranked,
 )
 from outreach.ledger.store import compute_ledgers
 from outreach.store.models import Contact, ContactLedger
@@ -323,18 +339,14 @@ def scope_ledgers(
     return {ids[address]: ledger for address, ledger in judged(session, stored, scope, policy, when).items()}
 
 
-def add_evidence(
-    session: Session, ledgers: Mapping[str, Ledger], needed: Mapping[str, Iterable[str]], scope: str
-) -> None:
-    """Read the evidence lines of ``needed`` (address -> figures) into the ledgers of ``ledgers``, next to
-    the lines they already have."""
+def _evidence_rows(session: Session, addresses: Sequence[str], scope: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(address, evidence JSON: figure -> lines) of the stored ledgers of ``addresses`` in ``scope``."""
     dialect = session.get_bind().dialect.name
     part: Any = ContactLedger.data
     if dialect == "sqlite":
         part = func.json_extract(ContactLedger.data, "$.evidence")
     elif dialect == "postgresql":
         part = ContactLedger.data["evidence"]
-    addresses = [a for a in needed if a in ledgers]
     for start in range(0, len(addresses), _CHUNK):
         chunk = addresses[start : start + _CHUNK]
         rows = session.connection().execute(
@@ -346,12 +358,21 @@ def add_evidence(
             if isinstance(data, str):
                 data = json.loads(data)
             evidence = (data or {}).get("evidence") if part is ContactLedger.data else data
-            evidence = evidence if isinstance(evidence, dict) else {}
-            ledger = ledgers[address]
-            ledger.evidence = {
-                **ledger.evidence,
-                **{figure: _lines_of(evidence.get(figure)) for figure in needed[address]},
-            }
+            yield address, evidence if isinstance(evidence, dict) else {}
+
+
+def add_evidence(
+    session: Session, ledgers: Mapping[str, Ledger], needed: Mapping[str, Iterable[str]], scope: str
+) -> None:
+    """Read the evidence lines of ``needed`` (address -> figures) into the ledgers of ``ledgers``, next to
+    the lines they already have."""
+    addresses = [a for a in needed if a in ledgers]
+    for address, evidence in _evidence_rows(session, addresses, scope):
+        ledger = ledgers[address]
+        ledger.evidence = {
+            **ledger.evidence,
+            **{figure: _lines_of(evidence.get(figure)) for figure in needed[address]},
+        }
 
 
 # ---------------------------------------------------------------------------------------- columns, domains
@@ -400,11 +421,13 @@ class DomainSummary:
 def domain_rollup(
     session: Session, scope: str = TEAM_SCOPE, policy: LedgerPolicy | None = None, when: datetime | None = None
 ) -> list[DomainSummary]:
-    """Per domain, as of ``when``: contacts, best tier, strongest contact, last two-way exchange, two-way
-    threads; strongest domains first."""
+    """Per outlet, as of ``when``: contacts, best tier, strongest contact, last two-way exchange, two-way
+    threads; strongest outlets first. Personal-mail domains (gmail.com …) are no outlet: left out."""
     rank = {tier: n for n, tier in enumerate(TIERS)}
     acc: dict[str, dict[str, Any]] = {}
     for ledger in scope_ledgers(session, scope, policy, when).values():
+        if is_personal_domain(ledger.domain):
+            continue
         slot = acc.setdefault(
             ledger.domain, {"contacts": 0, "tier": "none", "best": ("", -1), "last": None, "threads": 0}
         )
@@ -426,9 +449,250 @@ def domain_rollup(
     return result
 
 
+# ---------------------------------------------------------------------------------------- who knows whom
+
+# What judging a relationship needs from a ledger's JSON document (see Figures), then its stored tier and
+# strength (a version 1 ledger is read as it was stored).
+_STANDING = (
+    "personal_sent",
+    "personal_received",
+    "sent",
+    "exchanges",
+    "two_way_threads",
+    "two_way_messages",
+    "balance",
+    "last_two_way",
+    "as_of",
+    "version",
+    "tier",
+    "strength",
+)
+
+
+def _figures_part(dialect: str, names: Sequence[str]) -> Any:
+    """One JSON array of the document's ``names``, extracted by the database (None: read the document)."""
+    if dialect == "sqlite":
+        return func.json_extract(ContactLedger.data, *[f"$.{name}" for name in names])
+    if dialect == "postgresql":
+        return func.json_build_array(*[ContactLedger.data[name] for name in names])
+    return None
+
+
+def _relationship(
+    address: str, name: str | None, scope: str, values: Sequence[Any], policy: LedgerPolicy, when: datetime
+) -> Relationship | None:
+    """The relationship of one stored ledger judged as of ``when``; None if it counts later mail."""
+    sent_p, received_p, sent, exchanges, threads, messages, balance, last, as_of, version, tier, strength = values
+    last_two_way = _date_of(last)
+    as_of_date = _date_of(as_of)
+    if int(version or 1) < 2 or as_of_date is None:
+        return Relationship(scope, address, name, tier or "none", int(strength or 0), balance or 0.0, last_two_way)
+    if when < aware(as_of_date):
+        return None
+    balance = decayed_balance(balance or 0.0, as_of_date, policy, when)
+    figures = Figures(
+        int(sent_p or 0), int(received_p or 0), int(sent or 0), int(exchanges or 0), int(threads or 0),
+        int(messages or 0), balance, last_two_way,
+    )
+    strength, _parts, tier = standing(figures, policy, when)
+    return Relationship(scope, address, name, tier, strength, balance, last_two_way)
+
+
+def relationships(
+    session: Session,
+    *,
+    addresses: Sequence[str] = (),
+    domains: Sequence[str] = (),
+    everyone: bool = False,
+    two_way_only: bool = False,
+    policy: LedgerPolicy | None = None,
+    when: datetime | None = None,
+) -> list[Relationship]:
+    """Every teammate's relationship (the ledgers of mailbox scopes, not the team's) with ``addresses``
+    and with the people at ``domains`` (with ``everyone``, with anyone), judged as of ``when``; with
+    ``two_way_only``, only those where personal mail went both ways. Unordered (see
+    :func:`~outreach.ledger.paths.ranked`).
+
+    One query per :data:`_CHUNK` addresses or domains, reading the figures that judging needs. A stored
+    two-way tier stays two-way at any later date (its counts do not decay), so ``two_way_only`` filters
+    in the query; a ledger that already counts mail after ``when`` is computed from the stored mail."""
+    when = _when(when, policy)
+    policy = policy or LedgerPolicy()
+    dialect = session.get_bind().dialect.name
+    part = _figures_part(dialect, _STANDING)
+    column = ContactLedger.data if part is None else part
+    found: list[Relationship] = []
+    late: dict[int, tuple[str, str | None]] = {}
+    wheres: list[ColumnElement[bool]] = [true()] if everyone else []
+    for key, wanted in ((Contact.address, list(addresses)), (Contact.domain, list(domains))):
+        wheres += [key.in_(wanted[start : start + _CHUNK]) for start in range(0, len(wanted), _CHUNK)]
+    for where in wheres:
+        query = (
+            select(Contact.address, Contact.display_name, Contact.id, ContactLedger.scope, column)
+            .join(ContactLedger, ContactLedger.contact_id == Contact.id)
+            .where(where, ContactLedger.scope != TEAM_SCOPE)
+        )
+        if two_way_only:
+            query = query.where(ContactLedger.tier.in_(TWO_WAY_TIERS))
+        for address, name, cid, scope, values in session.connection().execute(query).all():
+            if part is None:
+                values = [(values or {}).get(n) for n in _STANDING]
+            elif isinstance(values, str):
+                values = json.loads(values)
+            judged_one = _relationship(address, name, scope, values, policy, when)
+            if judged_one is None:
+                late[cid] = (address, name)
+            else:
+                found.append(judged_one)
+    if late:
+        for cid, ledgers in compute_ledgers(session, list(late), replace(policy, as_of=when)).items():
+            address, name = late[cid]
+            found += [
+                Relationship(ledger.scope, address, name, ledger.tier, ledger.strength, ledger.balance,
+                             ledger.last_two_way)
+                for ledger in ledgers
+                if ledger.scope != TEAM_SCOPE and (ledger.tier in TWO_WAY_TIERS or not two_way_only)
+            ]
+    return found
+
+
+def relationship_lines(
+    session: Session, wanted: Iterable[Relationship]
+) -> dict[tuple[str, str], list[EvidenceLine]]:
+    """(address, mailbox) -> the messages behind each relationship (its latest two-way exchanges; for a
+    one-way or inbound one, the latest mail), newest first, at most :data:`MAX_LINES`."""
+    by_scope: dict[str, dict[str, Relationship]] = {}
+    for r in wanted:
+        by_scope.setdefault(r.mailbox, {})[r.address] = r
+    out: dict[tuple[str, str], list[EvidenceLine]] = {}
+    for scope, members in by_scope.items():
+        for address, evidence in _evidence_rows(session, list(members), scope):
+            seen: dict[int, EvidenceLine] = {}
+            for figure in evidence_figures(members[address].tier):
+                for line in _lines_of(evidence.get(figure)):
+                    seen.setdefault(line.message_id, line)
+            lines = sorted(seen.values(), key=lambda line: aware(line.date) if line.date else _EPOCH, reverse=True)
+            out[(address, scope)] = lines[:MAX_LINES]
+    return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _two_way_at(session: Session, domains: Sequence[str]) -> list[tuple[str, str]]:
+    """(address, mailbox) of the stored two-way relationships with people at ``domains`` (columns only)."""
+    found: list[tuple[str, str]] = []
+    for start in range(0, len(domains), _CHUNK):
+        query = (
+            select(Contact.address, ContactLedger.scope)
+            .join(ContactLedger, ContactLedger.contact_id == Contact.id)
+            .where(
+                Contact.domain.in_(domains[start : start + _CHUNK]),
+                ContactLedger.scope != TEAM_SCOPE,
+                ContactLedger.tier.in_(TWO_WAY_TIERS),
+            )
+        )
+        found += [(address, scope) for address, scope in session.connection().execute(query).all()]
+    return found
+
+
+def paths_for(
+    session: Session, addresses: Sequence[str], policy: LedgerPolicy | None = None, when: datetime | None = None
+) -> dict[str, BestPath]:
+    """The best path to each of ``addresses`` as of ``when``: who on the team knows them, else who knows
+    someone at their outlet.
+
+    The recipients' relationships are read and judged once; for the outlets of those nobody knows, the
+    two-way relationships there are listed from the stored tiers, and only those with people who are not
+    recipients are read and judged besides."""
+    judged_rels = relationships(session, addresses=addresses, policy=policy, when=when)
+    grouped: dict[str, list[Relationship]] = {}
+    for r in judged_rels:
+        grouped.setdefault(r.address, []).append(r)
+    direct = {address: tuple(ranked(found)) for address, found in grouped.items()}
+    outlets = {a: outlet_of(a) for a in addresses}
+    known_them = {a for a, mine in direct.items() if mine and mine[0].knows}
+    lacking = sorted({d for a, d in outlets.items() if d is not None and a not in known_them})
+    colleagues: dict[str, list[Relationship]] = {}
+    if lacking:
+        recipients = set(addresses)
+        pairs = _two_way_at(session, lacking)
+        others = sorted({address for address, _ in pairs if address not in recipients})
+        known = {r.key: r for r in judged_rels}
+        found = [known[pair] for pair in pairs if pair in known]
+        found += relationships(session, addresses=others, two_way_only=True, policy=policy, when=when)
+        for r in found:
+            if r.knows and (outlet := outlet_of(r.address)) is not None:
+                colleagues.setdefault(outlet, []).append(r)
+    via = {outlet: best_per_teammate(found) for outlet, found in colleagues.items()}
+    nobody: tuple[Relationship, ...] = ()
+    return {
+        a: BestPath(
+            a, outlets[a], direct.get(a, nobody), nobody if a in known_them else via.get(outlets[a] or "", nobody)
+        )
+        for a in addresses
+    }
+
+
+def team_map(
+    session: Session, policy: LedgerPolicy | None = None, when: datetime | None = None, mailbox: str | None = None
+) -> tuple[list[OutletMap], dict[tuple[str, str], list[EvidenceLine]]]:
+    """The team's relationship map as of ``when``: every teammate's relationships (with ``mailbox``, that
+    teammate's) by outlet (see :func:`~outreach.ledger.paths.by_outlet`), and the messages behind each."""
+    found = relationships(session, everyone=True, policy=policy, when=when)
+    outlets = by_outlet(r for r in found if mailbox is None or r.mailbox == mailbox)
+    return outlets, relationship_lines(session, [r for outlet in outlets for r in outlet.relationships])
+
+
+@dataclass(frozen=True, slots=True)
+class WhoKnows:
+    """``outreach who-knows``: the teammates with a relationship with an address (``direct``) or with
+    someone at an outlet (``colleagues``), strongest first, with the messages behind each."""
+
+    target: str
+    outlet: str | None
+    direct: list[Relationship]
+    colleagues: list[Relationship]
+    lines: dict[tuple[str, str], list[EvidenceLine]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for relation, found in (("direct", self.direct), ("colleague", self.colleagues)):
+            for r in found:
+                row = {"relation": relation, **r.to_json(self.lines.get(r.key, []))}
+                rows.append(row)
+        return rows
+
+
+def who_knows(
+    session: Session, target: str, policy: LedgerPolicy | None = None, when: datetime | None = None
+) -> WhoKnows:
+    """Who on the team has a relationship with ``target`` — an address (then also with anyone at its
+    outlet) or a domain (anyone at it) — as of ``when``. A personal-mail domain is no outlet: asking
+    about one is a usage error."""
+    target = target.strip().lower()
+    if "@" in target:
+        direct = ranked(relationships(session, addresses=[target], policy=policy, when=when))
+        outlet = outlet_of(target)
+    else:
+        domain = target.removeprefix("@")
+        if is_personal_domain(domain):
+            raise UsageError(
+                f"{domain}: a personal-mail domain, not an outlet; ask about an address "
+                f"(outreach who-knows someone@{domain})"
+            )
+        direct, outlet, target = [], domain, domain
+    colleagues: list[Relationship] = []
+    if outlet is not None:
+        at_outlet = relationships(session, domains=[outlet], policy=policy, when=when)
+        colleagues = ranked(r for r in at_outlet if r.address != target)
+    return WhoKnows(target, outlet, direct, colleagues, relationship_lines(session, direct + colleagues))
+
+
 __all__ = [
     "LIGHT_EVIDENCE",
     "DomainSummary",
+    "WhoKnows",
     "add_evidence",
     "domain_rollup",
     "judged",
@@ -436,6 +700,11 @@ __all__ = [
     "load_ledgers",
     "load_ledgers_light",
     "maybe_since",
+    "paths_for",
+    "relationship_lines",
+    "relationships",
     "scope_ledgers",
     "stored_ledger_columns",
+    "team_map",
+    "who_knows",
 ]

@@ -70,3 +70,10 @@ def _evidence_text(line: EvidenceLine) -> str:
     return text
 
 
+
+
+def message_ref(line: EvidenceLine) -> str:
+    """``#12 2026-10-02 <- Re: the panel``: a message behind a figure or a path, by its id in the store."""
+    arrow = "->" if line.direction == "out" else "<-"
+    when = line.date.date().isoformat() if line.date else "????-??-??"
+    return f"#{line.message_id} {when} {arrow} {line.subject or '(no subject)'}"

@@ -49,6 +49,35 @@ def ledger_lines(ledger: Ledger, figure: str, label: str, last: bool = True) -> 
     return [Evidence.from_line(line, label) for line in chosen]
 
 
+#: The ledger figures whose evidence lines say why we may ask a READY recipient (see positive_evidence).
+POSITIVE_FIGURES = ("last_two_way", "two_way_threads", "their_asks_fulfilled", "offers_by_us", "thanks_received")
+
+
+def positive_evidence(ledger: Ledger) -> list[Evidence]:
+    """Why we may ask: the last two-way exchange and the two-way threads, the favours we gave (offers) and
+    their asks we honoured, their thanks, a positive balance — each with the messages behind it."""
+    out: list[Evidence] = []
+    if ledger.last_two_way is not None:
+        out.append(
+            Evidence(
+                f"personal mail both ways: last two-way exchange {day(ledger.last_two_way)}, "
+                f"{ledger.two_way_threads} two-way thread(s), {ledger.exchanges} exchange(s)"
+            )
+        )
+        out += ledger_lines(ledger, "last_two_way", "last two-way exchange")
+        out += ledger_lines(ledger, "two_way_threads", "two-way thread")[-2:]
+    if ledger.their_asks_fulfilled:
+        out.append(Evidence(f"we honoured {ledger.their_asks_fulfilled} of their asks"))
+        out += ledger_lines(ledger, "their_asks_fulfilled", "their ask we honoured")
+    if ledger.offers_by_us:
+        out.append(Evidence(f"we offered help {ledger.offers_by_us} time(s)"))
+        out += ledger_lines(ledger, "offers_by_us", "we offered")
+    out += ledger_lines(ledger, "thanks_received", "they thanked us")
+    if ledger.balance > 0:
+        out.append(Evidence(f"reciprocity balance {ledger.balance:+.1f}: we have given more than we asked"))
+    return out
+
+
 # ------------------------------------------------------------------------------------------ recipients
 
 
@@ -282,6 +311,7 @@ class CampaignFacts:
 
 __all__ = [
     "COLD_TIERS",
+    "POSITIVE_FIGURES",
     "CampaignFacts",
     "CampaignRow",
     "MAX_EVIDENCE",
@@ -298,4 +328,5 @@ __all__ = [
     "maybe_aware",
     "most_common_body",
     "now_or_given",
+    "positive_evidence",
 ]

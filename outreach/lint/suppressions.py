@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from outreach.errors import CampaignError, UsageError
 from outreach.lint.codes import split_codes
@@ -58,11 +59,23 @@ class InlineSuppression:
 
 @dataclass(frozen=True, slots=True)
 class SuppressedFinding:
-    """A finding that an allow entry or an inline directive switched off, and which one did."""
+    """A finding that an allow entry or an inline directive switched off, and which one did (with the allow
+    entry's author and expiry)."""
 
     finding: Finding
     source: str
     reason: str
+    author: str | None = None
+    expires: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "finding": self.finding.to_json(),
+            "source": self.source,
+            "reason": self.reason,
+            "author": self.author,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
 
 
 def rule_codes(value: object, where: str) -> tuple[str, ...]:
@@ -141,7 +154,10 @@ def apply_suppressions(
             kept.append(finding)
         else:
             usage.used.add(by.source)
-            suppressed.append(SuppressedFinding(finding, by.source, by.reason))
+            if isinstance(by, AllowEntry):
+                suppressed.append(SuppressedFinding(finding, by.source, by.reason, by.author, by.expires))
+            else:
+                suppressed.append(SuppressedFinding(finding, by.source, by.reason))
     return kept, suppressed
 
 

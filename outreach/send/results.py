@@ -31,6 +31,7 @@ class Outcome:
     message_id: str | None = None
     attempts: int = 0
     findings: list[str] = field(default_factory=list)
+    mailbox: str | None = None  # the mailbox it is (or would be) sent from, with sender = "best"
 
     @property
     def ok(self) -> bool:
@@ -46,6 +47,7 @@ class Outcome:
             "message_id": self.message_id,
             "attempts": self.attempts,
             "findings": self.findings,
+            "mailbox": self.mailbox,
         }
 
 

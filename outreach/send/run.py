@@ -32,9 +32,10 @@ conservative way.  Two runs of the same campaign at once cannot both send to a r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,6 +77,8 @@ def send_campaign(
     *,
     smtp: SmtpSettings | None = None,
     limits: SendLimits | None = None,
+    smtp_overrides: Mapping[str, Any] | None = None,
+    limit_overrides: Mapping[str, Any] | None = None,
     password: str | None = None,
     credentials: Credentials | None = None,
     transport: Transport | None = None,
@@ -89,14 +92,17 @@ def send_campaign(
 ) -> SendResult:
     """Lint ``campaign`` again and send (or, with ``options.dry_run``, show) what may go.
 
-    ``smtp``/``limits`` default to :func:`resolve_smtp`/:func:`resolve_limits` without overrides. ``now`` is
-    the lint's "today" (a dry run only). The SMTP password comes from ``password``, else ``credentials``
-    (by default the environment of ``settings`` and the keyring), and is only asked for when something is
+    ``smtp``/``limits`` are those of the campaign's mailbox, by default :func:`resolve_smtp` /
+    :func:`resolve_limits` with ``smtp_overrides``/``limit_overrides`` (the command-line options). With
+    ``sender = "best"`` each recipient is sent from the mailbox the lint judged them on, with that mailbox's
+    settings, limits and send log rows (a ``transport`` given is used for every mailbox). ``now`` is the
+    lint's "today" (a dry run only). The SMTP password comes from ``password``, else ``credentials`` (by
+    default the environment of ``settings`` and the keyring), and is only asked for when something is
     actually going to be sent.
     """
     options = options or SendOptions()
-    smtp = smtp or resolve_smtp(settings, campaign, session=session)
-    limits = limits or resolve_limits(settings, campaign)
+    smtp = smtp or resolve_smtp(settings, campaign, smtp_overrides, session=session)
+    limits = limits or resolve_limits(settings, campaign, limit_overrides)
     if credentials is None:
         credentials = Credentials(settings.environ if settings is not None else {})
     result = SendResult(campaign.name, campaign.mailbox, options.dry_run, smtp, limits)
@@ -118,27 +124,79 @@ def send_campaign(
         for rec, log in candidates:
             note = " (resend of an unconfirmed message)" if log is not None and log.status == SENDING else ""
             message_id = log.message_id_header if log else None
-            reason = f"would send{note}"
-            emit(Outcome(rec.address, rec.verdict, WOULD_SEND, reason, message_id, findings=finding_texts(rec)))
+            reason = f"would send{note}" + (f" from mailbox {rec.sender}" if rec.sender else "")
+            emit(Outcome(rec.address, rec.verdict, WOULD_SEND, reason, message_id, findings=finding_texts(rec),
+                         mailbox=rec.sender))
         return result
-    if not candidates:
-        return result
+    for mailbox, group in _by_sender(candidates, campaign.mailbox).items():
+        own = mailbox == campaign.mailbox
+        route = _Route(
+            mailbox,
+            smtp if own else resolve_smtp(settings, campaign, smtp_overrides, session=session, mailbox_name=mailbox),
+            limits if own else resolve_limits(settings, campaign, limit_overrides, mailbox),
+        )
+        _send_from(session, campaign, settings, options, route, group, transport, password, credentials,
+                   emit, result, after_ingest, append_sent, clock, sleep)
+    return result
+
+
+class _Route(NamedTuple):
+    """A sending mailbox with its SMTP settings and limits."""
+
+    mailbox: str
+    smtp: SmtpSettings
+    limits: SendLimits
+
+
+def _by_sender(candidates: list[Candidate], default: str) -> dict[str, list[Candidate]]:
+    """The candidates by the mailbox they are sent from, in the order of their first recipient."""
+    groups: dict[str, list[Candidate]] = {}
+    for rec, log in candidates:
+        groups.setdefault(rec.sender or default, []).append((rec, log))
+    return groups
+
+
+def _send_from(
+    session: Session,
+    campaign: Campaign,
+    settings: Settings | None,
+    options: SendOptions,
+    route: _Route,
+    candidates: list[Candidate],
+    transport: Transport | None,
+    password: str | None,
+    credentials: Credentials,
+    emit: Callable[[Outcome], None],
+    result: SendResult,
+    after_ingest: Callable[[Session, list[int]], None] | None,
+    append_sent: Callable[[bytes], None] | None,
+    clock: Clock,
+    sleep: Callable[[float], None],
+) -> None:
+    """Send ``candidates`` from one mailbox; a run stopped there (daily cap, refused sender …) is noted
+    and the other mailboxes still send."""
+    smtp = route.smtp
     if not smtp.from_address:
-        raise UsageError("no From address: set [smtp] from in the campaign, [send] from, or --from")
+        where = f"[send.{route.mailbox}] from" if campaign.best_sender else "[smtp] from in the campaign, [send] from"
+        raise UsageError(f"mailbox {route.mailbox}: no From address: set {where}, or --from")
     if smtp.security == "plain" and not is_loopback(smtp.host):
         result.warnings.append(f"{smtp.host}: sending WITHOUT encryption (--smtp-security plain)")
-    mailbox = settings.mailboxes.get(campaign.mailbox) if settings is not None else None
-    transport = transport or _transport(smtp, password, credentials, mailbox)
+    config = settings.mailboxes.get(route.mailbox) if settings is not None else None
+    own_transport = transport or _transport(smtp, password, credentials, route.mailbox, config)
     if options.append_sent and append_sent is None:
-        append_sent = _imap_appender(settings, campaign.mailbox, credentials)
+        append_sent = _imap_appender(settings, route.mailbox, credentials)
     sender = Sender(
-        session, campaign, smtp, limits, options, transport, emit, result, after_ingest, append_sent, clock, sleep
+        session, campaign, smtp, route.limits, options, own_transport, emit, result, after_ingest, append_sent,
+        clock, sleep, mailbox=route.mailbox,
     )
+    stopped_before = result.stopped
     try:
         sender.run(candidates)
     finally:
-        transport.close()
-    return result
+        if transport is None:
+            own_transport.close()
+    if stopped_before and result.stopped != stopped_before:
+        result.stopped = f"{stopped_before}; {result.stopped}"
 
 
 def _lint(settings: Settings | None, options: SendOptions, now: datetime | None) -> Evaluator:
@@ -206,7 +264,8 @@ def _from_verdict(base: Outcome, rec: RecipientReport, options: SendOptions) -> 
     """The outcome the lint decides: blocked, to review, or not rendered."""
     findings = "; ".join(base.findings)
     if rec.verdict == "BLOCKED":
-        return replace(base, reason="blocked: " + (findings or "by the campaign lint"))
+        advice = f"; {rec.advice}" if rec.advice else ""
+        return replace(base, reason="blocked: " + (findings or "by the campaign lint") + advice)
     if rec.verdict == "REVIEW" and not options.accept_review:
         return replace(
             base,
@@ -222,19 +281,20 @@ def _from_verdict(base: Outcome, rec: RecipientReport, options: SendOptions) -> 
 
 
 def _transport(
-    smtp: SmtpSettings, password: str | None, credentials: Credentials, mailbox: MailboxConfig | None
+    smtp: SmtpSettings, password: str | None, credentials: Credentials, mailbox: str, config: MailboxConfig | None
 ) -> Transport:
-    """The SMTP transport. The login: ``password`` if given; OAuth2 when the sending mailbox has
-    ``auth = "oauth2"`` and SMTP logs in as its user (Gmail, Microsoft 365: one token for both); else
-    the SMTP password from the environment, the keyring or a prompt."""
+    """The SMTP transport of the sending ``mailbox`` (``config``: its settings, if any). The login:
+    ``password`` if given; OAuth2 when the mailbox has ``auth = "oauth2"`` and SMTP logs in as its user
+    (Gmail, Microsoft 365: one token for both); else the SMTP password from the environment (the mailbox's
+    own variable first), the keyring or a prompt."""
     if not smtp.host:
         raise UsageError("no SMTP host: set [smtp] host in the campaign, [send] host in the config, or --smtp-host")
     secret: Secret | None = password
     if smtp.username and secret is None:
-        if mailbox is not None and mailbox.auth == "oauth2" and mailbox.username == smtp.username:
-            secret = credentials.oauth2_login(mailbox)
+        if config is not None and config.auth == "oauth2" and config.username == smtp.username:
+            secret = credentials.oauth2_login(config)
         else:
-            secret = credentials.smtp_password(smtp.username, smtp.host)
+            secret = credentials.smtp_password(smtp.username, smtp.host, mailbox)
     return SmtpTransport(smtp, secret)
 
 

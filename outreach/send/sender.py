@@ -73,12 +73,13 @@ class Sender:
         append_sent: Callable[[bytes], None] | None,
         clock: Clock,
         sleep: Callable[[float], None],
+        mailbox: str | None = None,
     ) -> None:
         self.session, self.campaign, self.smtp, self.limits = session, campaign, smtp, limits
         self.options, self.transport, self.emit, self.result = options, transport, emit, result
         self.after_ingest, self.append_sent, self.clock, self.sleep = after_ingest, append_sent, clock, sleep
         self.name = campaign.name
-        self.mailbox = campaign.mailbox
+        self.mailbox = mailbox or campaign.mailbox  # the sending mailbox: its daily cap, rate and Sent copy
         self.last_send: datetime | None = None
 
     def run(self, candidates: list[Candidate]) -> None:
@@ -111,7 +112,8 @@ class Sender:
     def _not_reached(self, rest: list[Candidate], reason: str) -> None:
         for rec, log in rest:
             message_id = log.message_id_header if log else None
-            self.emit(Outcome(rec.address, rec.verdict, NOT_REACHED, reason=reason, message_id=message_id))
+            self.emit(Outcome(rec.address, rec.verdict, NOT_REACHED, reason=reason, message_id=message_id,
+                              mailbox=rec.sender))
 
     # -- limits
 
@@ -184,7 +186,8 @@ class Sender:
             date=self.clock(),
             extra_headers=self.campaign.unsubscribe.headers(address),
         ).as_bytes()
-        base = Outcome(address, rec.verdict, ACT_SENT, message_id=log.message_id_header, findings=findings)
+        base = Outcome(address, rec.verdict, ACT_SENT, message_id=log.message_id_header, findings=findings,
+                       mailbox=self.mailbox)
         delivered = self._deliver(log, address, data, base)
         if isinstance(delivered, Outcome):
             return delivered

@@ -20,8 +20,9 @@ from outreach.campaign import CampaignReport, campaign_from_strings, evaluate, e
 from outreach.campaign.evaluate import StoreData, load_sends
 from outreach.campaign.evidence import deferred_figures
 from outreach.campaign.model import Campaign
+from outreach.campaign.paths import PathLines
 from outreach.ledger import load_ledgers
-from outreach.ledger.read import maybe_since
+from outreach.ledger.read import maybe_since, paths_for
 from outreach.lint.findings import DeferredEvidence
 from outreach.store import open_store, session_factory
 from outreach.suppression import load_suppressions
@@ -96,10 +97,13 @@ def whole_ledgers(session: Session, campaign: Campaign) -> CampaignReport:
     """The same campaign evaluated on the whole stored ledgers, with every evidence line."""
     addresses = [r.address for r in campaign.recipients]
     policy = campaign.policy
+    paths = paths_for(session, addresses, when=NOW)
     data = StoreData(
         load_ledgers(session, addresses),
         load_suppressions(session),
         load_sends(session, NOW - timedelta(days=policy.cooldown_days), campaign.name, addresses),
+        paths=paths,
+        path_lines=PathLines(session, paths),
     )
     return evaluate_data(campaign, data, now=NOW)
 

@@ -56,6 +56,8 @@ def test_preview_table(db_url):
         "balance",
         "verdict",
         "codes",
+        "best",
+        "path",
         "reason",
     ]
     row = next(line for line in lines if line.startswith("optout@example.org"))

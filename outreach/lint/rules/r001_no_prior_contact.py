@@ -9,7 +9,11 @@ from outreach.lint.rule import Rule, fails, passes
 
 
 def check(r: RecipientFacts) -> str | None:
-    return "never exchanged personal mail (tier none)" if r.ledger.tier == "none" else None
+    if r.ledger.tier != "none":
+        return None
+    if r.ledger.scope == TEAM_SCOPE:
+        return "never exchanged personal mail (tier none)"
+    return f"no relationship from {r.ledger.scope}'s mailbox: never exchanged personal mail (tier none)"
 
 
 def evidence(r: RecipientFacts) -> list[Evidence]:
@@ -31,7 +35,9 @@ RULE = Rule(
     only bulk, list and automated mail. A campaign message would be a cold ask from a stranger, which spends
     the team's reputation rather than a relationship. Remove the recipient, ask someone who knows them for
     an introduction, or — if they were introduced in person — record that in the allow file with a reason
-    ("introduced by X at event Y").
+    ("introduced by X at event Y"). The reason names the teammate who knows them, or who knows someone at
+    their outlet, when there is one (the recipient's best path); with `sender = "best"` the campaign sends
+    from that teammate's mailbox if it is configured for sending.
     """,
     cases=(
         fails("never exchanged mail", ledger={"tier": "none", "last_two_way": ""}),
