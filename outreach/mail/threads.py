@@ -15,8 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from outreach.store import chunked
@@ -46,6 +47,23 @@ _WINDOW_US = THREAD_WINDOW // _MICROSECOND
 #: date order reads a cached subject again about twice a year, not at every batch.
 _READ_AHEAD_US = 4 * _WINDOW_US
 _ALWAYS = (-(2**63), 2**63)  # no dates: always within the window
+
+
+def _threads_under(earliest: bool, latest: bool) -> Select[tuple[int, str, datetime | None, datetime | None]]:
+    """The stored threads under some subject keys (whose window reaches the earliest / latest date)."""
+    query = select(Thread.id, Thread.subject_key, Thread.first_date, Thread.last_date).where(
+        Thread.subject_key.in_(bindparam("keys", expanding=True))
+    )
+    if earliest:
+        query = query.where(Thread.last_date.is_(None) | (Thread.last_date >= bindparam("earliest")))
+    if latest:
+        query = query.where(Thread.first_date.is_(None) | (Thread.first_date <= bindparam("latest")))
+    return query
+
+
+# Built once: a thread that grows in the middle of a batch may read its subject's threads again (hundreds
+# of times in a large sync), and building the statement cost more than running it.
+_THREADS_UNDER = {(e, la): _threads_under(e, la) for e in (False, True) for la in (False, True)}
 
 
 def _from_micros(micros: int) -> datetime:
@@ -177,17 +195,14 @@ class ThreadIndex:
         for chunk in chunked(list(missing)):
             lo = min(missing[key][0] for key in chunk)
             hi = max(missing[key][1] for key in chunk)
-            query = select(Thread.id, Thread.subject_key, Thread.first_date, Thread.last_date).where(
-                Thread.subject_key.in_(chunk)
-            )
+            params: dict[str, Any] = {"keys": chunk}
             if lo > _ALWAYS[0]:  # the threads whose window can reach the earliest date
-                earliest = _from_micros(lo - _WINDOW_US)
-                query = query.where(Thread.last_date.is_(None) | (Thread.last_date >= earliest))
+                params["earliest"] = _from_micros(lo - _WINDOW_US)
             if hi < _ALWAYS[1]:
-                latest = _from_micros(hi + _WINDOW_US)
-                query = query.where(Thread.first_date.is_(None) | (Thread.first_date <= latest))
+                params["latest"] = _from_micros(hi + _WINDOW_US)
             fresh: list[ThreadInfo] = []
-            for tid, key, first, last in session.execute(query):
+            query = _THREADS_UNDER[("earliest" in params, "latest" in params)]
+            for tid, key, first, last in session.execute(query, params):
                 if tid in self.by_id:
                     continue  # listed already
                 known = self.refs.pop(tid) if tid in self.refs else None  # known already: the same object
