@@ -61,6 +61,13 @@ _BULK_FOOTER = re.compile(
 # Every footer above holds one of these (lower case): a text without any is no newsletter, at the cost of a
 # few substring searches instead of the regex (which would try every position).
 _FOOTER_WORDS = ("unsubscri", "opt", "remov", "receiv", "prefer", "profile", "interests", "browser", "sent to")
+# And one of these phrases, on the text with its white space collapsed (a second, narrower sieve: the words
+# above are common in any mail, these are not).
+_FOOTER_PHRASES = (
+    "unsubscri", "opt-out", "opt out", "optout", "to be removed", "not to receiv", "wish to receiv",
+    "want to receiv", "stop receiving", "discontinue receiving", "manage ", "update your", "receiving this",
+    "received this", "remove", "browser", "was sent to",
+)  # fmt: skip
 _QUOTE_START = re.compile(  # on the lower-cased text
     r"^(?:-{2,}\s*(?:original message|forwarded)|on .{1,200}wrote:|from:\s.*\n(?:sent|date|to):|begin forwarded)"
     r"|forwarded by ",
@@ -89,6 +96,9 @@ def bulk_footer(text: str) -> bool:
     receiving this", view in browser …"""
     low = text.lower()
     if not any(word in low for word in _FOOTER_WORDS):
+        return False
+    flat = " ".join(low.split())
+    if not any(phrase in flat for phrase in _FOOTER_PHRASES):
         return False
     first = min((at for at in (low.find(marker) for marker in _QUOTE_MARKERS) if at >= 0), default=-1)
     quote = None if first < 0 else _QUOTE_START.search(low, low.rfind("\n", 0, first) + 1)
