@@ -235,7 +235,8 @@ class RecipientReport:
 
     @property
     def reason(self) -> str:
-        """The one-line reason of the verdict: the message of the most severe finding, and the advice."""
+        """The one-line reason of the verdict: the message of the most severe finding, and the advice; for a
+        recipient let through by the allow list, the exception that did."""
         worst: Finding | None = None
         rank = -1
         shown = 0  # findings that are not info
@@ -245,10 +246,28 @@ class RecipientReport:
             if f.severity != "info":
                 shown += 1
         if worst is None or worst.severity == "info":
-            return ""
+            return self._allowed_reason()
         more = shown - 1
         reason = worst.message + (f" (+{more} more)" if more > 0 else "")
         return f"{reason}; {self.advice}" if self.advice else reason
+
+    def _allowed_reason(self) -> str:
+        """For a recipient nothing holds back: the allow-list exceptions that let them through, if any."""
+        if not self.suppressed:
+            return ""
+        first = self.suppressed[0]
+        who = ", ".join(
+            part
+            for part in (first.author, f"until {first.expires.isoformat()}" if first.expires else None)
+            if part
+        )
+        more = len(self.suppressed) - 1
+        return (
+            f"allowed: {first.finding.code} {first.finding.name} ({first.reason}"
+            + (f"; {who}" if who else "")
+            + ")"
+            + (f" (+{more} more)" if more > 0 else "")
+        )
 
     def to_json(self, lines: Lines | None = None) -> dict[str, Any]:
         """The recipient as JSON; ``lines`` gives the messages behind each relationship of the path."""

@@ -90,6 +90,9 @@ def test_suppressions_and_warnings(mixed_store):
     intro = report.recipient("intro@example.net")
     assert [s.finding.code for s in intro.suppressed] == ["R001"]
     assert intro.suppressed[0].reason == "introduced by Dana Example at the Lyon panel"
+    # the one-line reason of a recipient let through says which exception did it (nothing else holds them)
+    assert intro.reason.startswith("allowed: R001 no-prior-contact (introduced by Dana Example at the Lyon panel")
+    assert report.recipient("xss@example.org").reason == ""  # READY with no exception: no reason
     warnings = "\n".join(report.warnings)
     assert "allow.csv:5: allow entry for nobody@example.org (R002) matched nothing (unused)" in warnings
     assert "R007 opted-out can never be suppressed" in warnings
