@@ -59,8 +59,11 @@ _BULK_FOOTER = re.compile(
     r")"
 )
 # Every footer above holds one of these (lower case): a text without any is no newsletter, at the cost of a
-# few substring searches instead of the regex (which would try every position).
-_FOOTER_WORDS = ("unsubscri", "opt", "remov", "receiv", "prefer", "profile", "interests", "browser", "sent to")
+# few substring searches instead of the regex (which would try every position). ("subscri" and "settings"
+# for "manage your subscription / settings" too; not "manage", which half of company mail says.)
+_FOOTER_WORDS = (
+    "subscri", "opt", "remov", "receiv", "prefer", "settings", "profile", "interests", "browser", "sent to",
+)  # fmt: skip
 # And one of these phrases, on the text with its white space collapsed (a second, narrower sieve: the words
 # above are common in any mail, these are not).
 _FOOTER_PHRASES = (
@@ -659,9 +662,6 @@ def classify_noise(
     if sender is not None and is_machine_sender(sender.address):
         is_automated = True
         reasons.append("no-reply sender")
-    if text and bulk_footer(text):
-        is_bulk = True
-        reasons.append("unsubscribe footer")
     if html_mass:
         is_bulk = True
         reasons.append("mass-mail HTML")
@@ -670,6 +670,10 @@ def classify_noise(
         reasons.append(f"{recipient_count} recipients")
     if is_list:
         is_bulk = True
+    # Last, and only when nothing above told: the body's footer is the one costly test (a sixth of a parse).
+    if not is_bulk and text and bulk_footer(text):
+        is_bulk = True
+        reasons.append("unsubscribe footer")
     return is_bulk, is_list, is_automated, reasons
 
 
