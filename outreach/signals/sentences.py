@@ -3,6 +3,7 @@ language (English or not, from the share of English stop words)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = [
@@ -98,7 +99,15 @@ _LINE_START = frozenset("-*>\u2022#")
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text``, trimmed; spans without a letter or digit dropped."""
+    """Character spans of the sentences of ``text``, trimmed; spans without a letter or digit dropped.
+
+    The rules and the favour decision both cut each own text of a batch (at most MAX_CHARS each): the
+    second time is a cache hit. The list is shared: read it, do not change it."""
+    return _sentence_bounds(text)
+
+
+@functools.lru_cache(maxsize=1024)  # more than a sync's batch of own texts
+def _sentence_bounds(text: str) -> list[tuple[int, int]]:
     cuts = set(map(_MATCH_END, _SENT_END_RE.finditer(text)))
     line_start = 0
     n = len(text)
