@@ -120,6 +120,7 @@ class FavourModel:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_cpu_mem_arena = False  # one sentence a call: the arena only kept memory (same scores)
         # a member is the model's bytes or, lighter (onnxruntime then keeps no copy of the bytes), its file
         listed = [members] if isinstance(members, bytes | Path) else list(members)
         self._sessions = [
