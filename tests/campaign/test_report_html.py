@@ -101,8 +101,14 @@ def test_what_a_manager_reads_first(report_file):
     assert 'verdicts judged as of <strong id="as-of">2025-06-01</strong>' in head
     assert re.search(r'id="count-blocked"><div class="n">5</div><div class="what">BLOCKED · 50.0%', head)
     assert "Relationship tiers" in head and "Strength across recipients" in head
-    # the blocked strangers at example.com can go through jordan, who knows a colleague of theirs
-    assert 'through a teammate who knows someone at their outlet' in head
+    # the blocked strangers at example.com can go through jordan, who knows a colleague of theirs; the
+    # opted-out and suppressed ones and those only alex (the mailbox judged) knows count for no path
+    note = re.search(r'<p class="note" id="path-note">(.*?)</p>', head)
+    assert note is not None
+    assert note.group(1) == (
+        "Of the blocked, <strong>0</strong> can go through a teammate who knows them and <strong>2</strong> "
+        "through a teammate who knows someone at their outlet."
+    )
     stranger = page.split('data-address="stranger@example.com"')[1].split("</tbody>")[0]
     assert "via <span class=\"who\">jordan</span>: colleague@example.com (warm, 2025-05-20)" in stranger
     assert "ask jordan for an introduction" in stranger and '<span class="msg">#77</span>' in stranger

@@ -77,6 +77,19 @@ def test_warm_pitch_preview_gives_each_situation_its_verdict(demo_db: Path) -> N
     assert got == EXPECTED
 
 
+def test_the_report_offers_no_path_where_none_helps(demo_db: Path, tmp_path: Path) -> None:
+    """One mailbox: nobody else on the team can send; tom, blocked for opting out, is known by alex, the
+    mailbox judged, which makes no way in either. The report's summary counts no path, and says why the
+    allowed recipient is READY."""
+    out = tmp_path / "report.html"
+    done = outreach(demo_db, "preview", "templates/warm-pitch", "--format", "html", "--output", str(out))
+    assert done.returncode == 1, done.stderr
+    page = out.read_text(encoding="utf-8")
+    assert 'id="path-note"' not in page and "can go through a teammate" not in page
+    lee = page.split('data-address="lee@radiolab.example"')[1].split("</tbody>")[0]
+    assert "Allowed R001: introduced by Dana at the Lyon reuse panel, 2026-10" in lee
+
+
 def test_dry_run_send_would_send_only_the_ready(demo_db: Path) -> None:
     done = outreach(demo_db, "send", "templates/warm-pitch")
     assert done.returncode == 0  # the blocked and review recipients are skipped, reported, not failures
