@@ -172,7 +172,7 @@ def test_small_campaign_matches_the_whole_ledgers(sessions: sessionmaker[Session
     assert report.counts == {"READY": 0, "REVIEW": 4, "BLOCKED": 26}  # strangers (R001), one-way (R002)
     edge = report.recipient("edge@example.org")
     assert edge is not None and edge.findings[0].code == "R006"
-    assert edge.findings[0].message.startswith("we asked them 29 day(s) ago")
+    assert edge.findings[0].message.startswith("we asked them 30 day(s) ago")  # 29 days 23 hours: calendar days
     assert "Edge favour" in edge.findings[0].evidence[0].text
     assert EDGE_ASK["date"][:10] < (NOW - timedelta(days=30)).date().isoformat()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from outreach.ledger import EvidenceLine
 from outreach.lint.facts import MAX_EVIDENCE, RecipientFacts, Send, day, maybe_aware
@@ -39,7 +39,8 @@ def check(r: RecipientFacts) -> str | None:
     if not recent:
         return None
     latest = recent[-1][0]
-    days = max((r.moment.now - latest).days, 0)
+    # calendar days, as a person counts them: asked on the 16th, judged on the 21st is 5 days, whatever the hour
+    days = max((r.moment.now.astimezone(UTC).date() - latest.astimezone(UTC).date()).days, 0)
     return f"we asked them {days} day(s) ago ({day(latest)}; cooldown {r.policy.cooldown_days} days)"
 
 
