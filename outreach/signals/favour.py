@@ -142,8 +142,14 @@ class FavourModel:
 
     @classmethod
     def load(cls) -> FavourModel:
-        """The shipped model (package data), loaded once per process."""
+        """The shipped model (package data), loaded once per process (until :meth:`release`)."""
         return _load_shipped()
+
+    @classmethod
+    def release(cls) -> None:
+        """Let the shipped model go (about 70 MB); the next :meth:`load` reads it again. A refinement
+        calls this before the ledger refresh that follows it, so that one process never holds both."""
+        _load_shipped.cache_clear()
 
     @classmethod
     def from_dir(cls, directory: Path | str) -> FavourModel:

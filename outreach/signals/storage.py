@@ -214,6 +214,12 @@ def refine_signals(
         refined += len(still)
         if progress is not None:
             progress.advance(len(chunk))
+    if refined:
+        # the ledger refresh that follows reuses the model's memory: one process never holds both (the
+        # 300 MB a process may take, at 50k messages)
+        from outreach.signals.favour import FavourModel
+
+        FavourModel.release()
     return refined, contacts
 
 

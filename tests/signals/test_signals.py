@@ -256,8 +256,13 @@ def test_pending_signals_are_refined(tmp_path: Path) -> None:
         versions = dict(session.execute(select(Message.id, Message.signals_version)).tuples().all())
         assert versions[ids[0]] == PENDING_VERSION and versions[ids[2]] == versions[ids[3]] == PIPELINE_VERSION
 
+        from outreach.signals import favour
+
+        assert favour._load_shipped.cache_info().currsize == 1  # loaded by the analysis above
         summary = refine(session)
         assert summary.messages == 2 and pending_messages(session) == []
+        # the classifier is let go before the ledger refresh: one process never holds both
+        assert favour._load_shipped.cache_info().currsize == 0
         assert stored() == final
         assert refine(session).messages == 0  # nothing left: a second run does nothing
 
