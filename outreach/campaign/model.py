@@ -255,19 +255,8 @@ class RecipientReport:
         """For a recipient nothing holds back: the allow-list exceptions that let them through, if any."""
         if not self.suppressed:
             return ""
-        first = self.suppressed[0]
-        who = ", ".join(
-            part
-            for part in (first.author, f"until {first.expires.isoformat()}" if first.expires else None)
-            if part
-        )
         more = len(self.suppressed) - 1
-        return (
-            f"allowed: {first.finding.code} {first.finding.name} ({first.reason}"
-            + (f"; {who}" if who else "")
-            + ")"
-            + (f" (+{more} more)" if more > 0 else "")
-        )
+        return f"allowed: {self.suppressed[0].summary()}" + (f" (+{more} more)" if more > 0 else "")
 
     def to_json(self, lines: Lines | None = None) -> dict[str, Any]:
         """The recipient as JSON; ``lines`` gives the messages behind each relationship of the path."""

@@ -68,6 +68,12 @@ class SuppressedFinding:
     author: str | None = None
     expires: date | None = None
 
+    def summary(self) -> str:
+        """One line: ``R001 no-prior-contact (introduced by Dana; alex, until 2030-12-31)``."""
+        vouched = [part for part in (self.author, self.expires and f"until {self.expires.isoformat()}") if part]
+        by = f"; {', '.join(vouched)}" if vouched else ""
+        return f"{self.finding.code} {self.finding.name} ({self.reason}{by})"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "finding": self.finding.to_json(),

@@ -112,11 +112,8 @@ def summarise(report: CampaignReport) -> Summary:
     blocked = [r for r in report.recipients if r.verdict == "BLOCKED"]
     # a path helps only where the report advises it: blocked for want of a relationship (not an opt-out or a
     # suppression), and known by another mailbox than the one judged
-    helped = [r for r in blocked if r.advice is not None and r.path is not None]
-    paths = {
-        "teammate": sum(1 for r in helped if r.path is not None and r.path.kind == "direct"),
-        "outlet": sum(1 for r in helped if r.path is not None and r.path.kind == "outlet"),
-    }
+    kinds = [r.path.kind for r in blocked if r.advice is not None and r.path is not None]
+    paths = {"teammate": kinds.count("direct"), "outlet": kinds.count("outlet")}
     paths["none"] = len(blocked) - paths["teammate"] - paths["outlet"]
     senders: dict[str, int] = {}
     for r in report.recipients:
